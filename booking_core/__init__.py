@@ -1,0 +1,1 @@
+"""The booking core: restaurants, tables, availability, reservations, waitlist and the ledger."""

@@ -1,0 +1,157 @@
+"""The ledger: engine set-up, migrations and the per-service-day write lock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.dialects import postgresql, sqlite
+
+from booking_core.schema import metadata, service_days
+from booking_core.settings import get_settings
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain ``postgresql://`` URLs and use the psycopg 3 driver for them."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def create_ledger_engine(url: str, *, pool_size: int = 10) -> sa.Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 60},
+            pool_size=pool_size,
+            max_overflow=2 * pool_size,
+        )
+        _configure_sqlite(engine)
+        return engine
+    return sa.create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: sa.Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from the driver so that we can say
+        # BEGIN IMMEDIATE: the write lock is taken before the availability
+        # check, not at the first write (which would deadlock-retry).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", "booking_core:migrations")
+    return cfg
+
+
+def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` (idempotent)."""
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+@dataclass
+class Ledger:
+    """A handle on one ledger database plus the in-process caches keyed on it."""
+
+    engine: sa.Engine
+    clock: Callable[[], datetime] = utcnow
+    caches: dict[str, Any] = field(default_factory=dict)
+    _cache_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def open(cls, url: str | None = None, *, migrate: bool = True, pool_size: int = 10) -> Ledger:
+        engine = create_ledger_engine(url or get_settings().ledger_url, pool_size=pool_size)
+        if migrate:
+            upgrade(engine)
+        return cls(engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    def cache(self, name: str) -> dict[Any, Any]:
+        with self._cache_lock:
+            return self.caches.setdefault(name, {})  # type: ignore[no-any-return]
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A write transaction. On SQLite it holds the database write lock from
+        its first statement; on PostgreSQL call ``lock_service_days`` before
+        reading what the write depends on."""
+        with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def lock_service_days(conn: sa.Connection, restaurant_id: int, dates: Iterable[date]) -> None:
+    """Serialise writers per restaurant service day and bump the day's version.
+
+    PostgreSQL: the row lock taken by the upsert is held to commit, so two
+    bookings for one restaurant-day queue up while other days run in parallel.
+    SQLite: BEGIN IMMEDIATE already serialises writers; the version bump still
+    invalidates availability caches in other processes.
+    """
+    for day in sorted(set(dates)):
+        values = {"restaurant_id": restaurant_id, "local_date": day, "bookings_version": 1}
+        if conn.dialect.name == "postgresql":
+            ins = postgresql.insert(service_days).values(**values)
+        else:
+            ins = sqlite.insert(service_days).values(**values)
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=["restaurant_id", "local_date"],
+                set_={"bookings_version": service_days.c.bookings_version + 1},
+            )
+        )
+
+
+def drop_everything(engine: sa.Engine) -> None:
+    """Tests only: remove every table, including Alembic's version table."""
+    with engine.begin() as conn:
+        metadata.drop_all(conn)
+        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))

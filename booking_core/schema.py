@@ -1,0 +1,495 @@
+"""The ledger's tables (SQLAlchemy Core). Alembic migrations are the source of
+truth for the database; this module mirrors them for queries, and a test checks
+the two never drift apart.
+
+Conventions: timestamps are UTC (``UtcDateTime``), local dates are ``Date``,
+times of day are minutes after local midnight (a close after midnight is > 1440),
+money is integer minor units next to an ISO 4217 currency.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every engine."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the ledger stores aware UTC times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+def _id() -> sa.Column[int]:
+    return sa.Column("id", sa.Integer, primary_key=True, autoincrement=True)
+
+
+def _fk(name: str, target: str, *, nullable: bool = False, index: bool = False) -> sa.Column[int]:
+    return sa.Column(
+        name, sa.Integer, sa.ForeignKey(target, ondelete="CASCADE"), nullable=nullable, index=index
+    )
+
+
+restaurants = sa.Table(
+    "restaurants",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("cuisines", sa.JSON, nullable=False),
+    sa.Column("menu_highlights", sa.JSON, nullable=False),
+    sa.Column("ambience", sa.String(40), nullable=False, server_default="casual"),
+    sa.Column("price_tier", sa.SmallInteger, nullable=False),
+    sa.Column("rating", sa.Float, nullable=True),
+    sa.Column("latitude", sa.Float, nullable=False),
+    sa.Column("longitude", sa.Float, nullable=False),
+    sa.Column("address", sa.String(300), nullable=False, server_default=""),
+    sa.Column("city", sa.String(100), nullable=False, server_default=""),
+    sa.Column("country", sa.String(2), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("locale", sa.String(16), nullable=False),
+    # Booking policy: a deposit per cover from this party size up, a card hold,
+    # and the fee charged for a cancellation inside the window (money moves later).
+    sa.Column("deposit_min_party", sa.SmallInteger, nullable=True),
+    sa.Column("deposit_per_cover_minor", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("card_hold_minor", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cancellation_fee_minor", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cancellation_window_hours", sa.SmallInteger, nullable=False, server_default="24"),
+    sa.Column("source", sa.String(20), nullable=False, server_default="manual"),
+    sa.Column("external_ref", sa.String(64), nullable=True),
+    # Bumped by every change to tables, hours or policy: caches key on it.
+    sa.Column("floor_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("price_tier BETWEEN 1 AND 4", name="price_tier"),
+    sa.CheckConstraint("latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180", name="geo"),
+    sa.UniqueConstraint("source", "external_ref"),
+)
+
+dining_areas = sa.Table(
+    "dining_areas",
+    metadata,
+    _id(),
+    _fk("restaurant_id", "restaurants.id"),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.UniqueConstraint("restaurant_id", "name"),
+)
+
+dining_tables = sa.Table(
+    "dining_tables",
+    metadata,
+    _id(),
+    _fk("restaurant_id", "restaurants.id", index=True),
+    _fk("area_id", "dining_areas.id"),
+    sa.Column("name", sa.String(50), nullable=False),
+    sa.Column("min_covers", sa.SmallInteger, nullable=False),
+    sa.Column("max_covers", sa.SmallInteger, nullable=False),
+    sa.Column("accessible", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("features", sa.JSON, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.CheckConstraint("min_covers >= 1 AND max_covers >= min_covers", name="covers"),
+    sa.UniqueConstraint("restaurant_id", "name"),
+)
+
+table_combinations = sa.Table(
+    "table_combinations",
+    metadata,
+    _id(),
+    _fk("restaurant_id", "restaurants.id", index=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("min_covers", sa.SmallInteger, nullable=False),
+    sa.Column("max_covers", sa.SmallInteger, nullable=False),
+    sa.CheckConstraint("min_covers >= 1 AND max_covers >= min_covers", name="covers"),
+    sa.UniqueConstraint("restaurant_id", "name"),
+)
+
+table_combination_members = sa.Table(
+    "table_combination_members",
+    metadata,
+    sa.Column(
+        "combination_id",
+        sa.Integer,
+        sa.ForeignKey("table_combinations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "table_id", sa.Integer, sa.ForeignKey("dining_tables.id", ondelete="CASCADE"), primary_key=True
+    ),
+)
+
+service_periods = sa.Table(
+    "service_periods",
+    metadata,
+    _id(),
+    _fk("restaurant_id", "restaurants.id", index=True),
+    sa.Column("name", sa.String(40), nullable=False),
+    sa.Column("weekday", sa.SmallInteger, nullable=False),  # Monday = 0
+    sa.Column("opens_min", sa.SmallInteger, nullable=False),
+    sa.Column("closes_min", sa.SmallInteger, nullable=False),
+    sa.Column("last_seating_min", sa.SmallInteger, nullable=False),
+    sa.Column("slot_interval_min", sa.SmallInteger, nullable=False, server_default="15"),
+    # {"2": 90, "4": 120, ...}: minutes a party of that size holds its table;
+    # sizes in between use the next size up, larger ones the largest entry.
+    sa.Column("turn_times", sa.JSON, nullable=False),
+    sa.Column("max_covers_per_slot", sa.SmallInteger, nullable=True),
+    sa.Column("max_parties_per_slot", sa.SmallInteger, nullable=True),
+    sa.CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+    sa.CheckConstraint(
+        "opens_min >= 0 AND opens_min <= last_seating_min AND last_seating_min < closes_min "
+        "AND closes_min <= 2880",
+        name="hours",
+    ),
+    sa.CheckConstraint("slot_interval_min > 0", name="slot_interval"),
+)
+
+special_dates = sa.Table(
+    "special_dates",
+    metadata,
+    _id(),
+    _fk("restaurant_id", "restaurants.id"),
+    sa.Column("local_date", sa.Date, nullable=False),
+    sa.Column("closed", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("note", sa.String(200), nullable=False, server_default=""),
+    # When not closed: the day's hours replace the weekday's (one period).
+    sa.Column("opens_min", sa.SmallInteger, nullable=True),
+    sa.Column("closes_min", sa.SmallInteger, nullable=True),
+    sa.Column("last_seating_min", sa.SmallInteger, nullable=True),
+    sa.UniqueConstraint("restaurant_id", "local_date"),
+)
+
+# One row per restaurant and local service date: the row every booking for that
+# day locks first, so acceptance is serialised per service day.
+service_days = sa.Table(
+    "service_days",
+    metadata,
+    sa.Column(
+        "restaurant_id",
+        sa.Integer,
+        sa.ForeignKey("restaurants.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("local_date", sa.Date, primary_key=True),
+    sa.Column("bookings_version", sa.Integer, nullable=False, server_default="0"),
+)
+
+diners = sa.Table(
+    "diners",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(254), nullable=True, unique=True),
+    sa.Column("phone", sa.String(40), nullable=True),
+    sa.Column("locale", sa.String(16), nullable=False, server_default="en-US"),
+    sa.Column("dietary", sa.JSON, nullable=False),
+    sa.Column("allergies", sa.JSON, nullable=False),
+    sa.Column("seating_preferences", sa.JSON, nullable=False),
+    sa.Column("marketing_consent", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("home_latitude", sa.Float, nullable=True),
+    sa.Column("home_longitude", sa.Float, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("erased_at", UtcDateTime, nullable=True),
+)
+
+guest_notes = sa.Table(
+    "guest_notes",
+    metadata,
+    _id(),
+    _fk("diner_id", "diners.id", index=True),
+    _fk("restaurant_id", "restaurants.id", nullable=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("author", sa.String(100), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+guest_tags = sa.Table(
+    "guest_tags",
+    metadata,
+    _id(),
+    _fk("diner_id", "diners.id"),
+    sa.Column("tag", sa.String(60), nullable=False),
+    sa.Column("source", sa.String(10), nullable=False),
+    sa.Column("confidence", sa.Float, nullable=False, server_default="1.0"),
+    sa.Column("set_by", sa.String(100), nullable=False),
+    sa.Column("set_at", UtcDateTime, nullable=False),
+    # A host's removal is kept, so the machine never puts the tag back.
+    sa.Column("removed_at", UtcDateTime, nullable=True),
+    sa.CheckConstraint("source IN ('host', 'machine')", name="source"),
+    sa.CheckConstraint("confidence BETWEEN 0 AND 1", name="confidence"),
+    sa.UniqueConstraint("diner_id", "tag"),
+)
+
+_STATES = "'booked','confirmed','arrived','seated','completed','cancelled','no_show'"
+_CHANNELS = "'web','widget','affiliate','phone','walk_in'"
+
+reservations = sa.Table(
+    "reservations",
+    metadata,
+    _id(),
+    _fk("restaurant_id", "restaurants.id"),
+    sa.Column(
+        "diner_id", sa.Integer, sa.ForeignKey("diners.id", ondelete="SET NULL"), nullable=True
+    ),
+    sa.Column("guest_name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("service_date", sa.Date, nullable=False),
+    sa.Column("start_at", UtcDateTime, nullable=False),
+    sa.Column("end_at", UtcDateTime, nullable=False),  # planned: start + turn time
+    sa.Column("party_size", sa.SmallInteger, nullable=False),
+    sa.Column("channel", sa.String(12), nullable=False),
+    sa.Column("state", sa.String(12), nullable=False),
+    sa.Column("special_requests", sa.Text, nullable=False, server_default=""),
+    sa.Column(
+        "area_id", sa.Integer, sa.ForeignKey("dining_areas.id", ondelete="SET NULL"), nullable=True
+    ),
+    sa.Column(
+        "combination_id",
+        sa.Integer,
+        sa.ForeignKey("table_combinations.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    sa.Column("deposit_required", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("deposit_minor", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("card_hold_minor", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cancellation_fee_minor", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("idempotency_key", sa.String(128), nullable=True, unique=True),
+    sa.Column("request_fingerprint", sa.String(64), nullable=True),
+    sa.Column("source", sa.String(20), nullable=False, server_default="live"),
+    sa.Column("external_ref", sa.String(64), nullable=True),
+    sa.Column("booked_at", UtcDateTime, nullable=False),
+    sa.Column("confirmed_at", UtcDateTime, nullable=True),
+    sa.Column("arrived_at", UtcDateTime, nullable=True),
+    sa.Column("seated_at", UtcDateTime, nullable=True),
+    sa.Column("completed_at", UtcDateTime, nullable=True),
+    sa.Column("cancelled_at", UtcDateTime, nullable=True),
+    sa.Column("cancelled_by", sa.String(12), nullable=True),
+    sa.Column("no_show_at", UtcDateTime, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("party_size BETWEEN 1 AND 40", name="party_size"),
+    sa.CheckConstraint("end_at > start_at", name="times"),
+    sa.CheckConstraint(f"state IN ({_STATES})", name="state"),
+    sa.CheckConstraint(f"channel IN ({_CHANNELS})", name="channel"),
+    sa.CheckConstraint("cancelled_by IS NULL OR cancelled_by IN ('diner','restaurant')", "cby"),
+    sa.Index("ix_reservations_restaurant_day", "restaurant_id", "service_date"),
+    sa.Index("ix_reservations_diner_start", "diner_id", "start_at"),
+)
+
+# Which tables a reservation holds, and for which planned interval. Rows are
+# kept after release (cancel, no-show, completion, move) as the seating history.
+reservation_tables = sa.Table(
+    "reservation_tables",
+    metadata,
+    _id(),
+    _fk("reservation_id", "reservations.id", index=True),
+    _fk("table_id", "dining_tables.id"),
+    sa.Column("start_at", UtcDateTime, nullable=False),
+    sa.Column("end_at", UtcDateTime, nullable=False),
+    sa.Column("assigned_at", UtcDateTime, nullable=False),
+    sa.Column("released_at", UtcDateTime, nullable=True),
+    sa.Index("ix_reservation_tables_table_start", "table_id", "start_at"),
+)
+
+# The discrete form of "no two parties on one table at once": a held table
+# claims every granule (GRANULE_MINUTES, counted from the Unix epoch) of its
+# interval, and the primary key refuses a second claim on any engine.
+table_claims = sa.Table(
+    "table_claims",
+    metadata,
+    sa.Column(
+        "table_id", sa.Integer, sa.ForeignKey("dining_tables.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("granule", sa.Integer, primary_key=True, autoincrement=False),
+    _fk("reservation_id", "reservations.id", index=True),
+)
+
+waitlist_entries = sa.Table(
+    "waitlist_entries",
+    metadata,
+    _id(),
+    _fk("restaurant_id", "restaurants.id"),
+    sa.Column(
+        "diner_id", sa.Integer, sa.ForeignKey("diners.id", ondelete="SET NULL"), nullable=True
+    ),
+    sa.Column("guest_name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("phone", sa.String(40), nullable=True),
+    sa.Column("party_size", sa.SmallInteger, nullable=False),
+    sa.Column("service_date", sa.Date, nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),
+    sa.Column("joined_at", UtcDateTime, nullable=False),
+    sa.Column("quoted_wait_min", sa.SmallInteger, nullable=True),
+    sa.Column("notified_at", UtcDateTime, nullable=True),
+    sa.Column("seated_at", UtcDateTime, nullable=True),
+    sa.Column("left_at", UtcDateTime, nullable=True),
+    sa.Column(
+        "reservation_id",
+        sa.Integer,
+        sa.ForeignKey("reservations.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    sa.CheckConstraint("party_size BETWEEN 1 AND 40", name="party_size"),
+    sa.CheckConstraint("state IN ('waiting','notified','seated','left')", name="state"),
+    sa.Index("ix_waitlist_restaurant_day", "restaurant_id", "service_date"),
+)
+
+pos_checks = sa.Table(
+    "pos_checks",
+    metadata,
+    _id(),
+    _fk("restaurant_id", "restaurants.id"),
+    sa.Column("external_id", sa.String(64), nullable=False),
+    sa.Column(
+        "table_id", sa.Integer, sa.ForeignKey("dining_tables.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    sa.Column(
+        "reservation_id",
+        sa.Integer,
+        sa.ForeignKey("reservations.id", ondelete="SET NULL"),
+        nullable=True,
+        index=True,
+    ),
+    sa.Column("opened_at", UtcDateTime, nullable=False),
+    sa.Column("closed_at", UtcDateTime, nullable=True),
+    sa.Column("covers", sa.SmallInteger, nullable=False),
+    sa.Column("subtotal_minor", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.CheckConstraint("covers >= 1", name="covers"),
+    sa.CheckConstraint("subtotal_minor >= 0", name="subtotal"),
+    sa.CheckConstraint("closed_at IS NULL OR closed_at >= opened_at", name="times"),
+    sa.UniqueConstraint("restaurant_id", "external_id"),
+)
+
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    _id(),
+    _fk("restaurant_id", "restaurants.id", index=True),
+    sa.Column(
+        "diner_id", sa.Integer, sa.ForeignKey("diners.id", ondelete="SET NULL"), nullable=True
+    ),
+    sa.Column(
+        "reservation_id",
+        sa.Integer,
+        sa.ForeignKey("reservations.id", ondelete="SET NULL"),
+        nullable=True,
+        unique=True,
+    ),
+    sa.Column("rating", sa.SmallInteger, nullable=False),
+    sa.Column("text", sa.Text, nullable=False, server_default=""),
+    sa.Column("moderation_status", sa.String(10), nullable=False, server_default="pending"),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),
+    sa.CheckConstraint(
+        "moderation_status IN ('pending','approved','rejected')", name="moderation"
+    ),
+)
+
+# Every state change appends one event here, in the same transaction.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("event_offset", sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+              primary_key=True, autoincrement=True),
+    sa.Column("event_type", sa.String(60), nullable=False),
+    sa.Column("entity", sa.String(30), nullable=False),
+    sa.Column("entity_id", sa.Integer, nullable=False),
+    sa.Column("restaurant_id", sa.Integer, nullable=True),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("occurred_at", UtcDateTime, nullable=False),
+    # PostgreSQL only: the writing transaction's id, so readers never skip an
+    # offset that commits after a higher one (see outbox.read_events).
+    sa.Column("txid", sa.BigInteger, nullable=True),
+    sa.Index("ix_outbox_entity", "entity", "entity_id"),
+)
+
+# Real data: covers observed per restaurant and day (e.g. Recruit's visits),
+# from which walk-ins are derived as observed minus reserved covers.
+observed_covers = sa.Table(
+    "observed_covers",
+    metadata,
+    sa.Column(
+        "restaurant_id", sa.Integer, sa.ForeignKey("restaurants.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("local_date", sa.Date, primary_key=True),
+    sa.Column("covers", sa.Integer, nullable=False),
+    sa.Column("source", sa.String(20), nullable=False),
+)
+
+holidays = sa.Table(
+    "holidays",
+    metadata,
+    sa.Column("country", sa.String(2), primary_key=True),
+    sa.Column("local_date", sa.Date, primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+)
+
+# Requests the restaurant could not take: the demand a ledger of accepted
+# bookings alone would hide.
+turnaways = sa.Table(
+    "turnaways",
+    metadata,
+    _id(),
+    _fk("restaurant_id", "restaurants.id"),
+    sa.Column("service_date", sa.Date, nullable=False),
+    sa.Column("requested_start_at", UtcDateTime, nullable=False),
+    sa.Column("requested_at", UtcDateTime, nullable=False),
+    sa.Column("party_size", sa.SmallInteger, nullable=False),
+    sa.Column("channel", sa.String(12), nullable=False),
+    sa.Column("reason", sa.String(40), nullable=False),
+    sa.Index("ix_turnaways_restaurant_day", "restaurant_id", "service_date"),
+)
+
+# What the synthetic generator knew: the best achievable scores are judged
+# against these, never used as features.
+world_reservation_truth = sa.Table(
+    "world_reservation_truth",
+    metadata,
+    sa.Column(
+        "reservation_id", sa.Integer, sa.ForeignKey("reservations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("p_no_show", sa.Float, nullable=False),
+    sa.Column("p_late_cancel", sa.Float, nullable=False),
+    sa.Column("expected_duration_min", sa.Float, nullable=False),
+)
+
+world_diner_truth = sa.Table(
+    "world_diner_truth",
+    metadata,
+    sa.Column(
+        "diner_id", sa.Integer, sa.ForeignKey("diners.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("cuisine_affinity", sa.JSON, nullable=False),
+    sa.Column("price_preference", sa.Float, nullable=False),
+    sa.Column("ambience_affinity", sa.JSON, nullable=False),
+    sa.Column("reliability", sa.Float, nullable=False),
+)
