@@ -1,0 +1,135 @@
+"""Bookable times for a restaurant, a local date and a party size.
+
+Called on every keystroke of a search box, so the floor is cached per
+``floor_version`` and the day's holdings per the service days' booking
+versions: a search costs two tiny queries when nothing changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import sqlalchemy as sa
+
+from booking_core.daybook import BestFitAtBooking, DayBook, TableChoice, load_day_book
+from booking_core.errors import InvalidRequest, PartyTooLarge
+from booking_core.floor import Floor, floor_version, load_floor
+from booking_core.ledger import Ledger
+from booking_core.schema import service_days
+from booking_core.slots import service_slots
+from booking_core.validation import check_party_size, parse_date, parse_time
+
+
+@dataclass(frozen=True, slots=True)
+class BookableTime:
+    local_time: str  # HH:MM on the restaurant's wall clock
+    start_at: datetime  # UTC
+    end_at: datetime  # UTC: when the table is needed back
+    service: str  # the service period's name, e.g. "dinner"
+    table_ids: tuple[int, ...]  # what the table policy would assign now
+
+
+def get_floor(ledger: Ledger, conn: sa.Connection, restaurant_id: int) -> Floor:
+    """The restaurant's floor, reloaded only when its ``floor_version`` moved."""
+    cache = ledger.cache("floors")
+    version = floor_version(conn, restaurant_id)
+    cached = cache.get(restaurant_id)
+    if cached is not None and cached.floor_version == version:
+        return cached  # type: ignore[no-any-return]
+    floor = load_floor(conn, restaurant_id)
+    cache[restaurant_id] = floor
+    return floor
+
+
+def _day_versions(conn: sa.Connection, restaurant_id: int, service_date: date) -> tuple[int, ...]:
+    days = [service_date + timedelta(days=d) for d in (-1, 0, 1)]
+    found = dict(
+        conn.execute(
+            sa.select(service_days.c.local_date, service_days.c.bookings_version).where(
+                service_days.c.restaurant_id == restaurant_id, service_days.c.local_date.in_(days)
+            )
+        ).all()
+    )
+    return tuple(found.get(d, 0) for d in days)
+
+
+def get_day_book(
+    ledger: Ledger, conn: sa.Connection, floor: Floor, service_date: date
+) -> DayBook:
+    cache = ledger.cache("day_books")
+    key = (floor.restaurant_id, service_date)
+    stamp = (floor.floor_version, _day_versions(conn, floor.restaurant_id, service_date))
+    cached = cache.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]  # type: ignore[no-any-return]
+    book = load_day_book(conn, floor, service_date)
+    if len(cache) > 4096:  # a search site touches many days; keep memory bounded
+        cache.clear()
+    cache[key] = (stamp, book)
+    return book
+
+
+def find_times(
+    ledger: Ledger,
+    restaurant_id: int,
+    local_date: date | str,
+    party_size: int,
+    *,
+    earliest: time | str | None = None,
+    latest: time | str | None = None,
+    area_id: int | None = None,
+    accessible: bool = False,
+    policy: TableChoice | None = None,
+    now: datetime | None = None,
+) -> list[BookableTime]:
+    """Every time a party could be booked, earliest first. A closed date, or
+    one with nothing left, gives an empty list; a party larger than any table
+    or combination is an error, because no date would ever work."""
+    day = parse_date(local_date)
+    party_size = check_party_size(party_size)
+    lo = parse_time(earliest, "earliest time") if earliest is not None else None
+    hi = parse_time(latest, "latest time") if latest is not None else None
+    if lo is not None and hi is not None and hi < lo:
+        raise InvalidRequest(f"The window {lo:%H:%M}-{hi:%H:%M} ends before it starts.")
+    policy = policy or BestFitAtBooking()
+    now = now or ledger.clock()
+    with ledger.read() as conn:
+        floor = get_floor(ledger, conn, restaurant_id)
+        if party_size > floor.largest_party:
+            raise PartyTooLarge(
+                f"{floor.name} seats at most {floor.largest_party} at one table or combination; "
+                f"a party of {party_size} needs a private-event enquiry."
+            )
+        if area_id is not None and not any(area_id == t.area_id for t in floor.tables.values()):
+            raise InvalidRequest(f"{floor.name} has no dining area with id {area_id}.")
+        slots = service_slots(floor, day, party_size)
+        if not slots:
+            return []
+        book = get_day_book(ledger, conn, floor, day)
+    times = []
+    lo_min = lo.hour * 60 + lo.minute if lo else None
+    hi_min = hi.hour * 60 + hi.minute if hi else None
+    for slot in slots:
+        if slot.start_at <= now:
+            continue
+        wall = slot.local_minute % 1440
+        if (lo_min is not None and wall < lo_min) or (hi_min is not None and wall > hi_min):
+            continue
+        if not book.pacing_allows(slot, party_size):
+            continue
+        option = policy.choose(
+            floor, book, party_size, slot.start_granule, slot.end_granule,
+            area_id=area_id, accessible=accessible,
+        )
+        if option is not None:
+            times.append(
+                BookableTime(
+                    slot.local_time, slot.start_at, slot.end_at, slot.period.name, option.table_ids
+                )
+            )
+    return times
+
+
+
+__all__ = ["BookableTime", "find_times", "get_day_book", "get_floor", "load_floor"]

@@ -1,0 +1,156 @@
+"""What a service day already holds: claimed granules per table and the
+covers and parties starting in each slot (for pacing). Pure data, built from
+the ledger by ``load_day_book`` or in memory by the world generator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Protocol
+
+import sqlalchemy as sa
+
+from booking_core.domain import HOLDING_STATES, PACING_STATES, Channel
+from booking_core.floor import Floor, SeatingOption
+from booking_core.schema import reservation_tables, reservations
+from booking_core.slots import Slot, granule_of, granule_span
+
+
+def _mask(g0: int, g1: int) -> int:
+    return ((1 << (g1 - g0)) - 1) << g0
+
+
+@dataclass
+class DayBook:
+    """Bitmasks are relative to ``base`` (a granule shortly before the day)
+    so that they stay a few hundred bits long."""
+
+    base: int
+    busy: dict[int, int] = field(default_factory=dict)  # table id -> bitmask of granules
+    starts: dict[int, list[int]] = field(default_factory=dict)  # start granule -> [covers, parties]
+
+    @classmethod
+    def for_date(cls, floor: Floor, service_date: date) -> DayBook:
+        eve = datetime.combine(service_date - timedelta(days=1), time(), tzinfo=floor.zone)
+        return cls(base=granule_of(eve))
+
+    def _need(self, g0: int, g1: int) -> int:
+        return _mask(max(g0 - self.base, 0), max(g1 - self.base, 0))
+
+    def is_free(self, table_ids: Iterable[int], g0: int, g1: int) -> bool:
+        need = self._need(g0, g1)
+        busy = self.busy
+        return all(not (busy.get(t, 0) & need) for t in table_ids)
+
+    def hold(self, table_ids: Iterable[int], g0: int, g1: int) -> None:
+        need = self._need(g0, g1)
+        for t in table_ids:
+            self.busy[t] = self.busy.get(t, 0) | need
+
+    def release(self, table_ids: Iterable[int], g0: int, g1: int) -> None:
+        keep = ~self._need(g0, g1)
+        for t in table_ids:
+            self.busy[t] = self.busy.get(t, 0) & keep
+
+    def add_start(self, granule: int, party_size: int, sign: int = 1) -> None:
+        counts = self.starts.setdefault(granule, [0, 0])
+        counts[0] += sign * party_size
+        counts[1] += sign
+
+    def pacing_allows(self, slot: Slot, party_size: int) -> bool:
+        covers, parties = self.starts.get(slot.start_granule, (0, 0))
+        period = slot.period
+        if period.max_covers_per_slot is not None and covers + party_size > period.max_covers_per_slot:
+            return False
+        return not (
+            period.max_parties_per_slot is not None and parties + 1 > period.max_parties_per_slot
+        )
+
+    def free_until(self, table_id: int, g0: int, horizon: int) -> int:
+        """The first granule at or after g0 (up to g0 + horizon) at which the table is taken."""
+        busy = self.busy.get(table_id, 0) >> (g0 - self.base)
+        if not busy:
+            return g0 + horizon
+        return g0 + min((busy & -busy).bit_length() - 1, horizon)
+
+
+class TableChoice(Protocol):
+    """How a table is chosen for a party. The default locks the best-fitting
+    free table at booking time; the optimizer plugs in a pooled policy."""
+
+    def choose(
+        self,
+        floor: Floor,
+        book: DayBook,
+        party_size: int,
+        g0: int,
+        g1: int,
+        *,
+        area_id: int | None = None,
+        accessible: bool = False,
+    ) -> SeatingOption | None: ...
+
+
+class BestFitAtBooking:
+    """Smallest free table (then combination) that fits: fewest wasted seats."""
+
+    def choose(
+        self,
+        floor: Floor,
+        book: DayBook,
+        party_size: int,
+        g0: int,
+        g1: int,
+        *,
+        area_id: int | None = None,
+        accessible: bool = False,
+    ) -> SeatingOption | None:
+        for option in floor.options:
+            if not option.fits(party_size):
+                continue
+            if area_id is not None and area_id not in option.area_ids:
+                continue
+            if accessible and not option.accessible:
+                continue
+            if book.is_free(option.table_ids, g0, g1):
+                return option
+        return None
+
+
+def load_day_book(
+    conn: sa.Connection, floor: Floor, service_date: date, *, exclude_reservation: int | None = None
+) -> DayBook:
+    """Holdings of the service date and its neighbours (a late service can run
+    past midnight into the next one), and pacing counts of the date itself."""
+    r, rt = reservations, reservation_tables
+    query = (
+        sa.select(
+            r.c.id, r.c.service_date, r.c.start_at, r.c.party_size, r.c.channel, r.c.state,
+            rt.c.table_id, rt.c.start_at.label("t_start"), rt.c.end_at.label("t_end"),
+        )
+        .select_from(
+            r.outerjoin(rt, sa.and_(rt.c.reservation_id == r.c.id, rt.c.released_at.is_(None)))
+        )
+        .where(
+            r.c.restaurant_id == floor.restaurant_id,
+            r.c.service_date.between(service_date - timedelta(days=1), service_date + timedelta(days=1)),
+            r.c.state.in_([s.value for s in PACING_STATES]),
+        )
+    )
+    if exclude_reservation is not None:
+        query = query.where(r.c.id != exclude_reservation)
+    book = DayBook.for_date(floor, service_date)
+    counted: set[int] = set()
+    holding = {s.value for s in HOLDING_STATES}
+    for row in conn.execute(query):
+        if row.table_id is not None and row.state in holding:
+            book.hold((row.table_id,), *granule_span(row.t_start, row.t_end))
+        if (
+            row.service_date == service_date
+            and row.channel != Channel.WALK_IN
+            and row.id not in counted
+        ):
+            counted.add(row.id)
+            book.add_start(granule_of(row.start_at), row.party_size)
+    return book

@@ -1,0 +1,242 @@
+"""A restaurant's floor and hours as plain, immutable data: tables, table
+combinations, service periods and special dates. Loaded once per
+``floor_version`` and shared by availability, acceptance and the world
+generator, so the live path and the bulk path apply the same rules."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from booking_core.errors import UnknownRestaurant
+from booking_core.schema import (
+    dining_tables,
+    restaurants,
+    service_periods,
+    special_dates,
+    table_combination_members,
+    table_combinations,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    id: int
+    name: str
+    area_id: int
+    min_covers: int
+    max_covers: int
+    accessible: bool = False
+    features: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SeatingOption:
+    """One table, or a combination of tables joined for a larger party."""
+
+    table_ids: tuple[int, ...]
+    min_covers: int
+    max_covers: int
+    area_ids: frozenset[int]
+    accessible: bool
+    combination_id: int | None = None
+
+    def fits(self, party_size: int) -> bool:
+        return self.min_covers <= party_size <= self.max_covers
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePeriod:
+    id: int
+    name: str
+    weekday: int
+    opens_min: int
+    closes_min: int
+    last_seating_min: int
+    slot_interval_min: int
+    turn_times: tuple[tuple[int, int], ...]  # (party size, minutes), ascending sizes
+    max_covers_per_slot: int | None = None
+    max_parties_per_slot: int | None = None
+
+    def turn_time(self, party_size: int) -> int:
+        sizes = [size for size, _ in self.turn_times]
+        i = bisect.bisect_left(sizes, party_size)
+        return self.turn_times[min(i, len(self.turn_times) - 1)][1]
+
+    def slot_minutes(self) -> range:
+        return range(self.opens_min, self.last_seating_min + 1, self.slot_interval_min)
+
+
+@dataclass(frozen=True, slots=True)
+class SpecialDate:
+    local_date: date
+    closed: bool
+    note: str = ""
+    opens_min: int | None = None
+    closes_min: int | None = None
+    last_seating_min: int | None = None
+
+
+@dataclass(frozen=True)
+class Floor:
+    restaurant_id: int
+    name: str
+    timezone: str
+    currency: str
+    country: str
+    tables: Mapping[int, Table]
+    options: tuple[SeatingOption, ...]
+    periods: tuple[ServicePeriod, ...]
+    special_dates: Mapping[date, SpecialDate] = field(default_factory=dict)
+    deposit_min_party: int | None = None
+    deposit_per_cover_minor: int = 0
+    card_hold_minor: int = 0
+    cancellation_fee_minor: int = 0
+    floor_version: int = 0
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @cached_property
+    def largest_party(self) -> int:
+        return max((o.max_covers for o in self.options), default=0)
+
+    def periods_on(self, local_date: date) -> tuple[ServicePeriod, ...]:
+        """The service periods of a local date, after closures and special hours."""
+        special = self.special_dates.get(local_date)
+        if special is not None and special.closed:
+            return ()
+        periods = tuple(p for p in self.periods if p.weekday == local_date.weekday())
+        if special is not None and special.opens_min is not None and periods:
+            base = periods[0]
+            return (
+                ServicePeriod(
+                    id=base.id,
+                    name=special.note or base.name,
+                    weekday=base.weekday,
+                    opens_min=special.opens_min,
+                    closes_min=special.closes_min or base.closes_min,
+                    last_seating_min=special.last_seating_min or base.last_seating_min,
+                    slot_interval_min=base.slot_interval_min,
+                    turn_times=base.turn_times,
+                    max_covers_per_slot=base.max_covers_per_slot,
+                    max_parties_per_slot=base.max_parties_per_slot,
+                ),
+            )
+        return periods
+
+
+def build_options(
+    tables: Mapping[int, Table], combinations: list[tuple[int, tuple[int, ...], int, int]]
+) -> tuple[SeatingOption, ...]:
+    """Single tables and combinations, best fit first: the smallest seat count
+    that fits wastes the fewest seats, and a single table beats joining two."""
+    options = [
+        SeatingOption((t.id,), t.min_covers, t.max_covers, frozenset({t.area_id}), t.accessible)
+        for t in tables.values()
+    ]
+    for combo_id, members, lo, hi in combinations:
+        if not members or any(m not in tables for m in members):
+            continue  # a combination with an inactive table cannot be formed
+        options.append(
+            SeatingOption(
+                members,
+                lo,
+                hi,
+                frozenset(tables[m].area_id for m in members),
+                all(tables[m].accessible for m in members),
+                combo_id,
+            )
+        )
+    options.sort(key=lambda o: (o.max_covers, len(o.table_ids), o.min_covers, o.table_ids))
+    return tuple(options)
+
+
+def load_floor(conn: sa.Connection, restaurant_id: int) -> Floor:
+    row = conn.execute(sa.select(restaurants).where(restaurants.c.id == restaurant_id)).first()
+    if row is None:
+        raise UnknownRestaurant(f"There is no restaurant with id {restaurant_id}.")
+    r = row._mapping
+    tables = {
+        t.id: Table(
+            t.id, t.name, t.area_id, t.min_covers, t.max_covers, bool(t.accessible),
+            tuple(t.features or ()),
+        )
+        for t in conn.execute(
+            sa.select(dining_tables).where(
+                dining_tables.c.restaurant_id == restaurant_id, dining_tables.c.active.is_(True)
+            )
+        )
+    }
+    members: dict[int, list[int]] = {}
+    for combo_id, table_id in conn.execute(
+        sa.select(table_combination_members.c.combination_id, table_combination_members.c.table_id)
+        .join(table_combinations)
+        .where(table_combinations.c.restaurant_id == restaurant_id)
+    ):
+        members.setdefault(combo_id, []).append(table_id)
+    combos = [
+        (c.id, tuple(sorted(members.get(c.id, ()))), c.min_covers, c.max_covers)
+        for c in conn.execute(
+            sa.select(table_combinations).where(table_combinations.c.restaurant_id == restaurant_id)
+        )
+    ]
+    periods = tuple(
+        ServicePeriod(
+            id=p.id,
+            name=p.name,
+            weekday=p.weekday,
+            opens_min=p.opens_min,
+            closes_min=p.closes_min,
+            last_seating_min=p.last_seating_min,
+            slot_interval_min=p.slot_interval_min,
+            turn_times=tuple(sorted((int(k), int(v)) for k, v in p.turn_times.items())),
+            max_covers_per_slot=p.max_covers_per_slot,
+            max_parties_per_slot=p.max_parties_per_slot,
+        )
+        for p in conn.execute(
+            sa.select(service_periods)
+            .where(service_periods.c.restaurant_id == restaurant_id)
+            .order_by(service_periods.c.weekday, service_periods.c.opens_min)
+        )
+    )
+    specials = {
+        s.local_date: SpecialDate(
+            s.local_date, bool(s.closed), s.note, s.opens_min, s.closes_min, s.last_seating_min
+        )
+        for s in conn.execute(
+            sa.select(special_dates).where(special_dates.c.restaurant_id == restaurant_id)
+        )
+    }
+    return Floor(
+        restaurant_id=restaurant_id,
+        name=r["name"],
+        timezone=r["timezone"],
+        currency=r["currency"],
+        country=r["country"],
+        tables=tables,
+        options=build_options(tables, combos),
+        periods=periods,
+        special_dates=specials,
+        deposit_min_party=r["deposit_min_party"],
+        deposit_per_cover_minor=r["deposit_per_cover_minor"],
+        card_hold_minor=r["card_hold_minor"],
+        cancellation_fee_minor=r["cancellation_fee_minor"],
+        floor_version=r["floor_version"],
+    )
+
+
+def floor_version(conn: sa.Connection, restaurant_id: int) -> int:
+    version = conn.execute(
+        sa.select(restaurants.c.floor_version).where(restaurants.c.id == restaurant_id)
+    ).scalar()
+    if version is None:
+        raise UnknownRestaurant(f"There is no restaurant with id {restaurant_id}.")
+    return int(version)

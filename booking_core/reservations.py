@@ -1,0 +1,623 @@
+"""Acceptance: create, modify, cancel and move reservations through their states.
+
+Every write runs in one transaction that first locks the restaurant's service
+day (see ``ledger.lock_service_days``), re-checks availability against what
+the ledger holds at that moment, writes the reservation, its table claims and
+its outbox event, and commits, or writes nothing at all. The claims' primary
+key (and PostgreSQL's exclusion constraint) refuse a double booking even if
+the Python checks were ever wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from booking_core import outbox
+from booking_core.availability import get_floor
+from booking_core.daybook import BestFitAtBooking, DayBook, TableChoice, load_day_book
+from booking_core.domain import (
+    DINER_SPACING_MINUTES,
+    HOLDING_STATES,
+    STATE_TIMESTAMP,
+    TERMINAL_STATES,
+    TRANSITIONS,
+    CancelledBy,
+    Channel,
+    ReservationState,
+)
+from booking_core.errors import (
+    Conflict,
+    DinerAlreadyBooked,
+    IdempotencyConflict,
+    IllegalTransition,
+    InvalidRequest,
+    NoTableFree,
+    OutsideServiceHours,
+    PacingLimitReached,
+    PartyTooLarge,
+    RestaurantClosed,
+    UnknownDiner,
+    UnknownReservation,
+)
+from booking_core.floor import Floor, SeatingOption
+from booking_core.ledger import Ledger, lock_service_days
+from booking_core.schema import diners, reservation_tables, reservations, table_claims
+from booking_core.slots import Slot, granule_span, make_slot, service_date_of
+from booking_core.validation import (
+    check_aware,
+    check_channel,
+    check_party_size,
+    parse_date,
+    parse_time,
+)
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    restaurant_id: int
+    local_date: date | str
+    local_time: time | str
+    party_size: int
+    diner_id: int | None = None
+    guest_name: str = ""
+    channel: Channel | str = Channel.WEB
+    special_requests: str = ""
+    area_id: int | None = None
+    accessible: bool = False
+    idempotency_key: str | None = None
+
+    def fingerprint(self) -> str:
+        fields = asdict(self)
+        fields.pop("idempotency_key")
+        return hashlib.sha256(json.dumps(fields, default=str, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Reservation:
+    id: int
+    restaurant_id: int
+    diner_id: int | None
+    guest_name: str
+    service_date: date
+    start_at: datetime
+    end_at: datetime
+    party_size: int
+    channel: str
+    state: str
+    table_ids: tuple[int, ...]
+    special_requests: str
+    deposit_required: bool
+    deposit_minor: int
+    currency: str
+    idempotency_key: str | None
+    booked_at: datetime
+    timestamps: dict[str, datetime | None] = field(default_factory=dict)
+    cancelled_by: str | None = None
+
+
+@dataclass
+class TablePolicyHolder:
+    """Where the booking core looks up how tables are chosen (pluggable)."""
+
+    policy: TableChoice = field(default_factory=BestFitAtBooking)
+
+
+table_policy = TablePolicyHolder()
+
+
+# ---------------------------------------------------------------- reading
+
+
+def get_reservation(ledger: Ledger, reservation_id: int) -> Reservation:
+    with ledger.read() as conn:
+        return _load(conn, reservation_id)
+
+
+def _load(conn: sa.Connection, reservation_id: int) -> Reservation:
+    row = conn.execute(sa.select(reservations).where(reservations.c.id == reservation_id)).first()
+    if row is None:
+        raise UnknownReservation(f"There is no reservation with id {reservation_id}.")
+    tables = tuple(
+        conn.execute(
+            sa.select(reservation_tables.c.table_id)
+            .where(
+                reservation_tables.c.reservation_id == reservation_id,
+                reservation_tables.c.released_at.is_(None),
+            )
+            .order_by(reservation_tables.c.table_id)
+        ).scalars()
+    )
+    r = row._mapping
+    return Reservation(
+        id=r["id"],
+        restaurant_id=r["restaurant_id"],
+        diner_id=r["diner_id"],
+        guest_name=r["guest_name"],
+        service_date=r["service_date"],
+        start_at=r["start_at"],
+        end_at=r["end_at"],
+        party_size=r["party_size"],
+        channel=r["channel"],
+        state=r["state"],
+        table_ids=tables,
+        special_requests=r["special_requests"],
+        deposit_required=bool(r["deposit_required"]),
+        deposit_minor=r["deposit_minor"],
+        currency=r["currency"],
+        idempotency_key=r["idempotency_key"],
+        booked_at=r["booked_at"],
+        timestamps={col: r[col] for col in STATE_TIMESTAMP.values()},
+        cancelled_by=r["cancelled_by"],
+    )
+
+
+# ---------------------------------------------------------------- checks
+
+
+def _slot_for_request(floor: Floor, day: date, at: time, party_size: int) -> Slot:
+    periods = floor.periods_on(day)
+    if not periods:
+        special = floor.special_dates.get(day)
+        why = f" ({special.note})" if special is not None and special.note else ""
+        raise RestaurantClosed(f"{floor.name} is closed on {day:%A %d %B %Y}{why}.")
+    minute = at.hour * 60 + at.minute
+    candidates = [minute, minute + 1440]  # 00:30 may belong to the previous evening's service
+    for period in periods:
+        for m in candidates:
+            if period.opens_min <= m <= period.last_seating_min and at.second == 0:
+                if (m - period.opens_min) % period.slot_interval_min:
+                    raise OutsideServiceHours(
+                        f"{floor.name} seats {period.name} every {period.slot_interval_min} "
+                        f"minutes from {_hhmm(period.opens_min)}; {at:%H:%M} is not one of them."
+                    )
+                slot = make_slot(floor, period, day, m, party_size)
+                if slot is None:
+                    raise OutsideServiceHours(
+                        f"{at:%H:%M} does not exist on {day} in {floor.timezone} "
+                        "(the clocks go forward); choose another time."
+                    )
+                return slot
+    hours = ", ".join(
+        f"{p.name} {_hhmm(p.opens_min)}-{_hhmm(p.last_seating_min)}" for p in periods
+    )
+    raise OutsideServiceHours(
+        f"{floor.name} takes bookings on {day:%A} at {hours} (last seatings); "
+        f"{at:%H:%M} is outside those hours."
+    )
+
+
+def _hhmm(minute: int) -> str:
+    return f"{minute // 60 % 24:02d}:{minute % 60:02d}"
+
+
+def _check_party_fits(floor: Floor, party_size: int) -> None:
+    if party_size > floor.largest_party:
+        raise PartyTooLarge(
+            f"{floor.name} seats at most {floor.largest_party} at one table or combination; "
+            f"a party of {party_size} needs a private-event enquiry."
+        )
+
+
+def _check_diner(
+    conn: sa.Connection, ledger: Ledger, diner_id: int, start: datetime, exclude: int | None
+) -> None:
+    lock = sa.select(diners.c.id).where(diners.c.id == diner_id)
+    if ledger.is_postgres:
+        # Bookings of one diner at two restaurants do not share a day lock.
+        lock = lock.with_for_update()
+    if conn.execute(lock).first() is None:
+        raise UnknownDiner(f"There is no diner with id {diner_id}.")
+    window = timedelta(minutes=DINER_SPACING_MINUTES)
+    query = sa.select(reservations.c.id, reservations.c.start_at).where(
+        reservations.c.diner_id == diner_id,
+        reservations.c.state.in_([s.value for s in HOLDING_STATES]),
+        reservations.c.start_at > start - window,
+        reservations.c.start_at < start + window,
+    )
+    if exclude is not None:
+        query = query.where(reservations.c.id != exclude)
+    clash = conn.execute(query.limit(1)).first()
+    if clash is not None:
+        raise DinerAlreadyBooked(
+            f"This guest already holds reservation {clash.id} at "
+            f"{clash.start_at:%Y-%m-%d %H:%M} UTC, within {DINER_SPACING_MINUTES // 60} hours "
+            "of this one; change or cancel that booking first."
+        )
+
+
+def _choose_option(
+    floor: Floor,
+    book: DayBook,
+    slot: Slot,
+    party_size: int,
+    *,
+    area_id: int | None,
+    accessible: bool,
+    check_pacing: bool,
+    policy: TableChoice,
+) -> SeatingOption:
+    if check_pacing and not book.pacing_allows(slot, party_size):
+        period = slot.period
+        raise PacingLimitReached(
+            f"The {slot.local_time} seating is full for the kitchen: {period.name} takes at most "
+            f"{period.max_covers_per_slot or 'any number of'} covers and "
+            f"{period.max_parties_per_slot or 'any number of'} parties per slot. "
+            "Try another time."
+        )
+    option = policy.choose(
+        floor, book, party_size, slot.start_granule, slot.end_granule,
+        area_id=area_id, accessible=accessible,
+    )
+    if option is None:
+        raise NoTableFree(
+            f"No table for {party_size} is free at {slot.local_time} on {slot.service_date}"
+            + (" in that area" if area_id is not None else "")
+            + "; taking it would double-book a table."
+        )
+    return option
+
+
+def _claim(
+    conn: sa.Connection, reservation_id: int, option: SeatingOption, start: datetime,
+    end: datetime, at: datetime,
+) -> None:
+    g0, g1 = granule_span(start, end)
+    conn.execute(
+        reservation_tables.insert(),
+        [
+            {
+                "reservation_id": reservation_id, "table_id": t, "start_at": start,
+                "end_at": end, "assigned_at": at,
+            }
+            for t in option.table_ids
+        ],
+    )
+    conn.execute(
+        table_claims.insert(),
+        [
+            {"table_id": t, "granule": g, "reservation_id": reservation_id}
+            for t in option.table_ids
+            for g in range(g0, g1)
+        ],
+    )
+
+
+def _release(conn: sa.Connection, reservation_id: int, at: datetime) -> None:
+    conn.execute(table_claims.delete().where(table_claims.c.reservation_id == reservation_id))
+    conn.execute(
+        reservation_tables.update()
+        .where(
+            reservation_tables.c.reservation_id == reservation_id,
+            reservation_tables.c.released_at.is_(None),
+        )
+        .values(released_at=at)
+    )
+
+
+# ---------------------------------------------------------------- writing
+
+
+def book(ledger: Ledger, request: BookingRequest, *, policy: TableChoice | None = None,
+         now: datetime | None = None) -> Reservation:
+    """Accept a booking or raise a ``BookingError`` saying why not."""
+    day = parse_date(request.local_date)
+    at = parse_time(request.local_time)
+    party_size = check_party_size(request.party_size)
+    channel = check_channel(request.channel)
+    if channel is Channel.WALK_IN:
+        raise InvalidRequest("Walk-ins are seated with seat_walk_in, not booked ahead.")
+    if len(request.special_requests) > 2000:
+        raise InvalidRequest("Special requests are limited to 2,000 characters.")
+    now = check_aware(now, "booking time") if now is not None else ledger.clock()
+    policy = policy or table_policy.policy
+    fingerprint = request.fingerprint()
+    try:
+        with ledger.write() as conn:
+            if request.idempotency_key:
+                existing = _by_idempotency_key(conn, request.idempotency_key, fingerprint)
+                if existing is not None:
+                    return existing
+            floor = get_floor(ledger, conn, request.restaurant_id)
+            _check_party_fits(floor, party_size)
+            slot = _slot_for_request(floor, day, at, party_size)
+            if slot.start_at <= now:
+                raise InvalidRequest(
+                    f"{day} {at:%H:%M} has already passed in {floor.timezone}; "
+                    "a host seats a party that is here now as a walk-in."
+                )
+            lock_service_days(conn, floor.restaurant_id, [slot.service_date])
+            if request.diner_id is not None:
+                _check_diner(conn, ledger, request.diner_id, slot.start_at, None)
+            day_book = load_day_book(conn, floor, slot.service_date)
+            option = _choose_option(
+                floor, day_book, slot, party_size, area_id=request.area_id,
+                accessible=request.accessible, check_pacing=True, policy=policy,
+            )
+            reservation_id = _insert(
+                conn, floor, slot.service_date, slot.start_at, slot.end_at, party_size, channel,
+                ReservationState.BOOKED, now, option, request=request, fingerprint=fingerprint,
+            )
+            return _load(conn, reservation_id)
+    except IntegrityError as exc:
+        # Only reachable when two writers raced past different day locks
+        # (an idempotency key reused on another day, or a table claimed by a
+        # neighbouring day's late service).
+        if request.idempotency_key:
+            with ledger.read() as conn:
+                existing = _by_idempotency_key(conn, request.idempotency_key, fingerprint)
+            if existing is not None:
+                return existing
+        raise NoTableFree("That table was taken a moment ago; please search again.") from exc
+
+
+def _by_idempotency_key(conn: sa.Connection, key: str, fingerprint: str) -> Reservation | None:
+    row = conn.execute(
+        sa.select(reservations.c.id, reservations.c.request_fingerprint).where(
+            reservations.c.idempotency_key == key
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.request_fingerprint != fingerprint:
+        raise IdempotencyConflict(
+            f"Idempotency key {key!r} was already used for a different booking request."
+        )
+    return _load(conn, row.id)
+
+
+def _insert(
+    conn: sa.Connection,
+    floor: Floor,
+    service_date: date,
+    start: datetime,
+    end: datetime,
+    party_size: int,
+    channel: Channel,
+    state: ReservationState,
+    now: datetime,
+    option: SeatingOption,
+    *,
+    request: BookingRequest | None = None,
+    fingerprint: str | None = None,
+    diner_id: int | None = None,
+    guest_name: str = "",
+) -> int:
+    deposit = floor.deposit_min_party is not None and party_size >= floor.deposit_min_party
+    values: dict[str, Any] = {
+        "restaurant_id": floor.restaurant_id,
+        "diner_id": request.diner_id if request else diner_id,
+        "guest_name": request.guest_name if request else guest_name,
+        "service_date": service_date,
+        "start_at": start,
+        "end_at": end,
+        "party_size": party_size,
+        "channel": channel.value,
+        "state": state.value,
+        "special_requests": request.special_requests if request else "",
+        "area_id": request.area_id if request else None,
+        "combination_id": option.combination_id,
+        "deposit_required": deposit,
+        "deposit_minor": floor.deposit_per_cover_minor * party_size if deposit else 0,
+        "card_hold_minor": floor.card_hold_minor,
+        "cancellation_fee_minor": floor.cancellation_fee_minor,
+        "currency": floor.currency,
+        "idempotency_key": request.idempotency_key if request else None,
+        "request_fingerprint": fingerprint,
+        "booked_at": now,
+        "updated_at": now,
+    }
+    if state is ReservationState.SEATED:
+        values["seated_at"] = now
+    reservation_id = int(
+        conn.execute(reservations.insert().values(**values).returning(reservations.c.id))
+        .scalar_one()
+    )
+    _claim(conn, reservation_id, option, start, end, now)
+    payload = {
+        "state": state.value,
+        "party_size": party_size,
+        "service_date": service_date.isoformat(),
+        "start_at": start.isoformat(),
+        "end_at": end.isoformat(),
+        "channel": channel.value,
+        "table_ids": list(option.table_ids),
+        "diner_id": values["diner_id"],
+    }
+    event = "reservation.seated_walk_in" if channel is Channel.WALK_IN else "reservation.booked"
+    outbox.append(conn, event, "reservation", reservation_id, floor.restaurant_id, payload, now)
+    return reservation_id
+
+
+def seat_walk_in(
+    ledger: Ledger,
+    restaurant_id: int,
+    party_size: int,
+    *,
+    table_ids: tuple[int, ...] | None = None,
+    diner_id: int | None = None,
+    guest_name: str = "",
+    policy: TableChoice | None = None,
+    now: datetime | None = None,
+) -> Reservation:
+    """Seat a party that walked in, now, on the given tables or the best free ones."""
+    party_size = check_party_size(party_size)
+    now = check_aware(now, "time") if now is not None else ledger.clock()
+    policy = policy or table_policy.policy
+    with ledger.write() as conn:
+        floor = get_floor(ledger, conn, restaurant_id)
+        _check_party_fits(floor, party_size)
+        found = service_date_of(floor, now)
+        if found is None:
+            raise OutsideServiceHours(f"{floor.name} is not in service at this time.")
+        service_date, period, _ = found
+        g0 = granule_span(now, now)[0]
+        turn = period.turn_time(party_size)
+        end = now + timedelta(minutes=turn)
+        lock_service_days(conn, restaurant_id, [service_date])
+        if diner_id is not None:
+            _check_diner(conn, ledger, diner_id, now, None)
+        day_book = load_day_book(conn, floor, service_date)
+        g1 = granule_span(now, end)[1]
+        if table_ids:
+            unknown = [t for t in table_ids if t not in floor.tables]
+            if unknown:
+                raise InvalidRequest(f"{floor.name} has no active table with id {unknown[0]}.")
+            seats = sum(floor.tables[t].max_covers for t in table_ids)
+            if seats < party_size:
+                raise InvalidRequest(f"Those tables seat {seats}, not a party of {party_size}.")
+            if not day_book.is_free(table_ids, g0, g1):
+                raise NoTableFree("That table is held for another party during this turn.")
+            option = SeatingOption(
+                tuple(sorted(table_ids)), 1, seats,
+                frozenset(floor.tables[t].area_id for t in table_ids), False,
+            )
+        else:
+            chosen = policy.choose(floor, day_book, party_size, g0, g1)
+            if chosen is None:
+                raise NoTableFree(f"No table for {party_size} is free now; offer the waitlist.")
+            option = chosen
+        reservation_id = _insert(
+            conn, floor, service_date, now, end, party_size, Channel.WALK_IN,
+            ReservationState.SEATED, now, option, diner_id=diner_id, guest_name=guest_name,
+        )
+        return _load(conn, reservation_id)
+
+
+def modify(
+    ledger: Ledger,
+    reservation_id: int,
+    *,
+    local_date: date | str | None = None,
+    local_time: time | str | None = None,
+    party_size: int | None = None,
+    policy: TableChoice | None = None,
+    now: datetime | None = None,
+) -> Reservation:
+    """Move a booking to another time or party size, keeping it if the new one
+    cannot be had (the whole change is one transaction)."""
+    if local_date is None and local_time is None and party_size is None:
+        raise InvalidRequest("Nothing to change: give a new date, time or party size.")
+    now = check_aware(now, "time") if now is not None else ledger.clock()
+    policy = policy or table_policy.policy
+    with ledger.write() as conn:
+        current = _load(conn, reservation_id)
+        if current.state not in (ReservationState.BOOKED, ReservationState.CONFIRMED):
+            raise IllegalTransition(
+                f"Reservation {reservation_id} is {current.state}; only booked or confirmed "
+                "reservations can be changed."
+            )
+        floor = get_floor(ledger, conn, current.restaurant_id)
+        local_start = current.start_at.astimezone(floor.zone)
+        day = parse_date(local_date) if local_date is not None else current.service_date
+        at = parse_time(local_time) if local_time is not None else local_start.time()
+        size = check_party_size(party_size) if party_size is not None else current.party_size
+        _check_party_fits(floor, size)
+        slot = _slot_for_request(floor, day, at, size)
+        if slot.start_at <= now:
+            raise InvalidRequest(f"{day} {at:%H:%M} has already passed.")
+        lock_service_days(conn, floor.restaurant_id, {current.service_date, slot.service_date})
+        if current.diner_id is not None:
+            _check_diner(conn, ledger, current.diner_id, slot.start_at, reservation_id)
+        _release(conn, reservation_id, now)
+        day_book = load_day_book(conn, floor, slot.service_date, exclude_reservation=reservation_id)
+        option = _choose_option(
+            floor, day_book, slot, size, area_id=None, accessible=False, check_pacing=True,
+            policy=policy,
+        )
+        conn.execute(
+            reservations.update()
+            .where(reservations.c.id == reservation_id)
+            .values(
+                service_date=slot.service_date, start_at=slot.start_at, end_at=slot.end_at,
+                party_size=size, combination_id=option.combination_id, updated_at=now,
+            )
+        )
+        _claim(conn, reservation_id, option, slot.start_at, slot.end_at, now)
+        outbox.append(
+            conn, "reservation.modified", "reservation", reservation_id, floor.restaurant_id,
+            {
+                "from": {"start_at": current.start_at.isoformat(), "party_size": current.party_size},
+                "to": {"start_at": slot.start_at.isoformat(), "party_size": size},
+                "service_date": slot.service_date.isoformat(),
+                "table_ids": list(option.table_ids),
+            },
+            now,
+        )
+        return _load(conn, reservation_id)
+
+
+def advance(
+    ledger: Ledger,
+    reservation_id: int,
+    to_state: ReservationState | str,
+    *,
+    cancelled_by: CancelledBy | str | None = None,
+    now: datetime | None = None,
+) -> Reservation:
+    """Move a reservation along its state machine; terminal states free its tables."""
+    try:
+        target = ReservationState(to_state)
+    except ValueError:
+        names = ", ".join(s.value for s in ReservationState)
+        raise InvalidRequest(f"Unknown state {to_state!r}; use one of {names}.") from None
+    who: CancelledBy | None = None
+    if target is ReservationState.CANCELLED:
+        try:
+            who = CancelledBy(cancelled_by or CancelledBy.DINER)
+        except ValueError:
+            raise InvalidRequest("cancelled_by is 'diner' or 'restaurant'.") from None
+    elif cancelled_by is not None:
+        raise InvalidRequest("cancelled_by only applies to a cancellation.")
+    now = check_aware(now, "time") if now is not None else ledger.clock()
+    with ledger.write() as conn:
+        current = _load(conn, reservation_id)
+        state = ReservationState(current.state)
+        if target not in TRANSITIONS[state]:
+            allowed = ", ".join(sorted(s.value for s in TRANSITIONS[state])) or "nothing"
+            raise IllegalTransition(
+                f"Reservation {reservation_id} is {state.value} and cannot become "
+                f"{target.value}; from {state.value} it can become: {allowed}."
+            )
+        lock_service_days(conn, current.restaurant_id, [current.service_date])
+        values: dict[str, Any] = {"state": target.value, STATE_TIMESTAMP[target]: now, "updated_at": now}
+        if who is not None:
+            values["cancelled_by"] = who.value
+        conn.execute(reservations.update().where(reservations.c.id == reservation_id).values(**values))
+        if target in TERMINAL_STATES:
+            _release(conn, reservation_id, now)
+        payload: dict[str, Any] = {"from": state.value, "to": target.value}
+        if who is not None:
+            payload["cancelled_by"] = who.value
+        outbox.append(
+            conn, f"reservation.{target.value}", "reservation", reservation_id,
+            current.restaurant_id, payload, now,
+        )
+        return _load(conn, reservation_id)
+
+
+def cancel(
+    ledger: Ledger, reservation_id: int, *, by: CancelledBy | str = CancelledBy.DINER,
+    now: datetime | None = None,
+) -> Reservation:
+    return advance(ledger, reservation_id, ReservationState.CANCELLED, cancelled_by=by, now=now)
+
+
+__all__ = [
+    "BookingRequest",
+    "Conflict",
+    "Reservation",
+    "advance",
+    "book",
+    "cancel",
+    "get_reservation",
+    "modify",
+    "seat_walk_in",
+    "table_policy",
+]

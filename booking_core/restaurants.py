@@ -1,0 +1,315 @@
+"""Setting up a restaurant: its floor (areas, tables, combinations), hours,
+closures and booking policy. Used by hosts' set-up screens, the world
+generator and the importers alike."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+
+from booking_core import outbox
+from booking_core.errors import InvalidRequest, UnknownRestaurant
+from booking_core.ledger import Ledger
+from booking_core.schema import (
+    dining_areas,
+    dining_tables,
+    restaurants,
+    service_periods,
+    special_dates,
+    table_combination_members,
+    table_combinations,
+)
+from booking_core.validation import parse_time
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    area: str
+    min_covers: int
+    max_covers: int
+    accessible: bool = False
+    features: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CombinationSpec:
+    name: str
+    tables: tuple[str, ...]
+    min_covers: int
+    max_covers: int
+
+
+@dataclass(frozen=True)
+class PeriodSpec:
+    """A service on some weekdays (Monday = 0). ``closes`` before ``opens``
+    means after midnight; last seating likewise."""
+
+    name: str
+    weekdays: tuple[int, ...]
+    opens: str
+    closes: str
+    last_seating: str
+    turn_times: Mapping[int, int]
+    slot_interval_min: int = 15
+    max_covers_per_slot: int | None = None
+    max_parties_per_slot: int | None = None
+
+
+@dataclass(frozen=True)
+class RestaurantSpec:
+    name: str
+    timezone: str
+    currency: str
+    country: str
+    locale: str
+    latitude: float
+    longitude: float
+    cuisines: tuple[str, ...]
+    price_tier: int
+    tables: tuple[TableSpec, ...]
+    periods: tuple[PeriodSpec, ...]
+    combinations: tuple[CombinationSpec, ...] = ()
+    closed_dates: Mapping[date, str] = field(default_factory=dict)
+    description: str = ""
+    menu_highlights: tuple[str, ...] = ()
+    ambience: str = "casual"
+    rating: float | None = None
+    address: str = ""
+    city: str = ""
+    deposit_min_party: int | None = None
+    deposit_per_cover_minor: int = 0
+    card_hold_minor: int = 0
+    cancellation_fee_minor: int = 0
+    cancellation_window_hours: int = 24
+    source: str = "manual"
+    external_ref: str | None = None
+
+
+def _minutes(value: str, what: str) -> int:
+    t = parse_time(value, what)
+    return t.hour * 60 + t.minute
+
+
+def period_rows(restaurant_id: int, period: PeriodSpec) -> list[dict[str, Any]]:
+    opens = _minutes(period.opens, f"{period.name} opening time")
+    closes = _minutes(period.closes, f"{period.name} closing time")
+    last = _minutes(period.last_seating, f"{period.name} last seating")
+    if closes <= opens:
+        closes += 1440
+    if last < opens:
+        last += 1440
+    if not opens <= last < closes:
+        raise InvalidRequest(
+            f"{period.name}: the last seating {period.last_seating} must fall between opening "
+            f"{period.opens} and closing {period.closes}."
+        )
+    if period.slot_interval_min <= 0 or 60 % period.slot_interval_min and period.slot_interval_min % 15:
+        raise InvalidRequest(f"{period.name}: a slot interval of {period.slot_interval_min} minutes "
+                             "does not divide the hour.")
+    if not period.turn_times or any(
+        size < 1 or minutes < 15 for size, minutes in period.turn_times.items()
+    ):
+        raise InvalidRequest(f"{period.name}: turn times need party sizes >= 1 and minutes >= 15.")
+    if not period.weekdays or any(not 0 <= d <= 6 for d in period.weekdays):
+        raise InvalidRequest(f"{period.name}: weekdays run from 0 (Monday) to 6 (Sunday).")
+    return [
+        {
+            "restaurant_id": restaurant_id,
+            "name": period.name,
+            "weekday": weekday,
+            "opens_min": opens,
+            "closes_min": closes,
+            "last_seating_min": last,
+            "slot_interval_min": period.slot_interval_min,
+            "turn_times": {str(k): int(v) for k, v in sorted(period.turn_times.items())},
+            "max_covers_per_slot": period.max_covers_per_slot,
+            "max_parties_per_slot": period.max_parties_per_slot,
+        }
+        for weekday in sorted(set(period.weekdays))
+    ]
+
+
+def _validate(spec: RestaurantSpec) -> None:
+    try:
+        ZoneInfo(spec.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidRequest(f"{spec.timezone!r} is not an IANA time zone.") from None
+    if len(spec.currency) != 3 or not spec.currency.isalpha() or not spec.currency.isupper():
+        raise InvalidRequest(f"{spec.currency!r} is not an ISO 4217 currency code.")
+    if not 1 <= spec.price_tier <= 4:
+        raise InvalidRequest("The price tier runs from 1 to 4.")
+    if not spec.tables:
+        raise InvalidRequest(f"{spec.name} needs at least one table.")
+    names = [t.name for t in spec.tables]
+    if len(set(names)) != len(names):
+        raise InvalidRequest(f"{spec.name}: table names must be unique.")
+    for t in spec.tables:
+        if not 1 <= t.min_covers <= t.max_covers:
+            raise InvalidRequest(f"Table {t.name}: covers must satisfy 1 <= min <= max.")
+    for c in spec.combinations:
+        missing = set(c.tables) - set(names)
+        if missing or len(c.tables) < 2:
+            raise InvalidRequest(f"Combination {c.name} joins unknown or too few tables.")
+
+
+def create_restaurant(conn: sa.Connection, spec: RestaurantSpec, now: datetime) -> int:
+    """Insert a restaurant with its whole set-up, in the caller's transaction."""
+    _validate(spec)
+    restaurant_id = int(
+        conn.execute(
+            restaurants.insert()
+            .values(
+                name=spec.name, description=spec.description, cuisines=list(spec.cuisines),
+                menu_highlights=list(spec.menu_highlights), ambience=spec.ambience,
+                price_tier=spec.price_tier, rating=spec.rating, latitude=spec.latitude,
+                longitude=spec.longitude, address=spec.address, city=spec.city,
+                country=spec.country, timezone=spec.timezone, currency=spec.currency,
+                locale=spec.locale, deposit_min_party=spec.deposit_min_party,
+                deposit_per_cover_minor=spec.deposit_per_cover_minor,
+                card_hold_minor=spec.card_hold_minor,
+                cancellation_fee_minor=spec.cancellation_fee_minor,
+                cancellation_window_hours=spec.cancellation_window_hours, source=spec.source,
+                external_ref=spec.external_ref, created_at=now,
+            )
+            .returning(restaurants.c.id)
+        ).scalar_one()
+    )
+    area_ids: dict[str, int] = {}
+    for area in dict.fromkeys(t.area for t in spec.tables):
+        area_ids[area] = int(
+            conn.execute(
+                dining_areas.insert()
+                .values(restaurant_id=restaurant_id, name=area)
+                .returning(dining_areas.c.id)
+            ).scalar_one()
+        )
+    table_ids: dict[str, int] = {}
+    for t in spec.tables:
+        table_ids[t.name] = int(
+            conn.execute(
+                dining_tables.insert()
+                .values(
+                    restaurant_id=restaurant_id, area_id=area_ids[t.area], name=t.name,
+                    min_covers=t.min_covers, max_covers=t.max_covers, accessible=t.accessible,
+                    features=list(t.features),
+                )
+                .returning(dining_tables.c.id)
+            ).scalar_one()
+        )
+    for c in spec.combinations:
+        combo_id = conn.execute(
+            table_combinations.insert()
+            .values(
+                restaurant_id=restaurant_id, name=c.name, min_covers=c.min_covers,
+                max_covers=c.max_covers,
+            )
+            .returning(table_combinations.c.id)
+        ).scalar_one()
+        conn.execute(
+            table_combination_members.insert(),
+            [{"combination_id": combo_id, "table_id": table_ids[n]} for n in c.tables],
+        )
+    rows = [row for p in spec.periods for row in period_rows(restaurant_id, p)]
+    if rows:
+        conn.execute(service_periods.insert(), rows)
+    if spec.closed_dates:
+        conn.execute(
+            special_dates.insert(),
+            [
+                {"restaurant_id": restaurant_id, "local_date": d, "closed": True, "note": note}
+                for d, note in sorted(spec.closed_dates.items())
+            ],
+        )
+    outbox.append(
+        conn, "restaurant.created", "restaurant", restaurant_id, restaurant_id,
+        {"name": spec.name, "tables": len(spec.tables), "timezone": spec.timezone}, now,
+    )
+    return restaurant_id
+
+
+def add_restaurant(ledger: Ledger, spec: RestaurantSpec) -> int:
+    with ledger.write() as conn:
+        return create_restaurant(conn, spec, ledger.clock())
+
+
+def set_special_date(
+    ledger: Ledger, restaurant_id: int, local_date: date, *, closed: bool = True, note: str = "",
+    opens: str | None = None, closes: str | None = None, last_seating: str | None = None,
+) -> None:
+    """Close a date, or give it its own hours; bumps the floor version."""
+    values: dict[str, Any] = {"closed": closed, "note": note}
+    if not closed:
+        if opens is None or closes is None or last_seating is None:
+            raise InvalidRequest("Special hours need opening, closing and last-seating times.")
+        values |= {
+            "opens_min": _minutes(opens, "opening time"),
+            "closes_min": _minutes(closes, "closing time"),
+            "last_seating_min": _minutes(last_seating, "last seating"),
+        }
+    with ledger.write() as conn:
+        _bump_floor(conn, restaurant_id)
+        conn.execute(
+            special_dates.delete().where(
+                special_dates.c.restaurant_id == restaurant_id,
+                special_dates.c.local_date == local_date,
+            )
+        )
+        conn.execute(special_dates.insert().values(restaurant_id=restaurant_id, local_date=local_date, **values))
+        outbox.append(
+            conn, "restaurant.special_date_set", "restaurant", restaurant_id, restaurant_id,
+            {"local_date": local_date.isoformat(), **values}, ledger.clock(),
+        )
+
+
+def set_table_active(ledger: Ledger, restaurant_id: int, table_id: int, active: bool) -> None:
+    with ledger.write() as conn:
+        _bump_floor(conn, restaurant_id)
+        done = conn.execute(
+            dining_tables.update()
+            .where(dining_tables.c.id == table_id, dining_tables.c.restaurant_id == restaurant_id)
+            .values(active=active)
+        )
+        if done.rowcount != 1:
+            raise InvalidRequest(f"Restaurant {restaurant_id} has no table with id {table_id}.")
+        outbox.append(
+            conn, "restaurant.table_changed", "table", table_id, restaurant_id,
+            {"active": active}, ledger.clock(),
+        )
+
+
+def _bump_floor(conn: sa.Connection, restaurant_id: int) -> None:
+    done = conn.execute(
+        restaurants.update()
+        .where(restaurants.c.id == restaurant_id)
+        .values(floor_version=restaurants.c.floor_version + 1)
+    )
+    if done.rowcount != 1:
+        raise UnknownRestaurant(f"There is no restaurant with id {restaurant_id}.")
+
+
+def table_ids_by_name(conn: sa.Connection, restaurant_id: int) -> dict[str, int]:
+    return dict(
+        conn.execute(
+            sa.select(dining_tables.c.name, dining_tables.c.id).where(
+                dining_tables.c.restaurant_id == restaurant_id
+            )
+        ).all()
+    )
+
+
+__all__: Sequence[str] = [
+    "CombinationSpec",
+    "PeriodSpec",
+    "RestaurantSpec",
+    "TableSpec",
+    "add_restaurant",
+    "create_restaurant",
+    "set_special_date",
+    "set_table_active",
+]

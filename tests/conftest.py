@@ -1,0 +1,144 @@
+"""Shared fixtures. Every ledger test runs on SQLite and, when
+``SERVICESPHERE_TEST_POSTGRES_URL`` is set, on PostgreSQL too: one suite for both."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from booking_core.ledger import Ledger, create_ledger_engine, normalise_url, upgrade
+from booking_core.restaurants import (
+    CombinationSpec,
+    PeriodSpec,
+    RestaurantSpec,
+    TableSpec,
+    add_restaurant,
+)
+
+POSTGRES_URL = os.environ.get("SERVICESPHERE_TEST_POSTGRES_URL", "")
+REQUIRE_POSTGRES = os.environ.get("SERVICESPHERE_REQUIRE_POSTGRES") == "1"
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def _backends() -> list[object]:
+    params: list[object] = ["sqlite"]
+    if POSTGRES_URL or REQUIRE_POSTGRES:
+        params.append(pytest.param("postgresql", marks=pytest.mark.postgres))
+    else:
+        params.append(
+            pytest.param(
+                "postgresql",
+                marks=pytest.mark.skip(reason="set SERVICESPHERE_TEST_POSTGRES_URL to run"),
+            )
+        )
+    return params
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    if not POSTGRES_URL:
+        pytest.fail("SERVICESPHERE_REQUIRE_POSTGRES=1 but no SERVICESPHERE_TEST_POSTGRES_URL")
+    return normalise_url(POSTGRES_URL)
+
+
+def fresh_database_url(backend: str, tmp_path: Path) -> str:
+    """A new, empty database: a file for SQLite, a schema-less scratch database
+    for PostgreSQL (created here, dropped by ``drop_database``)."""
+    if backend == "sqlite":
+        return f"sqlite:///{(tmp_path / 'ledger.db').as_posix()}"
+    admin = normalise_url(POSTGRES_URL)
+    name = f"ss_test_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return sa.engine.make_url(admin).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    if not url.startswith("postgresql"):
+        return
+    parsed = sa.engine.make_url(url)
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=_backends())
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def ledger_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    url = fresh_database_url(backend, tmp_path)
+    engine = create_ledger_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    drop_database(url)
+
+
+# A fixed "now" before every date the tests book, so nothing is in the past.
+NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def ledger(ledger_url: str) -> Iterator[Ledger]:
+    led = Ledger.open(ledger_url, migrate=False)
+    led.clock = lambda: NOW
+    yield led
+    led.dispose()
+
+
+def bistro_spec(**overrides: object) -> RestaurantSpec:
+    """A small London bistro: six tables, one combination, dinner every day."""
+    base: dict[str, object] = {
+        "name": "Bistro Test",
+        "timezone": "Europe/London",
+        "currency": "GBP",
+        "country": "GB",
+        "locale": "en-GB",
+        "latitude": 51.5,
+        "longitude": -0.12,
+        "cuisines": ("french",),
+        "price_tier": 2,
+        "tables": (
+            TableSpec("T1", "Main", 1, 2),
+            TableSpec("T2", "Main", 1, 2),
+            TableSpec("T3", "Main", 2, 4, accessible=True),
+            TableSpec("T4", "Main", 2, 4),
+            TableSpec("W1", "Window", 2, 4, features=("window",)),
+            TableSpec("W2", "Window", 2, 4, features=("window",)),
+        ),
+        "combinations": (CombinationSpec("W1+W2", ("W1", "W2"), 5, 8),),
+        "periods": (
+            PeriodSpec(
+                "dinner", tuple(range(7)), "17:00", "23:00", "21:30",
+                {2: 90, 4: 120, 8: 150}, max_covers_per_slot=16, max_parties_per_slot=4,
+            ),
+        ),
+        "deposit_min_party": 6,
+        "deposit_per_cover_minor": 2000,
+    }
+    base.update(overrides)
+    return RestaurantSpec(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def bistro(ledger: Ledger) -> int:
+    return add_restaurant(ledger, bistro_spec())
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data sets not found at {SHARED_DATA}")
+    return SHARED_DATA
