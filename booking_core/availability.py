@@ -36,7 +36,7 @@ def get_floor(ledger: Ledger, conn: sa.Connection, restaurant_id: int) -> Floor:
     version = floor_version(conn, restaurant_id)
     cached = cache.get(restaurant_id)
     if cached is not None and cached.floor_version == version:
-        return cached  # type: ignore[no-any-return]
+        return cached
     floor = load_floor(conn, restaurant_id)
     cache[restaurant_id] = floor
     return floor
@@ -54,15 +54,13 @@ def _day_versions(conn: sa.Connection, restaurant_id: int, service_date: date) -
     return tuple(found.get(d, 0) for d in days)
 
 
-def get_day_book(
-    ledger: Ledger, conn: sa.Connection, floor: Floor, service_date: date
-) -> DayBook:
+def get_day_book(ledger: Ledger, conn: sa.Connection, floor: Floor, service_date: date) -> DayBook:
     cache = ledger.cache("day_books")
     key = (floor.restaurant_id, service_date)
     stamp = (floor.floor_version, _day_versions(conn, floor.restaurant_id, service_date))
     cached = cache.get(key)
     if cached is not None and cached[0] == stamp:
-        return cached[1]  # type: ignore[no-any-return]
+        return cached[1]
     book = load_day_book(conn, floor, service_date)
     if len(cache) > 4096:  # a search site touches many days; keep memory bounded
         cache.clear()
@@ -119,8 +117,13 @@ def find_times(
         if not book.pacing_allows(slot, party_size):
             continue
         option = policy.choose(
-            floor, book, party_size, slot.start_granule, slot.end_granule,
-            area_id=area_id, accessible=accessible,
+            floor,
+            book,
+            party_size,
+            slot.start_granule,
+            slot.end_granule,
+            area_id=area_id,
+            accessible=accessible,
         )
         if option is not None:
             times.append(
@@ -129,7 +132,6 @@ def find_times(
                 )
             )
     return times
-
 
 
 __all__ = ["BookableTime", "find_times", "get_day_book", "get_floor", "load_floor"]

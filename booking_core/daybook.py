@@ -61,7 +61,10 @@ class DayBook:
     def pacing_allows(self, slot: Slot, party_size: int) -> bool:
         covers, parties = self.starts.get(slot.start_granule, (0, 0))
         period = slot.period
-        if period.max_covers_per_slot is not None and covers + party_size > period.max_covers_per_slot:
+        if (
+            period.max_covers_per_slot is not None
+            and covers + party_size > period.max_covers_per_slot
+        ):
             return False
         return not (
             period.max_parties_per_slot is not None and parties + 1 > period.max_parties_per_slot
@@ -126,15 +129,24 @@ def load_day_book(
     r, rt = reservations, reservation_tables
     query = (
         sa.select(
-            r.c.id, r.c.service_date, r.c.start_at, r.c.party_size, r.c.channel, r.c.state,
-            rt.c.table_id, rt.c.start_at.label("t_start"), rt.c.end_at.label("t_end"),
+            r.c.id,
+            r.c.service_date,
+            r.c.start_at,
+            r.c.party_size,
+            r.c.channel,
+            r.c.state,
+            rt.c.table_id,
+            rt.c.start_at.label("t_start"),
+            rt.c.end_at.label("t_end"),
         )
         .select_from(
             r.outerjoin(rt, sa.and_(rt.c.reservation_id == r.c.id, rt.c.released_at.is_(None)))
         )
         .where(
             r.c.restaurant_id == floor.restaurant_id,
-            r.c.service_date.between(service_date - timedelta(days=1), service_date + timedelta(days=1)),
+            r.c.service_date.between(
+                service_date - timedelta(days=1), service_date + timedelta(days=1)
+            ),
             r.c.state.in_([s.value for s in PACING_STATES]),
         )
     )

@@ -166,7 +166,12 @@ def load_floor(conn: sa.Connection, restaurant_id: int) -> Floor:
     r = row._mapping
     tables = {
         t.id: Table(
-            t.id, t.name, t.area_id, t.min_covers, t.max_covers, bool(t.accessible),
+            t.id,
+            t.name,
+            t.area_id,
+            t.min_covers,
+            t.max_covers,
+            bool(t.accessible),
             tuple(t.features or ()),
         )
         for t in conn.execute(

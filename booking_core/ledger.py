@@ -46,7 +46,9 @@ def create_ledger_engine(url: str, *, pool_size: int = 10) -> sa.Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True)
+    return sa.create_engine(
+        url, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True
+    )
 
 
 def _configure_sqlite(engine: sa.Engine) -> None:
@@ -109,7 +111,7 @@ class Ledger:
 
     def cache(self, name: str) -> dict[Any, Any]:
         with self._cache_lock:
-            return self.caches.setdefault(name, {})  # type: ignore[no-any-return]
+            return self.caches.setdefault(name, {})
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
@@ -121,7 +123,10 @@ class Ledger:
         """A write transaction. On SQLite it holds the database write lock from
         its first statement; on PostgreSQL call ``lock_service_days`` before
         reading what the write depends on."""
-        with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+        with (
+            self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn,
+            conn.begin(),
+        ):
             yield conn
 
     def dispose(self) -> None:
@@ -138,12 +143,11 @@ def lock_service_days(conn: sa.Connection, restaurant_id: int, dates: Iterable[d
     """
     for day in sorted(set(dates)):
         values = {"restaurant_id": restaurant_id, "local_date": day, "bookings_version": 1}
-        if conn.dialect.name == "postgresql":
-            ins = postgresql.insert(service_days).values(**values)
-        else:
-            ins = sqlite.insert(service_days).values(**values)
+        upsert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         conn.execute(
-            ins.on_conflict_do_update(
+            upsert(service_days)
+            .values(**values)
+            .on_conflict_do_update(
                 index_elements=["restaurant_id", "local_date"],
                 set_={"bookings_version": service_days.c.bookings_version + 1},
             )

@@ -59,7 +59,7 @@ def read_events(
     if entity is not None:
         query = query.where(outbox.c.entity == entity)
     if conn.dialect.name == "postgresql":
-        horizon = sa.literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        horizon: sa.ColumnElement[int] = sa.literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
         query = query.where(outbox.c.txid < horizon)
     rows = conn.execute(query.order_by(outbox.c.event_offset).limit(limit)).mappings()
     return [
@@ -77,4 +77,8 @@ def read_events(
 
 
 def last_offset(conn: sa.Connection) -> int:
-    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(outbox.c.event_offset), 0))).scalar_one())
+    return int(
+        conn.execute(
+            sa.select(sa.func.coalesce(sa.func.max(outbox.c.event_offset), 0))
+        ).scalar_one()
+    )

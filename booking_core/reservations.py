@@ -184,9 +184,7 @@ def _slot_for_request(floor: Floor, day: date, at: time, party_size: int) -> Slo
                         "(the clocks go forward); choose another time."
                     )
                 return slot
-    hours = ", ".join(
-        f"{p.name} {_hhmm(p.opens_min)}-{_hhmm(p.last_seating_min)}" for p in periods
-    )
+    hours = ", ".join(f"{p.name} {_hhmm(p.opens_min)}-{_hhmm(p.last_seating_min)}" for p in periods)
     raise OutsideServiceHours(
         f"{floor.name} takes bookings on {day:%A} at {hours} (last seatings); "
         f"{at:%H:%M} is outside those hours."
@@ -252,8 +250,13 @@ def _choose_option(
             "Try another time."
         )
     option = policy.choose(
-        floor, book, party_size, slot.start_granule, slot.end_granule,
-        area_id=area_id, accessible=accessible,
+        floor,
+        book,
+        party_size,
+        slot.start_granule,
+        slot.end_granule,
+        area_id=area_id,
+        accessible=accessible,
     )
     if option is None:
         raise NoTableFree(
@@ -265,16 +268,23 @@ def _choose_option(
 
 
 def _claim(
-    conn: sa.Connection, reservation_id: int, option: SeatingOption, start: datetime,
-    end: datetime, at: datetime,
+    conn: sa.Connection,
+    reservation_id: int,
+    option: SeatingOption,
+    start: datetime,
+    end: datetime,
+    at: datetime,
 ) -> None:
     g0, g1 = granule_span(start, end)
     conn.execute(
         reservation_tables.insert(),
         [
             {
-                "reservation_id": reservation_id, "table_id": t, "start_at": start,
-                "end_at": end, "assigned_at": at,
+                "reservation_id": reservation_id,
+                "table_id": t,
+                "start_at": start,
+                "end_at": end,
+                "assigned_at": at,
             }
             for t in option.table_ids
         ],
@@ -304,8 +314,13 @@ def _release(conn: sa.Connection, reservation_id: int, at: datetime) -> None:
 # ---------------------------------------------------------------- writing
 
 
-def book(ledger: Ledger, request: BookingRequest, *, policy: TableChoice | None = None,
-         now: datetime | None = None) -> Reservation:
+def book(
+    ledger: Ledger,
+    request: BookingRequest,
+    *,
+    policy: TableChoice | None = None,
+    now: datetime | None = None,
+) -> Reservation:
     """Accept a booking or raise a ``BookingError`` saying why not."""
     day = parse_date(request.local_date)
     at = parse_time(request.local_time)
@@ -337,12 +352,28 @@ def book(ledger: Ledger, request: BookingRequest, *, policy: TableChoice | None 
                 _check_diner(conn, ledger, request.diner_id, slot.start_at, None)
             day_book = load_day_book(conn, floor, slot.service_date)
             option = _choose_option(
-                floor, day_book, slot, party_size, area_id=request.area_id,
-                accessible=request.accessible, check_pacing=True, policy=policy,
+                floor,
+                day_book,
+                slot,
+                party_size,
+                area_id=request.area_id,
+                accessible=request.accessible,
+                check_pacing=True,
+                policy=policy,
             )
             reservation_id = _insert(
-                conn, floor, slot.service_date, slot.start_at, slot.end_at, party_size, channel,
-                ReservationState.BOOKED, now, option, request=request, fingerprint=fingerprint,
+                conn,
+                floor,
+                slot.service_date,
+                slot.start_at,
+                slot.end_at,
+                party_size,
+                channel,
+                ReservationState.BOOKED,
+                now,
+                option,
+                request=request,
+                fingerprint=fingerprint,
             )
             return _load(conn, reservation_id)
     except IntegrityError as exc:
@@ -416,8 +447,9 @@ def _insert(
     if state is ReservationState.SEATED:
         values["seated_at"] = now
     reservation_id = int(
-        conn.execute(reservations.insert().values(**values).returning(reservations.c.id))
-        .scalar_one()
+        conn.execute(
+            reservations.insert().values(**values).returning(reservations.c.id)
+        ).scalar_one()
     )
     _claim(conn, reservation_id, option, start, end, now)
     payload = {
@@ -475,8 +507,11 @@ def seat_walk_in(
             if not day_book.is_free(table_ids, g0, g1):
                 raise NoTableFree("That table is held for another party during this turn.")
             option = SeatingOption(
-                tuple(sorted(table_ids)), 1, seats,
-                frozenset(floor.tables[t].area_id for t in table_ids), False,
+                tuple(sorted(table_ids)),
+                1,
+                seats,
+                frozenset(floor.tables[t].area_id for t in table_ids),
+                False,
             )
         else:
             chosen = policy.choose(floor, day_book, party_size, g0, g1)
@@ -484,8 +519,18 @@ def seat_walk_in(
                 raise NoTableFree(f"No table for {party_size} is free now; offer the waitlist.")
             option = chosen
         reservation_id = _insert(
-            conn, floor, service_date, now, end, party_size, Channel.WALK_IN,
-            ReservationState.SEATED, now, option, diner_id=diner_id, guest_name=guest_name,
+            conn,
+            floor,
+            service_date,
+            now,
+            end,
+            party_size,
+            Channel.WALK_IN,
+            ReservationState.SEATED,
+            now,
+            option,
+            diner_id=diner_id,
+            guest_name=guest_name,
         )
         return _load(conn, reservation_id)
 
@@ -528,22 +573,39 @@ def modify(
         _release(conn, reservation_id, now)
         day_book = load_day_book(conn, floor, slot.service_date, exclude_reservation=reservation_id)
         option = _choose_option(
-            floor, day_book, slot, size, area_id=None, accessible=False, check_pacing=True,
+            floor,
+            day_book,
+            slot,
+            size,
+            area_id=None,
+            accessible=False,
+            check_pacing=True,
             policy=policy,
         )
         conn.execute(
             reservations.update()
             .where(reservations.c.id == reservation_id)
             .values(
-                service_date=slot.service_date, start_at=slot.start_at, end_at=slot.end_at,
-                party_size=size, combination_id=option.combination_id, updated_at=now,
+                service_date=slot.service_date,
+                start_at=slot.start_at,
+                end_at=slot.end_at,
+                party_size=size,
+                combination_id=option.combination_id,
+                updated_at=now,
             )
         )
         _claim(conn, reservation_id, option, slot.start_at, slot.end_at, now)
         outbox.append(
-            conn, "reservation.modified", "reservation", reservation_id, floor.restaurant_id,
+            conn,
+            "reservation.modified",
+            "reservation",
+            reservation_id,
+            floor.restaurant_id,
             {
-                "from": {"start_at": current.start_at.isoformat(), "party_size": current.party_size},
+                "from": {
+                    "start_at": current.start_at.isoformat(),
+                    "party_size": current.party_size,
+                },
                 "to": {"start_at": slot.start_at.isoformat(), "party_size": size},
                 "service_date": slot.service_date.isoformat(),
                 "table_ids": list(option.table_ids),
@@ -577,33 +639,56 @@ def advance(
         raise InvalidRequest("cancelled_by only applies to a cancellation.")
     now = check_aware(now, "time") if now is not None else ledger.clock()
     with ledger.write() as conn:
-        current = _load(conn, reservation_id)
-        state = ReservationState(current.state)
-        if target not in TRANSITIONS[state]:
-            allowed = ", ".join(sorted(s.value for s in TRANSITIONS[state])) or "nothing"
-            raise IllegalTransition(
-                f"Reservation {reservation_id} is {state.value} and cannot become "
-                f"{target.value}; from {state.value} it can become: {allowed}."
-            )
-        lock_service_days(conn, current.restaurant_id, [current.service_date])
-        values: dict[str, Any] = {"state": target.value, STATE_TIMESTAMP[target]: now, "updated_at": now}
-        if who is not None:
-            values["cancelled_by"] = who.value
-        conn.execute(reservations.update().where(reservations.c.id == reservation_id).values(**values))
-        if target in TERMINAL_STATES:
-            _release(conn, reservation_id, now)
-        payload: dict[str, Any] = {"from": state.value, "to": target.value}
-        if who is not None:
-            payload["cancelled_by"] = who.value
-        outbox.append(
-            conn, f"reservation.{target.value}", "reservation", reservation_id,
-            current.restaurant_id, payload, now,
+        return advance_in(conn, reservation_id, target, who, now)
+
+
+def advance_in(
+    conn: sa.Connection,
+    reservation_id: int,
+    target: ReservationState,
+    who: CancelledBy | None,
+    now: datetime,
+) -> Reservation:
+    """``advance`` inside a caller's write transaction (e.g. a POS check closing)."""
+    current = _load(conn, reservation_id)
+    state = ReservationState(current.state)
+    if target not in TRANSITIONS[state]:
+        allowed = ", ".join(sorted(s.value for s in TRANSITIONS[state])) or "nothing"
+        raise IllegalTransition(
+            f"Reservation {reservation_id} is {state.value} and cannot become "
+            f"{target.value}; from {state.value} it can become: {allowed}."
         )
-        return _load(conn, reservation_id)
+    lock_service_days(conn, current.restaurant_id, [current.service_date])
+    values: dict[str, Any] = {
+        "state": target.value,
+        STATE_TIMESTAMP[target]: now,
+        "updated_at": now,
+    }
+    if who is not None:
+        values["cancelled_by"] = who.value
+    conn.execute(reservations.update().where(reservations.c.id == reservation_id).values(**values))
+    if target in TERMINAL_STATES:
+        _release(conn, reservation_id, now)
+    payload: dict[str, Any] = {"from": state.value, "to": target.value}
+    if who is not None:
+        payload["cancelled_by"] = who.value
+    outbox.append(
+        conn,
+        f"reservation.{target.value}",
+        "reservation",
+        reservation_id,
+        current.restaurant_id,
+        payload,
+        now,
+    )
+    return _load(conn, reservation_id)
 
 
 def cancel(
-    ledger: Ledger, reservation_id: int, *, by: CancelledBy | str = CancelledBy.DINER,
+    ledger: Ledger,
+    reservation_id: int,
+    *,
+    by: CancelledBy | str = CancelledBy.DINER,
     now: datetime | None = None,
 ) -> Reservation:
     return advance(ledger, reservation_id, ReservationState.CANCELLED, cancelled_by=by, now=now)
@@ -614,6 +699,7 @@ __all__ = [
     "Conflict",
     "Reservation",
     "advance",
+    "advance_in",
     "book",
     "cancel",
     "get_reservation",

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 
 from booking_core import outbox
+from booking_core.domain import GRANULE_MINUTES
 from booking_core.errors import InvalidRequest, UnknownRestaurant
 from booking_core.ledger import Ledger
 from booking_core.schema import (
@@ -109,9 +110,12 @@ def period_rows(restaurant_id: int, period: PeriodSpec) -> list[dict[str, Any]]:
             f"{period.name}: the last seating {period.last_seating} must fall between opening "
             f"{period.opens} and closing {period.closes}."
         )
-    if period.slot_interval_min <= 0 or 60 % period.slot_interval_min and period.slot_interval_min % 15:
-        raise InvalidRequest(f"{period.name}: a slot interval of {period.slot_interval_min} minutes "
-                             "does not divide the hour.")
+    if period.slot_interval_min <= 0 or period.slot_interval_min % GRANULE_MINUTES:
+        # Claims and pacing are kept per granule, so slots must start on one.
+        raise InvalidRequest(
+            f"{period.name}: the slot interval must be a multiple of {GRANULE_MINUTES} minutes, "
+            f"not {period.slot_interval_min}."
+        )
     if not period.turn_times or any(
         size < 1 or minutes < 15 for size, minutes in period.turn_times.items()
     ):
@@ -165,17 +169,29 @@ def create_restaurant(conn: sa.Connection, spec: RestaurantSpec, now: datetime) 
         conn.execute(
             restaurants.insert()
             .values(
-                name=spec.name, description=spec.description, cuisines=list(spec.cuisines),
-                menu_highlights=list(spec.menu_highlights), ambience=spec.ambience,
-                price_tier=spec.price_tier, rating=spec.rating, latitude=spec.latitude,
-                longitude=spec.longitude, address=spec.address, city=spec.city,
-                country=spec.country, timezone=spec.timezone, currency=spec.currency,
-                locale=spec.locale, deposit_min_party=spec.deposit_min_party,
+                name=spec.name,
+                description=spec.description,
+                cuisines=list(spec.cuisines),
+                menu_highlights=list(spec.menu_highlights),
+                ambience=spec.ambience,
+                price_tier=spec.price_tier,
+                rating=spec.rating,
+                latitude=spec.latitude,
+                longitude=spec.longitude,
+                address=spec.address,
+                city=spec.city,
+                country=spec.country,
+                timezone=spec.timezone,
+                currency=spec.currency,
+                locale=spec.locale,
+                deposit_min_party=spec.deposit_min_party,
                 deposit_per_cover_minor=spec.deposit_per_cover_minor,
                 card_hold_minor=spec.card_hold_minor,
                 cancellation_fee_minor=spec.cancellation_fee_minor,
-                cancellation_window_hours=spec.cancellation_window_hours, source=spec.source,
-                external_ref=spec.external_ref, created_at=now,
+                cancellation_window_hours=spec.cancellation_window_hours,
+                source=spec.source,
+                external_ref=spec.external_ref,
+                created_at=now,
             )
             .returning(restaurants.c.id)
         ).scalar_one()
@@ -195,8 +211,12 @@ def create_restaurant(conn: sa.Connection, spec: RestaurantSpec, now: datetime) 
             conn.execute(
                 dining_tables.insert()
                 .values(
-                    restaurant_id=restaurant_id, area_id=area_ids[t.area], name=t.name,
-                    min_covers=t.min_covers, max_covers=t.max_covers, accessible=t.accessible,
+                    restaurant_id=restaurant_id,
+                    area_id=area_ids[t.area],
+                    name=t.name,
+                    min_covers=t.min_covers,
+                    max_covers=t.max_covers,
+                    accessible=t.accessible,
                     features=list(t.features),
                 )
                 .returning(dining_tables.c.id)
@@ -206,7 +226,9 @@ def create_restaurant(conn: sa.Connection, spec: RestaurantSpec, now: datetime) 
         combo_id = conn.execute(
             table_combinations.insert()
             .values(
-                restaurant_id=restaurant_id, name=c.name, min_covers=c.min_covers,
+                restaurant_id=restaurant_id,
+                name=c.name,
+                min_covers=c.min_covers,
                 max_covers=c.max_covers,
             )
             .returning(table_combinations.c.id)
@@ -227,8 +249,13 @@ def create_restaurant(conn: sa.Connection, spec: RestaurantSpec, now: datetime) 
             ],
         )
     outbox.append(
-        conn, "restaurant.created", "restaurant", restaurant_id, restaurant_id,
-        {"name": spec.name, "tables": len(spec.tables), "timezone": spec.timezone}, now,
+        conn,
+        "restaurant.created",
+        "restaurant",
+        restaurant_id,
+        restaurant_id,
+        {"name": spec.name, "tables": len(spec.tables), "timezone": spec.timezone},
+        now,
     )
     return restaurant_id
 
@@ -239,8 +266,15 @@ def add_restaurant(ledger: Ledger, spec: RestaurantSpec) -> int:
 
 
 def set_special_date(
-    ledger: Ledger, restaurant_id: int, local_date: date, *, closed: bool = True, note: str = "",
-    opens: str | None = None, closes: str | None = None, last_seating: str | None = None,
+    ledger: Ledger,
+    restaurant_id: int,
+    local_date: date,
+    *,
+    closed: bool = True,
+    note: str = "",
+    opens: str | None = None,
+    closes: str | None = None,
+    last_seating: str | None = None,
 ) -> None:
     """Close a date, or give it its own hours; bumps the floor version."""
     values: dict[str, Any] = {"closed": closed, "note": note}
@@ -260,10 +294,19 @@ def set_special_date(
                 special_dates.c.local_date == local_date,
             )
         )
-        conn.execute(special_dates.insert().values(restaurant_id=restaurant_id, local_date=local_date, **values))
+        conn.execute(
+            special_dates.insert().values(
+                restaurant_id=restaurant_id, local_date=local_date, **values
+            )
+        )
         outbox.append(
-            conn, "restaurant.special_date_set", "restaurant", restaurant_id, restaurant_id,
-            {"local_date": local_date.isoformat(), **values}, ledger.clock(),
+            conn,
+            "restaurant.special_date_set",
+            "restaurant",
+            restaurant_id,
+            restaurant_id,
+            {"local_date": local_date.isoformat(), **values},
+            ledger.clock(),
         )
 
 
@@ -278,8 +321,13 @@ def set_table_active(ledger: Ledger, restaurant_id: int, table_id: int, active: 
         if done.rowcount != 1:
             raise InvalidRequest(f"Restaurant {restaurant_id} has no table with id {table_id}.")
         outbox.append(
-            conn, "restaurant.table_changed", "table", table_id, restaurant_id,
-            {"active": active}, ledger.clock(),
+            conn,
+            "restaurant.table_changed",
+            "table",
+            table_id,
+            restaurant_id,
+            {"active": active},
+            ledger.clock(),
         )
 
 

@@ -44,8 +44,8 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
-        return value.astimezone(UTC)  # type: ignore[no-any-return]
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def _id() -> sa.Column[int]:
@@ -90,7 +90,9 @@ restaurants = sa.Table(
     sa.Column("floor_version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.CheckConstraint("price_tier BETWEEN 1 AND 4", name="price_tier"),
-    sa.CheckConstraint("latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180", name="geo"),
+    sa.CheckConstraint(
+        "latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180", name="geo"
+    ),
     sa.UniqueConstraint("source", "external_ref"),
 )
 
@@ -141,7 +143,10 @@ table_combination_members = sa.Table(
         primary_key=True,
     ),
     sa.Column(
-        "table_id", sa.Integer, sa.ForeignKey("dining_tables.id", ondelete="CASCADE"), primary_key=True
+        "table_id",
+        sa.Integer,
+        sa.ForeignKey("dining_tables.id", ondelete="CASCADE"),
+        primary_key=True,
     ),
 )
 
@@ -323,7 +328,9 @@ table_claims = sa.Table(
     "table_claims",
     metadata,
     sa.Column(
-        "table_id", sa.Integer, sa.ForeignKey("dining_tables.id", ondelete="CASCADE"),
+        "table_id",
+        sa.Integer,
+        sa.ForeignKey("dining_tables.id", ondelete="CASCADE"),
         primary_key=True,
     ),
     sa.Column("granule", sa.Integer, primary_key=True, autoincrement=False),
@@ -366,7 +373,9 @@ pos_checks = sa.Table(
     _fk("restaurant_id", "restaurants.id"),
     sa.Column("external_id", sa.String(64), nullable=False),
     sa.Column(
-        "table_id", sa.Integer, sa.ForeignKey("dining_tables.id", ondelete="SET NULL"),
+        "table_id",
+        sa.Integer,
+        sa.ForeignKey("dining_tables.id", ondelete="SET NULL"),
         nullable=True,
     ),
     sa.Column(
@@ -407,17 +416,19 @@ reviews = sa.Table(
     sa.Column("moderation_status", sa.String(10), nullable=False, server_default="pending"),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),
-    sa.CheckConstraint(
-        "moderation_status IN ('pending','approved','rejected')", name="moderation"
-    ),
+    sa.CheckConstraint("moderation_status IN ('pending','approved','rejected')", name="moderation"),
 )
 
 # Every state change appends one event here, in the same transaction.
 outbox = sa.Table(
     "outbox",
     metadata,
-    sa.Column("event_offset", sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-              primary_key=True, autoincrement=True),
+    sa.Column(
+        "event_offset",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     sa.Column("event_type", sa.String(60), nullable=False),
     sa.Column("entity", sa.String(30), nullable=False),
     sa.Column("entity_id", sa.Integer, nullable=False),
@@ -436,7 +447,9 @@ observed_covers = sa.Table(
     "observed_covers",
     metadata,
     sa.Column(
-        "restaurant_id", sa.Integer, sa.ForeignKey("restaurants.id", ondelete="CASCADE"),
+        "restaurant_id",
+        sa.Integer,
+        sa.ForeignKey("restaurants.id", ondelete="CASCADE"),
         primary_key=True,
     ),
     sa.Column("local_date", sa.Date, primary_key=True),
@@ -474,7 +487,9 @@ world_reservation_truth = sa.Table(
     "world_reservation_truth",
     metadata,
     sa.Column(
-        "reservation_id", sa.Integer, sa.ForeignKey("reservations.id", ondelete="CASCADE"),
+        "reservation_id",
+        sa.Integer,
+        sa.ForeignKey("reservations.id", ondelete="CASCADE"),
         primary_key=True,
     ),
     sa.Column("p_no_show", sa.Float, nullable=False),
