@@ -1,0 +1,1 @@
+"""The synthetic world: restaurants, diners with latent tastes and months of history."""
