@@ -59,7 +59,9 @@ def read_events(
     if entity is not None:
         query = query.where(outbox.c.entity == entity)
     if conn.dialect.name == "postgresql":
-        horizon: sa.ColumnElement[int] = sa.literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        horizon: sa.ColumnElement[int] = sa.literal_column(
+            "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+        )
         query = query.where(outbox.c.txid < horizon)
     rows = conn.execute(query.order_by(outbox.c.event_offset).limit(limit)).mappings()
     return [

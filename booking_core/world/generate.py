@@ -8,7 +8,8 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time as dtime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from typing import Any
 
 import numpy as np
@@ -19,8 +20,8 @@ from booking_core.floor import load_floor
 from booking_core.ledger import Ledger
 from booking_core.restaurants import create_restaurant
 from booking_core.schema import (
-    dining_areas,
     diners,
+    dining_areas,
     guest_notes,
     holidays,
     outbox,
@@ -82,8 +83,13 @@ class WorldSummary:
 
 
 def _diners(
-    rng: np.random.Generator, fakers: dict[str, Faker], city_weights: dict[str, float],
-    city_country: dict[str, Any], n: int, first_id: int, created: datetime,
+    rng: np.random.Generator,
+    fakers: dict[str, Faker],
+    city_weights: dict[str, float],
+    city_country: dict[str, Any],
+    n: int,
+    first_id: int,
+    created: datetime,
 ) -> tuple[list[Diner], list[dict[str, Any]], list[dict[str, Any]]]:
     cities = sorted(city_weights)
     p = np.array([city_weights[c] for c in cities])
@@ -100,35 +106,59 @@ def _diners(
         taste = dict(zip(cuisines, (float(x) for x in rng.dirichlet(alpha)), strict=True))
         ambience = dict(zip(AMBIENCES, (float(x) for x in rng.dirichlet(np.ones(6))), strict=True))
         diet = tuple(str(x) for x in rng.choice(DIETARY, size=1)) if rng.random() < 0.12 else ()
-        allergy = tuple(str(x) for x in rng.choice(ALLERGIES, size=1)) if rng.random() < 0.07 else ()
+        allergy = (
+            tuple(str(x) for x in rng.choice(ALLERGIES, size=1)) if rng.random() < 0.07 else ()
+        )
         seats = tuple(str(x) for x in rng.choice(SEATING, size=1)) if rng.random() < 0.3 else ()
         flakiness = float(rng.normal())
         d = Diner(
-            id=diner_id, city=city, locale=country.locale, first_name=first,
-            activity=float(rng.lognormal(0, 0.9)), flakiness=flakiness, cuisine_affinity=taste,
+            id=diner_id,
+            city=city,
+            locale=country.locale,
+            first_name=first,
+            activity=float(rng.lognormal(0, 0.9)),
+            flakiness=flakiness,
+            cuisine_affinity=taste,
             price_preference=float(np.clip(rng.normal(2.3, 0.8), 0.5, 4.5)),
             ambience_affinity=ambience,
             lead_days_mean=float(rng.lognormal(math.log(4.0), 0.7)),
             party_habit=int(rng.choice([1, 2, 2, 2, 2, 3, 4, 4, 5, 6])),
             channel_p=tuple(float(x) for x in rng.dirichlet([4, 1.5, 1, 1.5])),  # type: ignore[arg-type]
-            dietary=diet, allergies=allergy, seating=seats, needs_access=rng.random() < 0.02,
+            dietary=diet,
+            allergies=allergy,
+            seating=seats,
+            needs_access=rng.random() < 0.02,
             birthday=(int(rng.integers(1, 13)), int(rng.integers(1, 29))),
             anniversary=(int(rng.integers(1, 13)), int(rng.integers(1, 29)))
-            if rng.random() < 0.5 else None,
+            if rng.random() < 0.5
+            else None,
         )
         people.append(d)
-        rows.append({
-            "id": diner_id, "name": f"{first} {last}",
-            "email": f"diner{diner_id}@example.com", "phone": fake.phone_number()[:40],
-            "locale": country.locale, "dietary": list(diet), "allergies": list(allergy),
-            "seating_preferences": list(seats), "marketing_consent": bool(rng.random() < 0.45),
-            "home_latitude": None, "home_longitude": None, "created_at": created,
-        })
-        truths.append({
-            "diner_id": diner_id, "cuisine_affinity": taste,
-            "price_preference": d.price_preference, "ambience_affinity": ambience,
-            "reliability": d.reliability,
-        })
+        rows.append(
+            {
+                "id": diner_id,
+                "name": f"{first} {last}",
+                "email": f"diner{diner_id}@example.com",
+                "phone": fake.phone_number()[:40],
+                "locale": country.locale,
+                "dietary": list(diet),
+                "allergies": list(allergy),
+                "seating_preferences": list(seats),
+                "marketing_consent": bool(rng.random() < 0.45),
+                "home_latitude": None,
+                "home_longitude": None,
+                "created_at": created,
+            }
+        )
+        truths.append(
+            {
+                "diner_id": diner_id,
+                "cuisine_affinity": taste,
+                "price_preference": d.price_preference,
+                "ambience_affinity": ambience,
+                "reliability": d.reliability,
+            }
+        )
     return people, rows, truths
 
 
@@ -138,10 +168,11 @@ def _home(country: str) -> tuple[str, ...]:
     return COUNTRY_CUISINES[country]
 
 
-def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]],
-            chunk: int = 20000) -> None:
+def _insert(
+    conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], chunk: int = 20000
+) -> None:
     for i in range(0, len(rows), chunk):
-        conn.execute(table.insert(), rows[i:i + chunk])
+        conn.execute(table.insert(), rows[i : i + chunk])
 
 
 def _flush(conn: sa.Connection, rows: Rows) -> None:
@@ -166,7 +197,11 @@ def _flush(conn: sa.Connection, rows: Rows) -> None:
 
 
 def generate_world(
-    ledger: Ledger, *, size: str | WorldSize = "demo", seed: int = 7, today: date | None = None,
+    ledger: Ledger,
+    *,
+    size: str | WorldSize = "demo",
+    seed: int = 7,
+    today: date | None = None,
     progress: Progress | None = None,
 ) -> WorldSummary:
     """Write a world into an empty ledger and summarise it."""
@@ -193,8 +228,9 @@ def generate_world(
             country = COUNTRIES[i % len(COUNTRIES)]
             city = country.cities[int(rng.integers(0, len(country.cities)))]
             fake = fakers[country.faker_locale]
-            spec, traits = make_place(rng, i, country, city, fake.first_name(), fake.last_name(),
-                                      first_day, last_day)
+            spec, traits = make_place(
+                rng, i, country, city, fake.first_name(), fake.last_name(), first_day, last_day
+            )
             places.append((create_restaurant(conn, spec, now - timedelta(days=365)), traits))
             report("restaurants", i + 1, world.restaurants)
         holiday_rows = [
@@ -216,10 +252,15 @@ def generate_world(
         _insert(conn, diners, diner_rows)
         _insert(conn, world_diner_truth, truth_rows)
         notes = [
-            {"diner_id": d.id, "restaurant_id": None, "author": "host",
-             "text": f"Allergic to {d.allergies[0]}: confirm with the kitchen.",
-             "created_at": now - timedelta(days=30)}
-            for d in people if d.allergies and rng.random() < 0.3
+            {
+                "diner_id": d.id,
+                "restaurant_id": None,
+                "author": "host",
+                "text": f"Allergic to {d.allergies[0]}: confirm with the kitchen.",
+                "created_at": now - timedelta(days=30),
+            }
+            for d in people
+            if d.allergies and rng.random() < 0.3
         ]
         _insert(conn, guest_notes, notes)
         next_reservation = conn.execute(
@@ -237,10 +278,13 @@ def generate_world(
     for n, (rid, traits) in enumerate(places):
         floor = floors[rid]
         pool = by_city[traits.city]
-        scores = np.array([
-            d.activity * math.exp(affinity(d, traits.cuisine, traits.price_tier, traits.ambience))
-            for d in pool
-        ])
+        scores = np.array(
+            [
+                d.activity
+                * math.exp(affinity(d, traits.cuisine, traits.price_tier, traits.ambience))
+                for d in pool
+            ]
+        )
         p = scores / scores.sum()
         sim = DaySimulator(rng, floor, traits, now, next_id, diner_starts, Rows())
         sim.area_names = area_names
@@ -255,10 +299,12 @@ def generate_world(
     with ledger.write() as conn:
         if conn.dialect.name == "postgresql":
             for table in ("reservations", "diners"):
-                conn.execute(sa.text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"(SELECT coalesce(max(id), 1) FROM {table}))"
-                ))
+                conn.execute(
+                    sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT coalesce(max(id), 1) FROM {table}))"
+                    )
+                )
     summary = summarise(ledger, world.name, seed, today, first_day)
     summary.seconds = time.perf_counter() - began
     return summary
@@ -274,15 +320,18 @@ def summarise(ledger: Ledger, size: str, seed: int, today: date, first_day: date
         s.restaurants = conn.execute(count.select_from(restaurants)).scalar_one()
         s.tables = conn.execute(count.select_from(dining_tables)).scalar_one()
         s.diners = conn.execute(count.select_from(diners)).scalar_one()
-        s.states = dict(conn.execute(sa.select(r.c.state, sa.func.count()).group_by(r.c.state)).all())
+        s.states = dict(
+            conn.execute(sa.select(r.c.state, sa.func.count()).group_by(r.c.state)).all()
+        )
         s.reservations = sum(s.states.values())
         s.walk_ins = conn.execute(count.where(r.c.channel == "walk_in")).scalar_one()
         s.waitlist = conn.execute(count.select_from(waitlist_entries)).scalar_one()
         s.turnaways = conn.execute(count.select_from(turnaways)).scalar_one()
         s.checks = conn.execute(count.select_from(pos_checks)).scalar_one()
         s.reviews = conn.execute(count.select_from(reviews)).scalar_one()
-        past = sa.and_(r.c.service_date < today, r.c.service_date >= first_day,
-                       r.c.channel != "walk_in")
+        past = sa.and_(
+            r.c.service_date < today, r.c.service_date >= first_day, r.c.channel != "walk_in"
+        )
         booked = conn.execute(count.where(past)).scalar_one()
         covers = conn.execute(
             sa.select(sa.func.coalesce(sa.func.sum(r.c.party_size), 0)).where(
@@ -293,8 +342,10 @@ def summarise(ledger: Ledger, size: str, seed: int, today: date, first_day: date
     s.covers_per_day = covers / days / max(s.restaurants, 1)
     if booked:
         with ledger.read() as conn:
-            s.no_show_rate = conn.execute(count.where(past, r.c.state == "no_show")).scalar_one() / booked
-            s.cancellation_rate = conn.execute(
-                count.where(past, r.c.state == "cancelled")
-            ).scalar_one() / booked
+            s.no_show_rate = (
+                conn.execute(count.where(past, r.c.state == "no_show")).scalar_one() / booked
+            )
+            s.cancellation_rate = (
+                conn.execute(count.where(past, r.c.state == "cancelled")).scalar_one() / booked
+            )
     return s

@@ -79,8 +79,14 @@ class DaySimulator:
     """Simulates every service of one restaurant on one date."""
 
     def __init__(
-        self, rng: np.random.Generator, floor: Floor, traits: PlaceTraits, now: datetime,
-        next_id: list[int], diner_starts: dict[int, list[datetime]], rows: Rows,
+        self,
+        rng: np.random.Generator,
+        floor: Floor,
+        traits: PlaceTraits,
+        now: datetime,
+        next_id: list[int],
+        diner_starts: dict[int, list[datetime]],
+        rows: Rows,
     ) -> None:
         self.rng, self.floor, self.traits, self.now = rng, floor, traits, now
         self.next_id, self.diner_starts, self.rows = next_id, diner_starts, rows
@@ -126,8 +132,14 @@ class DaySimulator:
         return all(abs(s - start) >= window for s in self.diner_starts.get(diner.id, ()))
 
     def _try_book(
-        self, book: DayBook, period: ServicePeriod, day: date, minute: int, party: int,
-        accessible: bool, booked_at: datetime,
+        self,
+        book: DayBook,
+        period: ServicePeriod,
+        day: date,
+        minute: int,
+        party: int,
+        accessible: bool,
+        booked_at: datetime,
     ) -> tuple[Slot, SeatingOption] | str:
         reason = "no_table"
         for shift in (0, 15, -15, 30, -30, 45, -45):
@@ -142,8 +154,9 @@ class DaySimulator:
             if not book.pacing_allows(slot, party):
                 reason = "pacing" if shift == 0 else reason
                 continue
-            option = POLICY.choose(self.floor, book, party, slot.start_granule, slot.end_granule,
-                                   accessible=accessible)
+            option = POLICY.choose(
+                self.floor, book, party, slot.start_granule, slot.end_granule, accessible=accessible
+            )
             if option is not None:
                 return slot, option
         return reason
@@ -188,8 +201,11 @@ class DaySimulator:
                 minute = int(rng.integers(period.opens_min, period.last_seating_min + 1))
                 start = make_slot(floor, period, day, minute, 2)
                 if start is not None:
-                    push(start.start_at, "walk_in", (period, minute, int(rng.choice(
-                        [1, 2, 2, 2, 3, 4, 4, 5, 6]))))
+                    push(
+                        start.start_at,
+                        "walk_in",
+                        (period, minute, int(rng.choice([1, 2, 2, 2, 3, 4, 4, 5, 6]))),
+                    )
 
         while queue:
             at, _, kind, data = heapq.heappop(queue)
@@ -211,8 +227,15 @@ class DaySimulator:
                 self._retry(book, day, at, data, free_at, push)
 
     def _request(
-        self, book: DayBook, day: date, at: datetime, diner: Diner, period: ServicePeriod,
-        minute: int, *, push: Any,
+        self,
+        book: DayBook,
+        day: date,
+        at: datetime,
+        diner: Diner,
+        period: ServicePeriod,
+        minute: int,
+        *,
+        push: Any,
     ) -> None:
         rng, floor, traits = self.rng, self.floor, self.traits
         party = min(draw_party(rng, diner.party_habit), floor.largest_party)
@@ -221,12 +244,17 @@ class DaySimulator:
         if isinstance(found, str):
             start = make_slot(floor, period, day, minute, party)
             if start is not None:
-                self.rows.turnaways.append({
-                    "restaurant_id": floor.restaurant_id, "service_date": day,
-                    "requested_start_at": start.start_at, "requested_at": at,
-                    "party_size": party, "channel": str(rng.choice(CHANNELS, p=diner.channel_p)),
-                    "reason": found,
-                })
+                self.rows.turnaways.append(
+                    {
+                        "restaurant_id": floor.restaurant_id,
+                        "service_date": day,
+                        "requested_start_at": start.start_at,
+                        "requested_at": at,
+                        "party_size": party,
+                        "channel": str(rng.choice(CHANNELS, p=diner.channel_p)),
+                        "reason": found,
+                    }
+                )
             return
         slot, option = found
         if not self._spaced(diner, slot.start_at):
@@ -238,20 +266,36 @@ class DaySimulator:
         deposit = floor.deposit_min_party is not None and party >= floor.deposit_min_party
         lead_h = (slot.start_at - at).total_seconds() / 3600.0
         p_cancel, p_ns, p_late = attendance_truth(
-            lead_hours=lead_h, party_size=party, deposit=deposit, weekday=day.weekday(),
-            channel=channel, has_request=bool(text), flakiness=diner.flakiness,
-            noise_ns=float(rng.normal(0, 0.25)), noise_c=float(rng.normal(0, 0.25)),
+            lead_hours=lead_h,
+            party_size=party,
+            deposit=deposit,
+            weekday=day.weekday(),
+            channel=channel,
+            has_request=bool(text),
+            flakiness=diner.flakiness,
+            noise_ns=float(rng.normal(0, 0.25)),
+            noise_c=float(rng.normal(0, 0.25)),
         )
         area = self.area_of(option)
         median = median_duration(
-            party_size=party, price_tier=traits.price_tier, lunch=slot.period.name == "lunch",
-            weekday=day.weekday(), local_minute=slot.local_minute, area=area,
+            party_size=party,
+            price_tier=traits.price_tier,
+            lunch=slot.period.name == "lunch",
+            weekday=day.weekday(),
+            local_minute=slot.local_minute,
+            area=area,
             restaurant_pace=traits.pace,
         )
         b = Booking(self._new_id(), diner, slot, party, channel, option, at, text, deposit, median)
         b.times["booked_at"] = at
-        self.rows.truth.append({"reservation_id": b.id, "p_no_show": (1 - p_cancel) * p_ns,
-                                "p_late_cancel": p_late, "expected_duration_min": median})
+        self.rows.truth.append(
+            {
+                "reservation_id": b.id,
+                "p_no_show": (1 - p_cancel) * p_ns,
+                "p_late_cancel": p_late,
+                "expected_duration_min": median,
+            }
+        )
         self._record_booking(b)
         lead = slot.start_at - at
         if rng.random() < p_cancel:
@@ -284,21 +328,36 @@ class DaySimulator:
         return self.next_id[0]
 
     def _event(self, b: Booking, kind: str, at: datetime, payload: dict[str, Any]) -> None:
-        self.rows.events.append({
-            "event_type": kind, "entity": "reservation", "entity_id": b.id,
-            "restaurant_id": self.floor.restaurant_id, "payload": payload, "occurred_at": at,
-        })
+        self.rows.events.append(
+            {
+                "event_type": kind,
+                "entity": "reservation",
+                "entity_id": b.id,
+                "restaurant_id": self.floor.restaurant_id,
+                "payload": payload,
+                "occurred_at": at,
+            }
+        )
 
     def _record_booking(self, b: Booking) -> None:
         slot = b.slot
         created = "reservation.seated_walk_in" if b.channel == "walk_in" else "reservation.booked"
         state = "seated" if b.channel == "walk_in" else "booked"
-        self._event(b, created, b.booked_at, {
-            "state": state, "party_size": b.party, "service_date": slot.service_date.isoformat(),
-            "start_at": slot.start_at.isoformat(), "end_at": slot.end_at.isoformat(),
-            "channel": b.channel, "table_ids": list(b.option.table_ids),
-            "diner_id": b.diner.id if b.diner else None,
-        })
+        self._event(
+            b,
+            created,
+            b.booked_at,
+            {
+                "state": state,
+                "party_size": b.party,
+                "service_date": slot.service_date.isoformat(),
+                "start_at": slot.start_at.isoformat(),
+                "end_at": slot.end_at.isoformat(),
+                "channel": b.channel,
+                "table_ids": list(b.option.table_ids),
+                "diner_id": b.diner.id if b.diner else None,
+            },
+        )
         self._pending.append(b)
 
     def _release(self, book: DayBook, b: Booking, at: datetime, state: str) -> None:
@@ -324,8 +383,9 @@ class DaySimulator:
             return
         self._seat(b, ready, frm, free_at, push)
 
-    def _seat(self, b: Booking, at: datetime, frm: str, free_at: dict[int, datetime],
-              push: Any) -> None:
+    def _seat(
+        self, b: Booking, at: datetime, frm: str, free_at: dict[int, datetime], push: Any
+    ) -> None:
         b.times["seated_at"] = at
         if b.channel != "walk_in":
             self._event(b, "reservation.seated", at, {"from": frm, "to": "seated"})
@@ -345,41 +405,70 @@ class DaySimulator:
         spend *= 1.15 if b.slot.service_date.weekday() in (4, 5) else 1.0
         subtotal = int(b.party * spend * float(rng.lognormal(0, 0.25)))
         opened = b.times["seated_at"] + timedelta(minutes=float(rng.uniform(2, 10)))
-        self.rows.checks.append({
-            "restaurant_id": self.floor.restaurant_id, "external_id": f"SIM-{b.id}",
-            "table_id": b.option.table_ids[0], "reservation_id": b.id,
-            "opened_at": min(opened, at), "closed_at": at, "covers": b.party,
-            "subtotal_minor": subtotal, "currency": self.floor.currency,
-        })
+        self.rows.checks.append(
+            {
+                "restaurant_id": self.floor.restaurant_id,
+                "external_id": f"SIM-{b.id}",
+                "table_id": b.option.table_ids[0],
+                "reservation_id": b.id,
+                "opened_at": min(opened, at),
+                "closed_at": at,
+                "covers": b.party,
+                "subtotal_minor": subtotal,
+                "currency": self.floor.currency,
+            }
+        )
         reviewed_at = at + timedelta(hours=float(rng.uniform(2, 72)))
         if b.diner is not None and rng.random() < 0.18 and reviewed_at <= self.now:
             like = affinity(b.diner, traits.cuisine, traits.price_tier, traits.ambience)
-            stars = int(np.clip(round(3.6 + 0.8 * traits.quality + 0.6 * like
-                                      + float(rng.normal(0, 0.7))), 1, 5))
+            stars = int(
+                np.clip(
+                    round(3.6 + 0.8 * traits.quality + 0.6 * like + float(rng.normal(0, 0.7))), 1, 5
+                )
+            )
             dish = str(rng.choice(CUISINES[traits.cuisine]))
-            text = (f"{rng.choice(REVIEW_OPENERS[stars])} "
-                    f"{str(rng.choice(REVIEW_BODIES[stars])).format(dish=dish, ambience=traits.ambience + ' room')}")
-            self.rows.reviews.append({
-                "restaurant_id": self.floor.restaurant_id, "diner_id": b.diner.id,
-                "reservation_id": b.id, "rating": stars, "text": text,
-                "moderation_status": "approved" if rng.random() < 0.95 else "pending",
-                "created_at": reviewed_at,
-            })
+            body = str(rng.choice(REVIEW_BODIES[stars]))
+            room = f"{traits.ambience} room"
+            text = f"{rng.choice(REVIEW_OPENERS[stars])} {body.format(dish=dish, ambience=room)}"
+            self.rows.reviews.append(
+                {
+                    "restaurant_id": self.floor.restaurant_id,
+                    "diner_id": b.diner.id,
+                    "reservation_id": b.id,
+                    "rating": stars,
+                    "text": text,
+                    "moderation_status": "approved" if rng.random() < 0.95 else "pending",
+                    "created_at": reviewed_at,
+                }
+            )
 
     # ------------------------------------------------------------ walk-ins
 
-    def _free_option(self, book: DayBook, party: int, at: datetime, turn: int,
-                     free_at: dict[int, datetime]) -> SeatingOption | None:
+    def _free_option(
+        self, book: DayBook, party: int, at: datetime, turn: int, free_at: dict[int, datetime]
+    ) -> SeatingOption | None:
         g0, g1 = granule_span(at, at + timedelta(minutes=turn))
         for option in self.floor.options:
-            if option.fits(party) and book.is_free(option.table_ids, g0, g1) and all(
-                free_at.get(t, at) <= at for t in option.table_ids
+            if (
+                option.fits(party)
+                and book.is_free(option.table_ids, g0, g1)
+                and all(free_at.get(t, at) <= at for t in option.table_ids)
             ):
                 return option
         return None
 
-    def _walk_in(self, book: DayBook, day: date, at: datetime, period: ServicePeriod,
-                 minute: int, party: int, *, free_at: dict[int, datetime], push: Any) -> None:
+    def _walk_in(
+        self,
+        book: DayBook,
+        day: date,
+        at: datetime,
+        period: ServicePeriod,
+        minute: int,
+        party: int,
+        *,
+        free_at: dict[int, datetime],
+        push: Any,
+    ) -> None:
         party = min(party, self.floor.largest_party)
         turn = period.turn_time(party)
         option = self._free_option(book, party, at, turn, free_at)
@@ -389,15 +478,26 @@ class DaySimulator:
         quote = self._quote(book, party, at, turn)
         patience = float(self.rng.uniform(10, 50))
         if quote is None or quote > patience:
-            self.rows.turnaways.append({
-                "restaurant_id": self.floor.restaurant_id, "service_date": day,
-                "requested_start_at": at, "requested_at": at, "party_size": party,
-                "channel": "walk_in", "reason": "walk_in_no_table",
-            })
+            self.rows.turnaways.append(
+                {
+                    "restaurant_id": self.floor.restaurant_id,
+                    "service_date": day,
+                    "requested_start_at": at,
+                    "requested_at": at,
+                    "party_size": party,
+                    "channel": "walk_in",
+                    "reason": "walk_in_no_table",
+                }
+            )
             return
         entry = {
-            "restaurant_id": self.floor.restaurant_id, "guest_name": "", "party_size": party,
-            "service_date": day, "state": "waiting", "joined_at": at, "quoted_wait_min": quote,
+            "restaurant_id": self.floor.restaurant_id,
+            "guest_name": "",
+            "party_size": party,
+            "service_date": day,
+            "state": "waiting",
+            "joined_at": at,
+            "quoted_wait_min": quote,
         }
         self.rows.waitlist.append(entry)
         wait = max(quote + float(self.rng.normal(0, 6)), 1.0)
@@ -412,8 +512,15 @@ class DaySimulator:
                     return k * GRANULE_MINUTES
         return None
 
-    def _retry(self, book: DayBook, day: date, at: datetime, data: Any,
-               free_at: dict[int, datetime], push: Any) -> None:
+    def _retry(
+        self,
+        book: DayBook,
+        day: date,
+        at: datetime,
+        data: Any,
+        free_at: dict[int, datetime],
+        push: Any,
+    ) -> None:
         entry, period, minute, party = data
         option = self._free_option(book, party, at, period.turn_time(party), free_at)
         if option is None:
@@ -423,23 +530,42 @@ class DaySimulator:
         b = self._seat_walk_in(book, day, at, period, minute, party, option, free_at, push)
         entry["reservation_id"] = b.id
 
-    def _seat_walk_in(self, book: DayBook, day: date, at: datetime, period: ServicePeriod,
-                      minute: int, party: int, option: SeatingOption,
-                      free_at: dict[int, datetime], push: Any) -> Booking:
+    def _seat_walk_in(
+        self,
+        book: DayBook,
+        day: date,
+        at: datetime,
+        period: ServicePeriod,
+        minute: int,
+        party: int,
+        option: SeatingOption,
+        free_at: dict[int, datetime],
+        push: Any,
+    ) -> Booking:
         turn = period.turn_time(party)
         end = at + timedelta(minutes=turn)
         g0, g1 = granule_span(at, end)
         slot = Slot(period, day, minute, at, end, g0, g1)
         book.hold(option.table_ids, g0, g1)
         median = median_duration(
-            party_size=party, price_tier=self.traits.price_tier, lunch=period.name == "lunch",
-            weekday=day.weekday(), local_minute=minute, area=self.area_of(option),
+            party_size=party,
+            price_tier=self.traits.price_tier,
+            lunch=period.name == "lunch",
+            weekday=day.weekday(),
+            local_minute=minute,
+            area=self.area_of(option),
             restaurant_pace=self.traits.pace,
         )
         b = Booking(self._new_id(), None, slot, party, "walk_in", option, at, "", False, median)
         b.times["booked_at"] = at
-        self.rows.truth.append({"reservation_id": b.id, "p_no_show": 0.0, "p_late_cancel": 0.0,
-                                "expected_duration_min": median})
+        self.rows.truth.append(
+            {
+                "reservation_id": b.id,
+                "p_no_show": 0.0,
+                "p_late_cancel": 0.0,
+                "expected_duration_min": median,
+            }
+        )
         self._record_booking(b)
         self._seat(b, at, "booked", free_at, push)
         return b
@@ -465,31 +591,51 @@ class DaySimulator:
             else:
                 state = "booked"
             slot = b.slot
-            self.rows.reservations.append({
-                "id": b.id, "restaurant_id": self.floor.restaurant_id,
-                "diner_id": b.diner.id if b.diner else None, "guest_name": "",
-                "service_date": slot.service_date, "start_at": slot.start_at,
-                "end_at": slot.end_at, "party_size": b.party, "channel": b.channel,
-                "state": state, "special_requests": b.request_text,
-                "combination_id": b.option.combination_id, "deposit_required": b.deposit,
-                "deposit_minor": (self.floor.deposit_per_cover_minor * b.party
-                                  if b.deposit else 0),
-                "card_hold_minor": self.floor.card_hold_minor,
-                "cancellation_fee_minor": self.floor.cancellation_fee_minor,
-                "currency": self.floor.currency, "source": "synthetic",
-                "booked_at": t["booked_at"], "confirmed_at": t.get("confirmed_at"),
-                "arrived_at": t.get("arrived_at"), "seated_at": t.get("seated_at"),
-                "completed_at": t.get("completed_at"), "cancelled_at": t.get("cancelled_at"),
-                "cancelled_by": b.cancelled_by if state == "cancelled" else None,
-                "no_show_at": t.get("no_show_at"),
-                "updated_at": max(v for v in t.values()),
-            })
+            self.rows.reservations.append(
+                {
+                    "id": b.id,
+                    "restaurant_id": self.floor.restaurant_id,
+                    "diner_id": b.diner.id if b.diner else None,
+                    "guest_name": "",
+                    "service_date": slot.service_date,
+                    "start_at": slot.start_at,
+                    "end_at": slot.end_at,
+                    "party_size": b.party,
+                    "channel": b.channel,
+                    "state": state,
+                    "special_requests": b.request_text,
+                    "combination_id": b.option.combination_id,
+                    "deposit_required": b.deposit,
+                    "deposit_minor": (
+                        self.floor.deposit_per_cover_minor * b.party if b.deposit else 0
+                    ),
+                    "card_hold_minor": self.floor.card_hold_minor,
+                    "cancellation_fee_minor": self.floor.cancellation_fee_minor,
+                    "currency": self.floor.currency,
+                    "source": "synthetic",
+                    "booked_at": t["booked_at"],
+                    "confirmed_at": t.get("confirmed_at"),
+                    "arrived_at": t.get("arrived_at"),
+                    "seated_at": t.get("seated_at"),
+                    "completed_at": t.get("completed_at"),
+                    "cancelled_at": t.get("cancelled_at"),
+                    "cancelled_by": b.cancelled_by if state == "cancelled" else None,
+                    "no_show_at": t.get("no_show_at"),
+                    "updated_at": max(v for v in t.values()),
+                }
+            )
             released = b.released if b.released is not None and b.released <= self.now else None
             for table_id in b.option.table_ids:
-                self.rows.reservation_tables.append({
-                    "reservation_id": b.id, "table_id": table_id, "start_at": slot.start_at,
-                    "end_at": slot.end_at, "assigned_at": b.booked_at, "released_at": released,
-                })
+                self.rows.reservation_tables.append(
+                    {
+                        "reservation_id": b.id,
+                        "table_id": table_id,
+                        "start_at": slot.start_at,
+                        "end_at": slot.end_at,
+                        "assigned_at": b.booked_at,
+                        "released_at": released,
+                    }
+                )
                 if released is None:
                     g0, g1 = granule_span(slot.start_at, slot.end_at)
                     self.rows.table_claims.extend(

@@ -77,13 +77,23 @@ def attendance_truth(
     """(P(cancel), P(no-show | not cancelled), P(late cancel)) for one booking."""
     lead_days = max(lead_hours, 0.0) / 24.0
     z_ns = (
-        -3.1 + 0.30 * math.log1p(lead_days) + 0.15 * (party_size - 2) - 1.1 * deposit
-        + WEEKDAY_NO_SHOW[weekday] + CHANNEL_NO_SHOW.get(channel, 0.0) - 0.5 * has_request
-        + 0.9 * flakiness + noise_ns
+        -3.1
+        + 0.30 * math.log1p(lead_days)
+        + 0.15 * (party_size - 2)
+        - 1.1 * deposit
+        + WEEKDAY_NO_SHOW[weekday]
+        + CHANNEL_NO_SHOW.get(channel, 0.0)
+        - 0.5 * has_request
+        + 0.9 * flakiness
+        + noise_ns
     )
     z_c = (
-        -2.3 + 0.35 * math.log1p(lead_days) - 0.6 * deposit + 0.4 * flakiness
-        + CHANNEL_CANCEL.get(channel, 0.0) + noise_c
+        -2.3
+        + 0.35 * math.log1p(lead_days)
+        - 0.6 * deposit
+        + 0.4 * flakiness
+        + CHANNEL_CANCEL.get(channel, 0.0)
+        + noise_c
     )
     p_cancel, p_ns = _sigmoid(z_c), _sigmoid(z_ns)
     # Cancel time is booked + F x lead with F ~ Beta(2, 1): P(F > 1 - 24h/lead).

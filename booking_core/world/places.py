@@ -38,11 +38,12 @@ class PlaceTraits:
 def _turn_times(price_tier: int, scale: float) -> dict[int, int]:
     base = {2: 90, 4: 120, 6: 135, 8: 150, 40: 180}
     factor = (0.9 + 0.08 * price_tier) * scale
-    return {size: max(60, int(round(m * factor / 15.0)) * 15) for size, m in base.items()}
+    return {size: max(60, round(m * factor / 15.0) * 15) for size, m in base.items()}
 
 
-def _layout(rng: np.random.Generator, n_tables: int) -> tuple[tuple[TableSpec, ...],
-                                                               tuple[CombinationSpec, ...]]:
+def _layout(
+    rng: np.random.Generator, n_tables: int
+) -> tuple[tuple[TableSpec, ...], tuple[CombinationSpec, ...]]:
     areas = ["Main room"] * 6 + ["Terrace"] * 2 + ["Bar"] + ["Private room"]
     tables: list[TableSpec] = []
     sizes = rng.choice([2, 4, 6, 8], size=n_tables, p=[0.42, 0.38, 0.13, 0.07])
@@ -77,14 +78,21 @@ def _layout(rng: np.random.Generator, n_tables: int) -> tuple[tuple[TableSpec, .
         if area == "Bar" or seats > 4:
             continue
         for a, b in zip(group[::2], group[1::2], strict=False):
-            combos.append(CombinationSpec(f"{a.name}+{b.name}", (a.name, b.name),
-                                          seats + 1, 2 * seats))
+            combos.append(
+                CombinationSpec(f"{a.name}+{b.name}", (a.name, b.name), seats + 1, 2 * seats)
+            )
     return tuple(tables), tuple(combos)
 
 
 def make_place(
-    rng: np.random.Generator, index: int, country: Country, city: City, first: str, surname: str,
-    start: date, end: date,
+    rng: np.random.Generator,
+    index: int,
+    country: Country,
+    city: City,
+    first: str,
+    surname: str,
+    start: date,
+    end: date,
 ) -> tuple[RestaurantSpec, PlaceTraits]:
     options = COUNTRY_CUISINES[country.code]
     weights = np.array([1.0 / (k + 1.5) for k in range(len(options))])
@@ -107,7 +115,10 @@ def make_place(
     dinner_days = tuple(d for d in range(7) if not (closed_monday and d == 0))
     periods = [
         PeriodSpec(
-            "dinner", dinner_days, *country.dinner, turn_times=_turn_times(price_tier, 1.0),
+            "dinner",
+            dinner_days,
+            *country.dinner,
+            turn_times=_turn_times(price_tier, 1.0),
             max_covers_per_slot=max(8, math.ceil(seats * 0.22)),
             max_parties_per_slot=max(3, n_tables // 3),
         )
@@ -115,7 +126,9 @@ def make_place(
     if country.lunch is not None and rng.random() < 0.55:
         periods.append(
             PeriodSpec(
-                "lunch", tuple(d for d in range(1, 7)), *country.lunch,
+                "lunch",
+                tuple(d for d in range(1, 7)),
+                *country.lunch,
                 turn_times=_turn_times(price_tier, 0.75),
                 max_covers_per_slot=max(8, math.ceil(seats * 0.2)),
                 max_parties_per_slot=max(3, n_tables // 3),
@@ -153,7 +166,7 @@ def make_place(
         menu_highlights=tuple(dishes),
         ambience=ambience,
         rating=round(float(np.clip(3.9 + 0.35 * quality, 2.5, 5.0)), 1),
-        address=f"{int(rng.integers(1, 240))} {str(rng.choice(NAME_WORDS))} Street",
+        address=f"{int(rng.integers(1, 240))} {rng.choice(NAME_WORDS)!s} Street",
         city=city.name,
         deposit_min_party=deposit_min,
         deposit_per_cover_minor=int(spend * 0.5) if deposit_min else 0,
@@ -162,6 +175,14 @@ def make_place(
         source="synthetic",
         external_ref=f"world-{index}",
     )
-    traits = PlaceTraits(cuisine, ambience, price_tier, popularity, quality,
-                         float(rng.lognormal(0, 0.08)), city.name, country)
+    traits = PlaceTraits(
+        cuisine,
+        ambience,
+        price_tier,
+        popularity,
+        quality,
+        float(rng.lognormal(0, 0.08)),
+        city.name,
+        country,
+    )
     return spec, traits
