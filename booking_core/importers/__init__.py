@@ -1,0 +1,1 @@
+"""Importers that load public real-world data sets into the ledger."""
