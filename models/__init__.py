@@ -1,0 +1,1 @@
+"""Feature builders, trainers and evaluation for the platform's models (learning loop)."""

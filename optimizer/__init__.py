@@ -1,0 +1,1 @@
+"""CP-SAT table assignment, acceptance checks and seating simulation."""

@@ -1,0 +1,1 @@
+"""Prefect flows: extract, features, train, evaluate, register, promote."""
