@@ -42,29 +42,55 @@ def get_floor(ledger: Ledger, conn: sa.Connection, restaurant_id: int) -> Floor:
     return floor
 
 
-def _day_versions(conn: sa.Connection, restaurant_id: int, service_date: date) -> tuple[int, ...]:
-    days = [service_date + timedelta(days=d) for d in (-1, 0, 1)]
+_DAY_VERSIONS = sa.select(service_days.c.local_date, service_days.c.bookings_version).where(
+    service_days.c.restaurant_id == sa.bindparam("restaurant_id"),
+    service_days.c.local_date.in_(sa.bindparam("days", expanding=True)),
+)
+
+DayStamp = tuple[int, tuple[int, int, int]]
+
+
+def day_stamp(conn: sa.Connection, floor: Floor, service_date: date) -> DayStamp:
+    """What a day book of ``service_date`` depends on: the floor's version and
+    the booking versions of the date and its neighbours."""
+    offsets = (-1, 0, 1) if floor.days_interact else (0,)
+    days = [service_date + timedelta(days=d) for d in offsets]
     found = dict(
-        conn.execute(
-            sa.select(service_days.c.local_date, service_days.c.bookings_version).where(
-                service_days.c.restaurant_id == restaurant_id, service_days.c.local_date.in_(days)
-            )
-        ).all()
+        conn.execute(_DAY_VERSIONS, {"restaurant_id": floor.restaurant_id, "days": days}).all()
     )
-    return tuple(found.get(d, 0) for d in days)
+    if not floor.days_interact:
+        return floor.floor_version, (0, found.get(service_date, 0), 0)
+    v = [found.get(d, 0) for d in days]
+    return floor.floor_version, (v[0], v[1], v[2])
+
+
+def cached_day_book(
+    ledger: Ledger, floor: Floor, service_date: date, stamp: DayStamp
+) -> DayBook | None:
+    cached = ledger.cache("day_books").get((floor.restaurant_id, service_date))
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    return None
+
+
+def remember_day_book(
+    ledger: Ledger, floor: Floor, service_date: date, stamp: DayStamp, book: DayBook
+) -> None:
+    """Keep a day book that is known to match the ledger at ``stamp``. Only
+    committed state may be remembered: a stamp could otherwise be reused by
+    the next writer for a different set of bookings."""
+    cache = ledger.cache("day_books")
+    if len(cache) > 4096:  # a search site touches many days; keep memory bounded
+        cache.clear()
+    cache[(floor.restaurant_id, service_date)] = (stamp, book)
 
 
 def get_day_book(ledger: Ledger, conn: sa.Connection, floor: Floor, service_date: date) -> DayBook:
-    cache = ledger.cache("day_books")
-    key = (floor.restaurant_id, service_date)
-    stamp = (floor.floor_version, _day_versions(conn, floor.restaurant_id, service_date))
-    cached = cache.get(key)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    book = load_day_book(conn, floor, service_date)
-    if len(cache) > 4096:  # a search site touches many days; keep memory bounded
-        cache.clear()
-    cache[key] = (stamp, book)
+    stamp = day_stamp(conn, floor, service_date)
+    book = cached_day_book(ledger, floor, service_date, stamp)
+    if book is None:
+        book = load_day_book(conn, floor, service_date)
+        remember_day_book(ledger, floor, service_date, stamp, book)
     return book
 
 

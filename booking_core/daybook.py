@@ -35,6 +35,9 @@ class DayBook:
         eve = datetime.combine(service_date - timedelta(days=1), time(), tzinfo=floor.zone)
         return cls(base=granule_of(eve))
 
+    def copy(self) -> DayBook:
+        return DayBook(self.base, dict(self.busy), {g: list(c) for g, c in self.starts.items()})
+
     def _need(self, g0: int, g1: int) -> int:
         return _mask(max(g0 - self.base, 0), max(g1 - self.base, 0))
 
@@ -127,6 +130,7 @@ def load_day_book(
     """Holdings of the service date and its neighbours (a late service can run
     past midnight into the next one), and pacing counts of the date itself."""
     r, rt = reservations, reservation_tables
+    reach = timedelta(days=1 if floor.days_interact else 0)
     query = (
         sa.select(
             r.c.id,
@@ -144,9 +148,7 @@ def load_day_book(
         )
         .where(
             r.c.restaurant_id == floor.restaurant_id,
-            r.c.service_date.between(
-                service_date - timedelta(days=1), service_date + timedelta(days=1)
-            ),
+            r.c.service_date.between(service_date - reach, service_date + reach),
             r.c.state.in_([s.value for s in PACING_STATES]),
         )
     )

@@ -108,6 +108,18 @@ class Floor:
     def largest_party(self) -> int:
         return max((o.max_covers for o in self.options), default=0)
 
+    @cached_property
+    def days_interact(self) -> bool:
+        """Whether one service date's parties can still hold a table when the
+        next date's first service opens (a late service plus its longest turn
+        running into the next day's opening). Most restaurants: no, and then
+        each service date can be checked on its own."""
+        if not self.periods:
+            return False
+        latest_end = max(p.last_seating_min + p.turn_times[-1][1] for p in self.periods)
+        earliest_open = min(p.opens_min for p in self.periods)
+        return latest_end > 1440 + earliest_open
+
     def periods_on(self, local_date: date) -> tuple[ServicePeriod, ...]:
         """The service periods of a local date, after closures and special hours."""
         special = self.special_dates.get(local_date)
@@ -238,10 +250,13 @@ def load_floor(conn: sa.Connection, restaurant_id: int) -> Floor:
     )
 
 
+_FLOOR_VERSION = sa.select(restaurants.c.floor_version).where(
+    restaurants.c.id == sa.bindparam("restaurant_id")
+)
+
+
 def floor_version(conn: sa.Connection, restaurant_id: int) -> int:
-    version = conn.execute(
-        sa.select(restaurants.c.floor_version).where(restaurants.c.id == restaurant_id)
-    ).scalar()
+    version = conn.execute(_FLOOR_VERSION, {"restaurant_id": restaurant_id}).scalar()
     if version is None:
         raise UnknownRestaurant(f"There is no restaurant with id {restaurant_id}.")
     return int(version)

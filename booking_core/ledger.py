@@ -141,17 +141,30 @@ def lock_service_days(conn: sa.Connection, restaurant_id: int, dates: Iterable[d
     SQLite: BEGIN IMMEDIATE already serialises writers; the version bump still
     invalidates availability caches in other processes.
     """
+    statement = _LOCK_DAY[conn.dialect.name]
     for day in sorted(set(dates)):
-        values = {"restaurant_id": restaurant_id, "local_date": day, "bookings_version": 1}
-        upsert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        conn.execute(
-            upsert(service_days)
-            .values(**values)
-            .on_conflict_do_update(
-                index_elements=["restaurant_id", "local_date"],
-                set_={"bookings_version": service_days.c.bookings_version + 1},
-            )
+        conn.execute(statement, {"restaurant_id": restaurant_id, "local_date": day})
+
+
+def _lock_day_statement(insert: Any) -> Any:
+    return (
+        insert(service_days)
+        .values(
+            restaurant_id=sa.bindparam("restaurant_id"),
+            local_date=sa.bindparam("local_date"),
+            bookings_version=1,
         )
+        .on_conflict_do_update(
+            index_elements=["restaurant_id", "local_date"],
+            set_={"bookings_version": service_days.c.bookings_version + 1},
+        )
+    )
+
+
+_LOCK_DAY = {
+    "postgresql": _lock_day_statement(postgresql.insert),
+    "sqlite": _lock_day_statement(sqlite.insert),
+}
 
 
 def drop_everything(engine: sa.Engine) -> None:

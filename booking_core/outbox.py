@@ -29,6 +29,10 @@ class Event:
     occurred_at: datetime
 
 
+_INSERT = outbox.insert()
+_INSERT_PG = outbox.insert().values(txid=sa.literal_column("pg_current_xact_id()::text::bigint"))
+
+
 def append(
     conn: sa.Connection,
     event_type: str,
@@ -46,9 +50,7 @@ def append(
         "payload": payload,
         "occurred_at": at,
     }
-    if conn.dialect.name == "postgresql":
-        values["txid"] = sa.literal_column("pg_current_xact_id()::text::bigint")
-    conn.execute(outbox.insert().values(**values))
+    conn.execute(_INSERT_PG if conn.dialect.name == "postgresql" else _INSERT, values)
 
 
 def read_events(

@@ -20,7 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from booking_core import outbox
-from booking_core.availability import get_floor
+from booking_core.availability import (
+    cached_day_book,
+    day_stamp,
+    get_floor,
+    remember_day_book,
+)
 from booking_core.daybook import BestFitAtBooking, DayBook, TableChoice, load_day_book
 from booking_core.domain import (
     DINER_SPACING_MINUTES,
@@ -267,6 +272,10 @@ def _choose_option(
     return option
 
 
+_INSERT_ASSIGNMENT = reservation_tables.insert()
+_INSERT_CLAIM = table_claims.insert()
+
+
 def _claim(
     conn: sa.Connection,
     reservation_id: int,
@@ -277,7 +286,7 @@ def _claim(
 ) -> None:
     g0, g1 = granule_span(start, end)
     conn.execute(
-        reservation_tables.insert(),
+        _INSERT_ASSIGNMENT,
         [
             {
                 "reservation_id": reservation_id,
@@ -290,7 +299,7 @@ def _claim(
         ],
     )
     conn.execute(
-        table_claims.insert(),
+        _INSERT_CLAIM,
         [
             {"table_id": t, "granule": g, "reservation_id": reservation_id}
             for t in option.table_ids
@@ -332,10 +341,11 @@ def book(
         raise InvalidRequest("Special requests are limited to 2,000 characters.")
     now = check_aware(now, "booking time") if now is not None else ledger.clock()
     policy = policy or table_policy.policy
-    fingerprint = request.fingerprint()
+    # Only a retried request needs recognising; hashing costs ~0.1 ms otherwise.
+    fingerprint = request.fingerprint() if request.idempotency_key else None
     try:
         with ledger.write() as conn:
-            if request.idempotency_key:
+            if request.idempotency_key and fingerprint:
                 existing = _by_idempotency_key(conn, request.idempotency_key, fingerprint)
                 if existing is not None:
                     return existing
@@ -350,7 +360,13 @@ def book(
             lock_service_days(conn, floor.restaurant_id, [slot.service_date])
             if request.diner_id is not None:
                 _check_diner(conn, ledger, request.diner_id, slot.start_at, None)
-            day_book = load_day_book(conn, floor, slot.service_date)
+            # Under the day lock, the cached day book is exact if nothing but
+            # our own version bump happened since it was remembered.
+            stamp = day_stamp(conn, floor, slot.service_date)
+            v = stamp[1]
+            before = (stamp[0], (v[0], v[1] - 1, v[2]))
+            cached = cached_day_book(ledger, floor, slot.service_date, before)
+            day_book = cached.copy() if cached else load_day_book(conn, floor, slot.service_date)
             option = _choose_option(
                 floor,
                 day_book,
@@ -361,7 +377,7 @@ def book(
                 check_pacing=True,
                 policy=policy,
             )
-            reservation_id = _insert(
+            reservation = _insert(
                 conn,
                 floor,
                 slot.service_date,
@@ -375,12 +391,15 @@ def book(
                 request=request,
                 fingerprint=fingerprint,
             )
-            return _load(conn, reservation_id)
+        day_book.hold(option.table_ids, slot.start_granule, slot.end_granule)
+        day_book.add_start(slot.start_granule, party_size)
+        remember_day_book(ledger, floor, slot.service_date, stamp, day_book)  # committed now
+        return reservation
     except IntegrityError as exc:
         # Only reachable when two writers raced past different day locks
         # (an idempotency key reused on another day, or a table claimed by a
         # neighbouring day's late service).
-        if request.idempotency_key:
+        if request.idempotency_key and fingerprint:
             with ledger.read() as conn:
                 existing = _by_idempotency_key(conn, request.idempotency_key, fingerprint)
             if existing is not None:
@@ -403,6 +422,9 @@ def _by_idempotency_key(conn: sa.Connection, key: str, fingerprint: str) -> Rese
     return _load(conn, row.id)
 
 
+_INSERT_RESERVATION = reservations.insert().returning(reservations.c.id)
+
+
 def _insert(
     conn: sa.Connection,
     floor: Floor,
@@ -419,7 +441,7 @@ def _insert(
     fingerprint: str | None = None,
     diner_id: int | None = None,
     guest_name: str = "",
-) -> int:
+) -> Reservation:
     deposit = floor.deposit_min_party is not None and party_size >= floor.deposit_min_party
     values: dict[str, Any] = {
         "restaurant_id": floor.restaurant_id,
@@ -446,11 +468,7 @@ def _insert(
     }
     if state is ReservationState.SEATED:
         values["seated_at"] = now
-    reservation_id = int(
-        conn.execute(
-            reservations.insert().values(**values).returning(reservations.c.id)
-        ).scalar_one()
-    )
+    reservation_id = int(conn.execute(_INSERT_RESERVATION, values).scalar_one())
     _claim(conn, reservation_id, option, start, end, now)
     payload = {
         "state": state.value,
@@ -464,7 +482,29 @@ def _insert(
     }
     event = "reservation.seated_walk_in" if channel is Channel.WALK_IN else "reservation.booked"
     outbox.append(conn, event, "reservation", reservation_id, floor.restaurant_id, payload, now)
-    return reservation_id
+    return Reservation(
+        id=reservation_id,
+        restaurant_id=floor.restaurant_id,
+        diner_id=values["diner_id"],
+        guest_name=values["guest_name"],
+        service_date=service_date,
+        start_at=start,
+        end_at=end,
+        party_size=party_size,
+        channel=channel.value,
+        state=state.value,
+        table_ids=tuple(sorted(option.table_ids)),
+        special_requests=values["special_requests"],
+        deposit_required=deposit,
+        deposit_minor=values["deposit_minor"],
+        currency=floor.currency,
+        idempotency_key=values["idempotency_key"],
+        booked_at=now,
+        timestamps={
+            col: values.get(col, now if col == "booked_at" else None)
+            for col in STATE_TIMESTAMP.values()
+        },
+    )
 
 
 def seat_walk_in(
@@ -518,7 +558,7 @@ def seat_walk_in(
             if chosen is None:
                 raise NoTableFree(f"No table for {party_size} is free now; offer the waitlist.")
             option = chosen
-        reservation_id = _insert(
+        return _insert(
             conn,
             floor,
             service_date,
@@ -532,7 +572,6 @@ def seat_walk_in(
             diner_id=diner_id,
             guest_name=guest_name,
         )
-        return _load(conn, reservation_id)
 
 
 def modify(
