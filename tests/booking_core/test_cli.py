@@ -15,8 +15,9 @@ runner = CliRunner()
 
 def test_seed_then_audit_a_tiny_world(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    seeded = runner.invoke(app, ["seed", "--size", "tiny", "--today", "2026-06-01",
-                                 "--database-url", url])
+    seeded = runner.invoke(
+        app, ["seed", "--size", "tiny", "--today", "2026-06-01", "--database-url", url]
+    )
     assert seeded.exit_code == 0, seeded.output
     assert "reservations" in seeded.output and "no-show rate" in seeded.output
     audited = runner.invoke(app, ["audit", "--database-url", url])
@@ -27,7 +28,9 @@ def test_seed_then_audit_a_tiny_world(tmp_path: Path) -> None:
         victim = conn.execute(
             sa.text("SELECT id FROM reservations WHERE state = 'completed' LIMIT 1")
         ).scalar_one()
-        conn.execute(sa.text("UPDATE reservations SET seated_at = NULL WHERE id = :i"), {"i": victim})
+        conn.execute(
+            sa.text("UPDATE reservations SET seated_at = NULL WHERE id = :i"), {"i": victim}
+        )
     engine.dispose()
     broken = runner.invoke(app, ["audit", "--database-url", url])
     assert broken.exit_code == 1

@@ -17,9 +17,8 @@ from booking_core.errors import (
     UnknownDiner,
 )
 from booking_core.ledger import Ledger
-from booking_core.outbox import read_events
 from booking_core.reservations import BookingRequest, advance, book, get_reservation, seat_walk_in
-from booking_core.schema import reservations
+from booking_core.schema import outbox, reservations
 
 # 2026-03-10 is a Tuesday; London is on GMT, so local time equals UTC.
 SERVICE = datetime(2026, 3, 10, 19, 0, tzinfo=UTC)
@@ -77,8 +76,12 @@ def test_waitlist_quotes_the_next_free_table_and_seats(ledger: Ledger, bistro: i
     with pytest.raises(IllegalTransition):
         waitlist.leave(ledger, entry.id)
     with ledger.read() as conn:
-        kinds = [e.event_type for e in read_events(conn, entity="waitlist")]
-    assert kinds == ["waitlist.joined", "waitlist.notified", "waitlist.seated"]
+        kinds = conn.execute(
+            sa.select(outbox.c.event_type)
+            .where(outbox.c.entity == "waitlist")
+            .order_by(outbox.c.event_offset)
+        ).scalars()
+        assert list(kinds) == ["waitlist.joined", "waitlist.notified", "waitlist.seated"]
 
 
 def test_pos_check_links_to_the_seated_party_and_completes_it(ledger: Ledger, bistro: int) -> None:

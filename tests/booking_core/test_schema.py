@@ -42,7 +42,10 @@ def test_naive_datetimes_are_refused(ledger: Ledger, bistro: int) -> None:
     with pytest.raises(sa.exc.StatementError, match="naive datetime"), ledger.write() as conn:
         conn.execute(
             outbox.insert().values(
-                event_type="x", entity="x", entity_id=1, payload={},
+                event_type="x",
+                entity="x",
+                entity_id=1,
+                payload={},
                 occurred_at=datetime(2026, 1, 1),  # noqa: DTZ001 - the point of the test
             )
         )

@@ -40,9 +40,14 @@ def _fingerprint(ledger: Ledger) -> str:
     with ledger.read() as conn:
         rows = conn.execute(
             sa.select(
-                reservations.c.id, reservations.c.restaurant_id, reservations.c.diner_id,
-                reservations.c.start_at, reservations.c.party_size, reservations.c.state,
-                reservations.c.channel, reservations.c.special_requests,
+                reservations.c.id,
+                reservations.c.restaurant_id,
+                reservations.c.diner_id,
+                reservations.c.start_at,
+                reservations.c.party_size,
+                reservations.c.state,
+                reservations.c.channel,
+                reservations.c.special_requests,
             ).order_by(reservations.c.id)
         ).all()
     return hashlib.sha256(repr(rows).encode()).hexdigest()
@@ -77,9 +82,14 @@ def test_truth_is_kept_for_every_reservation_and_drives_outcomes(
 ) -> None:
     ledger, _ = tiny_world
     query = sa.select(
-        reservations.c.state, reservations.c.channel, reservations.c.deposit_required,
-        reservations.c.booked_at, reservations.c.start_at, reservations.c.seated_at,
-        reservations.c.completed_at, world_reservation_truth.c.p_no_show,
+        reservations.c.state,
+        reservations.c.channel,
+        reservations.c.deposit_required,
+        reservations.c.booked_at,
+        reservations.c.start_at,
+        reservations.c.seated_at,
+        reservations.c.completed_at,
+        world_reservation_truth.c.p_no_show,
         world_reservation_truth.c.expected_duration_min,
     ).select_from(reservations.outerjoin(world_reservation_truth))
     with ledger.read() as conn:

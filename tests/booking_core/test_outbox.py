@@ -1,0 +1,60 @@
+"""The outbox feed: ordered, complete, and never skipping a late commit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from booking_core import outbox
+from booking_core.ledger import Ledger
+from booking_core.reservations import BookingRequest, advance, book, modify
+
+AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+def test_every_change_appends_one_event_in_order(ledger: Ledger, bistro: int) -> None:
+    r = book(ledger, BookingRequest(bistro, "2026-03-10", "19:00", 2), now=AT)
+    modify(ledger, r.id, local_time="20:00", now=AT + timedelta(hours=1))
+    advance(ledger, r.id, "confirmed", now=AT + timedelta(days=7))
+    advance(ledger, r.id, "cancelled", cancelled_by="restaurant", now=AT + timedelta(days=8))
+    with ledger.read() as conn:
+        events = outbox.read_events(conn, entity="reservation")
+        last = outbox.last_offset(conn)
+    assert [e.event_type for e in events] == [
+        "reservation.booked",
+        "reservation.modified",
+        "reservation.confirmed",
+        "reservation.cancelled",
+    ]
+    assert [e.entity_id for e in events] == [r.id] * 4
+    offsets = [e.offset for e in events]
+    assert offsets == sorted(offsets) and len(set(offsets)) == 4 and last >= offsets[-1]
+    assert events[3].payload == {
+        "from": "confirmed",
+        "to": "cancelled",
+        "cancelled_by": "restaurant",
+    }
+    with ledger.read() as conn:
+        after = outbox.read_events(conn, after=offsets[1], entity="reservation")
+    assert [e.offset for e in after] == offsets[2:]
+
+
+def test_reader_waits_for_an_earlier_offset_still_in_flight(ledger: Ledger) -> None:
+    if not ledger.is_postgres:
+        pytest.skip("SQLite has one writer at a time: offsets commit in order")
+    slow = ledger.engine.connect()
+    slow_tx = slow.begin()
+    outbox.append(slow, "test.slow", "test", 1, None, {}, AT)  # takes the lower offset
+    with ledger.engine.begin() as fast:
+        outbox.append(fast, "test.fast", "test", 2, None, {}, AT)  # commits first
+    with ledger.read() as conn:
+        seen_early = [e.event_type for e in outbox.read_events(conn, entity="test")]
+    slow_tx.commit()
+    slow.close()
+    with ledger.read() as conn:
+        seen_late = [e.event_type for e in outbox.read_events(conn, entity="test")]
+    # Handing out "test.fast" first would let a consumer acknowledge past the
+    # slow event's offset and lose it forever.
+    assert seen_early == []
+    assert seen_late == ["test.slow", "test.fast"]
