@@ -105,6 +105,14 @@ class Reservation:
     booked_at: datetime
     timestamps: dict[str, datetime | None] = field(default_factory=dict)
     cancelled_by: str | None = None
+    area_id: int | None = None
+    accessible: bool = False
+    updated_at: datetime | None = None
+
+    @property
+    def last_change(self) -> datetime:
+        stamps = [t for t in self.timestamps.values() if t is not None]
+        return max([*stamps, self.updated_at] if self.updated_at else stamps)
 
 
 @dataclass
@@ -116,6 +124,9 @@ class TablePolicyHolder:
 
 table_policy = TablePolicyHolder()
 
+# A party may be marked arrived or seated this long before its booked time.
+EARLIEST_ARRIVAL = timedelta(hours=2)
+
 
 # ---------------------------------------------------------------- reading
 
@@ -125,8 +136,13 @@ def get_reservation(ledger: Ledger, reservation_id: int) -> Reservation:
         return _load(conn, reservation_id)
 
 
-def _load(conn: sa.Connection, reservation_id: int) -> Reservation:
-    row = conn.execute(sa.select(reservations).where(reservations.c.id == reservation_id)).first()
+def _load(conn: sa.Connection, reservation_id: int, *, lock: bool = False) -> Reservation:
+    query = sa.select(reservations).where(reservations.c.id == reservation_id)
+    if lock and conn.dialect.name == "postgresql":
+        # Two hosts changing one reservation at once: the second waits and
+        # then sees the first's result (SQLite's writer lock already does this).
+        query = query.with_for_update()
+    row = conn.execute(query).first()
     if row is None:
         raise UnknownReservation(f"There is no reservation with id {reservation_id}.")
     tables = tuple(
@@ -160,6 +176,9 @@ def _load(conn: sa.Connection, reservation_id: int) -> Reservation:
         booked_at=r["booked_at"],
         timestamps={col: r[col] for col in STATE_TIMESTAMP.values()},
         cancelled_by=r["cancelled_by"],
+        area_id=r["area_id"],
+        accessible=bool(r["accessible_required"]),
+        updated_at=r["updated_at"],
     )
 
 
@@ -167,28 +186,32 @@ def _load(conn: sa.Connection, reservation_id: int) -> Reservation:
 
 
 def _slot_for_request(floor: Floor, day: date, at: time, party_size: int) -> Slot:
+    """The slot for a party seated at ``at`` on calendar date ``day``: a
+    service of that date, or the previous evening's service running past
+    midnight (00:30 on Saturday belongs to Friday's late service)."""
+    minute = at.hour * 60 + at.minute
+    candidates = [(day, minute), (day - timedelta(days=1), minute + 1440)]
+    for service_date, m in candidates:
+        for period in floor.periods_on(service_date):
+            if not (period.opens_min <= m <= period.last_seating_min and at.second == 0):
+                continue
+            if (m - period.opens_min) % period.slot_interval_min:
+                raise OutsideServiceHours(
+                    f"{floor.name} seats {period.name} every {period.slot_interval_min} "
+                    f"minutes from {_hhmm(period.opens_min)}; {at:%H:%M} is not one of them."
+                )
+            slot = make_slot(floor, period, service_date, m, party_size)
+            if slot is None:
+                raise OutsideServiceHours(
+                    f"{at:%H:%M} does not exist on {day} in {floor.timezone} "
+                    "(the clocks go forward); choose another time."
+                )
+            return slot
     periods = floor.periods_on(day)
     if not periods:
         special = floor.special_dates.get(day)
         why = f" ({special.note})" if special is not None and special.note else ""
         raise RestaurantClosed(f"{floor.name} is closed on {day:%A %d %B %Y}{why}.")
-    minute = at.hour * 60 + at.minute
-    candidates = [minute, minute + 1440]  # 00:30 may belong to the previous evening's service
-    for period in periods:
-        for m in candidates:
-            if period.opens_min <= m <= period.last_seating_min and at.second == 0:
-                if (m - period.opens_min) % period.slot_interval_min:
-                    raise OutsideServiceHours(
-                        f"{floor.name} seats {period.name} every {period.slot_interval_min} "
-                        f"minutes from {_hhmm(period.opens_min)}; {at:%H:%M} is not one of them."
-                    )
-                slot = make_slot(floor, period, day, m, party_size)
-                if slot is None:
-                    raise OutsideServiceHours(
-                        f"{at:%H:%M} does not exist on {day} in {floor.timezone} "
-                        "(the clocks go forward); choose another time."
-                    )
-                return slot
     hours = ", ".join(f"{p.name} {_hhmm(p.opens_min)}-{_hhmm(p.last_seating_min)}" for p in periods)
     raise OutsideServiceHours(
         f"{floor.name} takes bookings on {day:%A} at {hours} (last seatings); "
@@ -455,6 +478,7 @@ def _insert(
         "state": state.value,
         "special_requests": request.special_requests if request else "",
         "area_id": request.area_id if request else None,
+        "accessible_required": request.accessible if request else False,
         "combination_id": option.combination_id,
         "deposit_required": deposit,
         "deposit_minor": floor.deposit_per_cover_minor * party_size if deposit else 0,
@@ -500,6 +524,9 @@ def _insert(
         currency=floor.currency,
         idempotency_key=values["idempotency_key"],
         booked_at=now,
+        area_id=values["area_id"],
+        accessible=values["accessible_required"],
+        updated_at=now,
         timestamps={
             col: values.get(col, now if col == "booked_at" else None)
             for col in STATE_TIMESTAMP.values()
@@ -522,56 +549,85 @@ def seat_walk_in(
     party_size = check_party_size(party_size)
     now = check_aware(now, "time") if now is not None else ledger.clock()
     policy = policy or table_policy.policy
-    with ledger.write() as conn:
-        floor = get_floor(ledger, conn, restaurant_id)
-        _check_party_fits(floor, party_size)
-        found = service_date_of(floor, now)
-        if found is None:
-            raise OutsideServiceHours(f"{floor.name} is not in service at this time.")
-        service_date, period, _ = found
-        g0 = granule_span(now, now)[0]
-        turn = period.turn_time(party_size)
-        end = now + timedelta(minutes=turn)
-        lock_service_days(conn, restaurant_id, [service_date])
-        if diner_id is not None:
-            _check_diner(conn, ledger, diner_id, now, None)
-        day_book = load_day_book(conn, floor, service_date)
-        g1 = granule_span(now, end)[1]
-        if table_ids:
-            unknown = [t for t in table_ids if t not in floor.tables]
-            if unknown:
-                raise InvalidRequest(f"{floor.name} has no active table with id {unknown[0]}.")
-            seats = sum(floor.tables[t].max_covers for t in table_ids)
-            if seats < party_size:
-                raise InvalidRequest(f"Those tables seat {seats}, not a party of {party_size}.")
-            if not day_book.is_free(table_ids, g0, g1):
-                raise NoTableFree("That table is held for another party during this turn.")
-            option = SeatingOption(
-                tuple(sorted(table_ids)),
-                1,
-                seats,
-                frozenset(floor.tables[t].area_id for t in table_ids),
-                False,
+    if table_ids is not None:
+        table_ids = tuple(sorted(set(table_ids)))
+    try:
+        with ledger.write() as conn:
+            return _seat_walk_in_in(
+                conn,
+                ledger,
+                restaurant_id,
+                party_size,
+                table_ids,
+                diner_id,
+                guest_name,
+                policy,
+                now,
             )
-        else:
-            chosen = policy.choose(floor, day_book, party_size, g0, g1)
-            if chosen is None:
-                raise NoTableFree(f"No table for {party_size} is free now; offer the waitlist.")
-            option = chosen
-        return _insert(
-            conn,
-            floor,
-            service_date,
-            now,
-            end,
-            party_size,
-            Channel.WALK_IN,
-            ReservationState.SEATED,
-            now,
-            option,
-            diner_id=diner_id,
-            guest_name=guest_name,
+    except IntegrityError as exc:
+        raise NoTableFree("That table was taken a moment ago; choose another.") from exc
+
+
+def _seat_walk_in_in(
+    conn: sa.Connection,
+    ledger: Ledger,
+    restaurant_id: int,
+    party_size: int,
+    table_ids: tuple[int, ...] | None,
+    diner_id: int | None,
+    guest_name: str,
+    policy: TableChoice,
+    now: datetime,
+) -> Reservation:
+    floor = get_floor(ledger, conn, restaurant_id)
+    _check_party_fits(floor, party_size)
+    found = service_date_of(floor, now)
+    if found is None:
+        raise OutsideServiceHours(f"{floor.name} is not in service at this time.")
+    service_date, period, _ = found
+    g0 = granule_span(now, now)[0]
+    turn = period.turn_time(party_size)
+    end = now + timedelta(minutes=turn)
+    lock_service_days(conn, restaurant_id, [service_date])
+    if diner_id is not None:
+        _check_diner(conn, ledger, diner_id, now, None)
+    day_book = load_day_book(conn, floor, service_date)
+    g1 = granule_span(now, end)[1]
+    if table_ids:
+        unknown = [t for t in table_ids if t not in floor.tables]
+        if unknown:
+            raise InvalidRequest(f"{floor.name} has no active table with id {unknown[0]}.")
+        seats = sum(floor.tables[t].max_covers for t in table_ids)
+        if seats < party_size:
+            raise InvalidRequest(f"Those tables seat {seats}, not a party of {party_size}.")
+        if not day_book.is_free(table_ids, g0, g1):
+            raise NoTableFree("That table is held for another party during this turn.")
+        option = SeatingOption(
+            tuple(sorted(table_ids)),
+            1,
+            seats,
+            frozenset(floor.tables[t].area_id for t in table_ids),
+            False,
         )
+    else:
+        chosen = policy.choose(floor, day_book, party_size, g0, g1)
+        if chosen is None:
+            raise NoTableFree(f"No table for {party_size} is free now; offer the waitlist.")
+        option = chosen
+    return _insert(
+        conn,
+        floor,
+        service_date,
+        now,
+        end,
+        party_size,
+        Channel.WALK_IN,
+        ReservationState.SEATED,
+        now,
+        option,
+        diner_id=diner_id,
+        guest_name=guest_name,
+    )
 
 
 def modify(
@@ -590,68 +646,87 @@ def modify(
         raise InvalidRequest("Nothing to change: give a new date, time or party size.")
     now = check_aware(now, "time") if now is not None else ledger.clock()
     policy = policy or table_policy.policy
-    with ledger.write() as conn:
-        current = _load(conn, reservation_id)
-        if current.state not in (ReservationState.BOOKED, ReservationState.CONFIRMED):
-            raise IllegalTransition(
-                f"Reservation {reservation_id} is {current.state}; only booked or confirmed "
-                "reservations can be changed."
+    try:
+        with ledger.write() as conn:
+            return _modify_in(
+                conn, ledger, reservation_id, local_date, local_time, party_size, policy, now
             )
-        floor = get_floor(ledger, conn, current.restaurant_id)
-        local_start = current.start_at.astimezone(floor.zone)
-        day = parse_date(local_date) if local_date is not None else current.service_date
-        at = parse_time(local_time) if local_time is not None else local_start.time()
-        size = check_party_size(party_size) if party_size is not None else current.party_size
-        _check_party_fits(floor, size)
-        slot = _slot_for_request(floor, day, at, size)
-        if slot.start_at <= now:
-            raise InvalidRequest(f"{day} {at:%H:%M} has already passed.")
-        lock_service_days(conn, floor.restaurant_id, {current.service_date, slot.service_date})
-        if current.diner_id is not None:
-            _check_diner(conn, ledger, current.diner_id, slot.start_at, reservation_id)
-        _release(conn, reservation_id, now)
-        day_book = load_day_book(conn, floor, slot.service_date, exclude_reservation=reservation_id)
-        option = _choose_option(
-            floor,
-            day_book,
-            slot,
-            size,
-            area_id=None,
-            accessible=False,
-            check_pacing=True,
-            policy=policy,
+    except IntegrityError as exc:
+        raise NoTableFree("That table was taken a moment ago; please search again.") from exc
+
+
+def _modify_in(
+    conn: sa.Connection,
+    ledger: Ledger,
+    reservation_id: int,
+    local_date: date | str | None,
+    local_time: time | str | None,
+    party_size: int | None,
+    policy: TableChoice,
+    now: datetime,
+) -> Reservation:
+    current = _load(conn, reservation_id, lock=True)
+    _check_not_before(current, now)
+    if current.state not in (ReservationState.BOOKED, ReservationState.CONFIRMED):
+        raise IllegalTransition(
+            f"Reservation {reservation_id} is {current.state}; only booked or confirmed "
+            "reservations can be changed."
         )
-        conn.execute(
-            reservations.update()
-            .where(reservations.c.id == reservation_id)
-            .values(
-                service_date=slot.service_date,
-                start_at=slot.start_at,
-                end_at=slot.end_at,
-                party_size=size,
-                combination_id=option.combination_id,
-                updated_at=now,
-            )
+    floor = get_floor(ledger, conn, current.restaurant_id)
+    local_start = current.start_at.astimezone(floor.zone)
+    day = parse_date(local_date) if local_date is not None else current.service_date
+    at = parse_time(local_time) if local_time is not None else local_start.time()
+    size = check_party_size(party_size) if party_size is not None else current.party_size
+    _check_party_fits(floor, size)
+    slot = _slot_for_request(floor, day, at, size)
+    if slot.start_at <= now:
+        raise InvalidRequest(f"{day} {at:%H:%M} has already passed.")
+    lock_service_days(conn, floor.restaurant_id, {current.service_date, slot.service_date})
+    if current.diner_id is not None:
+        _check_diner(conn, ledger, current.diner_id, slot.start_at, reservation_id)
+    _release(conn, reservation_id, now)
+    day_book = load_day_book(conn, floor, slot.service_date, exclude_reservation=reservation_id)
+    option = _choose_option(
+        floor,
+        day_book,
+        slot,
+        size,
+        area_id=current.area_id,
+        accessible=current.accessible,
+        check_pacing=True,
+        policy=policy,
+    )
+    conn.execute(
+        reservations.update()
+        .where(reservations.c.id == reservation_id)
+        .values(
+            service_date=slot.service_date,
+            start_at=slot.start_at,
+            end_at=slot.end_at,
+            party_size=size,
+            combination_id=option.combination_id,
+            updated_at=now,
         )
-        _claim(conn, reservation_id, option, slot.start_at, slot.end_at, now)
-        outbox.append(
-            conn,
-            "reservation.modified",
-            "reservation",
-            reservation_id,
-            floor.restaurant_id,
-            {
-                "from": {
-                    "start_at": current.start_at.isoformat(),
-                    "party_size": current.party_size,
-                },
-                "to": {"start_at": slot.start_at.isoformat(), "party_size": size},
-                "service_date": slot.service_date.isoformat(),
-                "table_ids": list(option.table_ids),
+    )
+    _claim(conn, reservation_id, option, slot.start_at, slot.end_at, now)
+    outbox.append(
+        conn,
+        "reservation.modified",
+        "reservation",
+        reservation_id,
+        floor.restaurant_id,
+        {
+            "from": {
+                "start_at": current.start_at.isoformat(),
+                "party_size": current.party_size,
             },
-            now,
-        )
-        return _load(conn, reservation_id)
+            "to": {"start_at": slot.start_at.isoformat(), "party_size": size},
+            "service_date": slot.service_date.isoformat(),
+            "table_ids": list(option.table_ids),
+        },
+        now,
+    )
+    return _load(conn, reservation_id)
 
 
 def advance(
@@ -681,6 +756,14 @@ def advance(
         return advance_in(conn, reservation_id, target, who, now)
 
 
+def _check_not_before(current: Reservation, now: datetime) -> None:
+    if now < current.last_change:
+        raise InvalidRequest(
+            f"Reservation {current.id} last changed at {current.last_change:%Y-%m-%d %H:%M:%S} "
+            f"UTC; a change dated {now:%Y-%m-%d %H:%M:%S} would rewrite its history."
+        )
+
+
 def advance_in(
     conn: sa.Connection,
     reservation_id: int,
@@ -689,8 +772,21 @@ def advance_in(
     now: datetime,
 ) -> Reservation:
     """``advance`` inside a caller's write transaction (e.g. a POS check closing)."""
-    current = _load(conn, reservation_id)
+    current = _load(conn, reservation_id, lock=True)
     state = ReservationState(current.state)
+    _check_not_before(current, now)
+    if target is ReservationState.NO_SHOW and now < current.start_at:
+        raise InvalidRequest(
+            f"Reservation {reservation_id} starts at {current.start_at:%Y-%m-%d %H:%M} UTC; "
+            "a party cannot be a no-show before its time."
+        )
+    if target in (ReservationState.ARRIVED, ReservationState.SEATED) and (
+        now < current.start_at - EARLIEST_ARRIVAL
+    ):
+        raise InvalidRequest(
+            f"Reservation {reservation_id} is for {current.start_at:%Y-%m-%d %H:%M} UTC; "
+            "it cannot be marked arrived or seated hours before that."
+        )
     if target not in TRANSITIONS[state]:
         allowed = ", ".join(sorted(s.value for s in TRANSITIONS[state])) or "nothing"
         raise IllegalTransition(

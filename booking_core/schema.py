@@ -273,6 +273,7 @@ reservations = sa.Table(
     sa.Column(
         "area_id", sa.Integer, sa.ForeignKey("dining_areas.id", ondelete="SET NULL"), nullable=True
     ),
+    sa.Column("accessible_required", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column(
         "combination_id",
         sa.Integer,

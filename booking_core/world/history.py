@@ -69,6 +69,7 @@ class Booking:
     booked_at: datetime
     request_text: str
     deposit: bool
+    accessible: bool
     duration_median: float
     times: dict[str, datetime] = field(default_factory=dict)
     cancelled_by: str | None = None
@@ -149,7 +150,8 @@ class DaySimulator:
             if (m - period.opens_min) % period.slot_interval_min:
                 continue
             slot = make_slot(self.floor, period, day, m, party)
-            if slot is None or slot.start_at <= booked_at:
+            # At least half an hour of notice, so nobody is seated before booking.
+            if slot is None or slot.start_at < booked_at + timedelta(minutes=30):
                 continue
             if not book.pacing_allows(slot, party):
                 reason = "pacing" if shift == 0 else reason
@@ -286,7 +288,19 @@ class DaySimulator:
             area=area,
             restaurant_pace=traits.pace,
         )
-        b = Booking(self._new_id(), diner, slot, party, channel, option, at, text, deposit, median)
+        b = Booking(
+            self._new_id(),
+            diner,
+            slot,
+            party,
+            channel,
+            option,
+            at,
+            text,
+            deposit,
+            accessible,
+            median,
+        )
         b.times["booked_at"] = at
         self.rows.truth.append(
             {
@@ -556,7 +570,9 @@ class DaySimulator:
             area=self.area_of(option),
             restaurant_pace=self.traits.pace,
         )
-        b = Booking(self._new_id(), None, slot, party, "walk_in", option, at, "", False, median)
+        b = Booking(
+            self._new_id(), None, slot, party, "walk_in", option, at, "", False, False, median
+        )
         b.times["booked_at"] = at
         self.rows.truth.append(
             {
@@ -605,6 +621,7 @@ class DaySimulator:
                     "state": state,
                     "special_requests": b.request_text,
                     "combination_id": b.option.combination_id,
+                    "accessible_required": b.accessible,
                     "deposit_required": b.deposit,
                     "deposit_minor": (
                         self.floor.deposit_per_cover_minor * b.party if b.deposit else 0

@@ -358,6 +358,7 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=12), nullable=False),
         sa.Column("special_requests", sa.Text(), server_default="", nullable=False),
         sa.Column("area_id", sa.Integer(), nullable=True),
+        sa.Column("accessible_required", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("combination_id", sa.Integer(), nullable=True),
         sa.Column("deposit_required", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("deposit_minor", sa.Integer(), server_default="0", nullable=False),
