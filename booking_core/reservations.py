@@ -381,6 +381,12 @@ def book(
                     "a host seats a party that is here now as a walk-in."
                 )
             lock_service_days(conn, floor.restaurant_id, [slot.service_date])
+            if request.idempotency_key and fingerprint and ledger.is_postgres:
+                # A retry that raced its own first attempt waited on the day
+                # lock; now that it holds it, the first attempt is visible.
+                existing = _by_idempotency_key(conn, request.idempotency_key, fingerprint)
+                if existing is not None:
+                    return existing
             if request.diner_id is not None:
                 _check_diner(conn, ledger, request.diner_id, slot.start_at, None)
             # Under the day lock, the cached day book is exact if nothing but
