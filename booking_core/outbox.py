@@ -1,10 +1,15 @@
 """The outbox: every state change appends an event in the writer's transaction.
 
-Consumers read forward from an offset. On PostgreSQL, offsets are handed out
-before commit, so a reader could see offset 11 committed while 10 is still in
-flight and skip 10 forever; each event therefore records its transaction id,
-and readers only take events from transactions older than every one still
-running. SQLite has one writer at a time, so offset order is commit order.
+Consumers read forward from an offset, so offsets must become visible in
+order: a reader that saw 11 committed while 10 was still in flight would
+acknowledge past 10 and lose it. SQLite has one writer at a time, so offset
+order is commit order. On PostgreSQL, offsets come from a sequence before
+commit; a writer therefore takes a transaction-scoped advisory lock before
+its first event and holds it to commit, which makes the committed events a
+prefix of the offsets at every moment. The lock covers only the tail of a
+transaction (its events and the commit); writers of different restaurants
+still do their checks in parallel. Beyond one PostgreSQL primary, the outbox
+is relayed to Kafka (see the design) rather than read by offset.
 """
 
 from __future__ import annotations
@@ -31,6 +36,18 @@ class Event:
 
 _INSERT = outbox.insert()
 _INSERT_PG = outbox.insert().values(txid=sa.literal_column("pg_current_xact_id()::text::bigint"))
+# Any constant will do; it only has to be the same for every writer.
+FEED_LOCK_KEY = 0x53535F4F5554  # "SS_OUT"
+_FEED_LOCK = sa.text(f"SELECT pg_advisory_xact_lock({FEED_LOCK_KEY})")
+
+
+def hold_feed(conn: sa.Connection) -> int | None:
+    """Take the feed lock (PostgreSQL) and return the transaction id to record
+    on events written in bulk; a no-op returning None on SQLite."""
+    if conn.dialect.name != "postgresql":
+        return None
+    conn.execute(_FEED_LOCK)
+    return int(conn.execute(sa.text("SELECT pg_current_xact_id()::text::bigint")).scalar_one())
 
 
 def append(
@@ -50,7 +67,11 @@ def append(
         "payload": payload,
         "occurred_at": at,
     }
-    conn.execute(_INSERT_PG if conn.dialect.name == "postgresql" else _INSERT, values)
+    if conn.dialect.name == "postgresql":
+        conn.execute(_FEED_LOCK)  # re-entrant within the transaction
+        conn.execute(_INSERT_PG, values)
+    else:
+        conn.execute(_INSERT, values)
 
 
 def read_events(
@@ -60,11 +81,6 @@ def read_events(
     query = sa.select(outbox).where(outbox.c.event_offset > after)
     if entity is not None:
         query = query.where(outbox.c.entity == entity)
-    if conn.dialect.name == "postgresql":
-        horizon: sa.ColumnElement[int] = sa.literal_column(
-            "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-        )
-        query = query.where(outbox.c.txid < horizon)
     rows = conn.execute(query.order_by(outbox.c.event_offset).limit(limit)).mappings()
     return [
         Event(

@@ -29,6 +29,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from booking_core import outbox as outbox_feed
 from booking_core.domain import MAX_PARTY, MIN_PARTY, Channel, ReservationState
 from booking_core.errors import InvalidRequest
 from booking_core.ledger import Ledger
@@ -343,11 +344,8 @@ def _refuse_reimport(conn: sa.Connection) -> None:
 
 
 def _txid(conn: sa.Connection) -> int | None:
-    """PostgreSQL: the transaction id outbox readers need (see booking_core.outbox);
-    fetched once, as a per-row SQL expression cannot go through executemany."""
-    if conn.dialect.name != "postgresql":
-        return None
-    return int(conn.execute(sa.text("SELECT pg_current_xact_id()::text::bigint")).scalar_one())
+    """Take the outbox feed lock for this bulk write (see booking_core.outbox)."""
+    return outbox_feed.hold_feed(conn)
 
 
 def _insert_all(

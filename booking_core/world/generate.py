@@ -18,6 +18,7 @@ from faker import Faker
 
 from booking_core.floor import load_floor
 from booking_core.ledger import Ledger
+from booking_core.outbox import hold_feed
 from booking_core.restaurants import create_restaurant
 from booking_core.schema import (
     diners,
@@ -176,9 +177,7 @@ def _insert(
 
 
 def _flush(conn: sa.Connection, rows: Rows) -> None:
-    txid = None
-    if conn.dialect.name == "postgresql":
-        txid = conn.execute(sa.text("SELECT pg_current_xact_id()::text::bigint")).scalar_one()
+    txid = hold_feed(conn)
     for e in rows.events:
         e["txid"] = txid
     _insert(conn, reservations, rows.reservations)

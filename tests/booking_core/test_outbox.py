@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -40,21 +41,32 @@ def test_every_change_appends_one_event_in_order(ledger: Ledger, bistro: int) ->
     assert [e.offset for e in after] == offsets[2:]
 
 
-def test_reader_waits_for_an_earlier_offset_still_in_flight(ledger: Ledger) -> None:
+def test_offsets_become_visible_in_order(ledger: Ledger) -> None:
+    """A writer that took offset N holds the feed until it commits, so a later
+    writer's N+1 can never be seen (and acknowledged) before N."""
     if not ledger.is_postgres:
         pytest.skip("SQLite has one writer at a time: offsets commit in order")
     slow = ledger.engine.connect()
     slow_tx = slow.begin()
     outbox.append(slow, "test.slow", "test", 1, None, {}, AT)  # takes the lower offset
-    with ledger.engine.begin() as fast:
-        outbox.append(fast, "test.fast", "test", 2, None, {}, AT)  # commits first
+    fast_done = threading.Event()
+
+    def fast_writer() -> None:
+        with ledger.engine.begin() as fast:
+            outbox.append(fast, "test.fast", "test", 2, None, {}, AT)
+        fast_done.set()
+
+    thread = threading.Thread(target=fast_writer)
+    thread.start()
+    fast_done.wait(timeout=1.0)
     with ledger.read() as conn:
         seen_early = [e.event_type for e in outbox.read_events(conn, entity="test")]
+    assert not fast_done.is_set()  # the second writer waits for the first
     slow_tx.commit()
     slow.close()
+    thread.join(timeout=10)
     with ledger.read() as conn:
-        seen_late = [e.event_type for e in outbox.read_events(conn, entity="test")]
-    # Handing out "test.fast" first would let a consumer acknowledge past the
-    # slow event's offset and lose it forever.
+        seen_late = outbox.read_events(conn, entity="test")
     assert seen_early == []
-    assert seen_late == ["test.slow", "test.fast"]
+    assert [e.event_type for e in seen_late] == ["test.slow", "test.fast"]
+    assert seen_late[0].offset < seen_late[1].offset
