@@ -326,9 +326,12 @@ class DaySimulator:
             push(slot.start_at + timedelta(minutes=lateness), "arrive", b)
 
     def _maybe_confirm(self, b: Booking, before: datetime, p: float) -> None:
-        ask = b.slot.start_at - timedelta(hours=24)
-        if ask > b.booked_at and self.rng.random() < p:
-            at = ask + timedelta(minutes=float(self.rng.uniform(5, 20 * 60)))
+        # The reminder goes out two days ahead; guests answer within a day and
+        # a half, so some confirmations are known at the 24-hour cut-off.
+        ask = max(b.slot.start_at - timedelta(hours=48), b.booked_at)
+        if b.slot.start_at - ask > timedelta(hours=4) and self.rng.random() < p:
+            reply = min(float(self.rng.exponential(8 * 60)), 36 * 60)
+            at = min(ask + timedelta(minutes=5 + reply), b.slot.start_at - timedelta(hours=2))
             if at < before and at <= self.now:
                 b.times["confirmed_at"] = at
                 self._event(b, "reservation.confirmed", at, {"from": "booked", "to": "confirmed"})
