@@ -56,9 +56,9 @@ class WorldSize:
 
 SIZES: dict[str, WorldSize] = {
     "tiny": WorldSize("tiny", 3, 21, 7, 150),
-    "small": WorldSize("small", 8, 60, 14, 250),
-    "demo": WorldSize("demo", 24, 120, 28, 300),
-    "large": WorldSize("large", 200, 180, 28, 300),
+    "small": WorldSize("small", 8, 60, 14, 150),
+    "demo": WorldSize("demo", 24, 150, 28, 100),
+    "large": WorldSize("large", 200, 180, 28, 100),
 }
 
 

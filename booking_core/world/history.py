@@ -275,8 +275,8 @@ class DaySimulator:
             channel=channel,
             has_request=bool(text),
             flakiness=diner.flakiness,
-            noise_ns=float(rng.normal(0, 0.25)),
-            noise_c=float(rng.normal(0, 0.25)),
+            noise_ns=float(rng.normal(0, 0.15)),
+            noise_c=float(rng.normal(0, 0.15)),
         )
         area = self.area_of(option)
         median = median_duration(

@@ -7,8 +7,8 @@ Drivers of attendance (the generator's true model, kept per reservation in
   + 0.15 per guest above two, - 1.1 with a deposit, + weekday effect
   (Monday +0.25 ... Saturday -0.2), + channel effect (affiliate +0.6,
   widget +0.2, web +0.1, phone -0.4), - 0.5 with a special request,
-  + 0.9 x the diner's latent flakiness (standard normal; it shows in their
-  history of no-shows), + noise N(0, 0.25);
+  + 0.55 x the diner's latent flakiness (standard normal; it shows in their
+  history of no-shows), + noise N(0, 0.15);
 - cancellation (before the reservation): -2.3, + 0.35 per log(1 + lead days),
   - 0.6 with a deposit, + 0.4 x flakiness, + channel effect, + noise; its
   time is a Beta(2, 1) fraction of the lead time, so late cancellations
@@ -84,7 +84,7 @@ def attendance_truth(
         + WEEKDAY_NO_SHOW[weekday]
         + CHANNEL_NO_SHOW.get(channel, 0.0)
         - 0.5 * has_request
-        + 0.9 * flakiness
+        + 0.55 * flakiness
         + noise_ns
     )
     z_c = (
