@@ -39,7 +39,7 @@ UrlOption = Annotated[
 ]
 
 
-def _fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> None:
     console.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)
 
@@ -49,10 +49,10 @@ def _guard(action: Callable[[], T]) -> T:
     try:
         return action()
     except BookingError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         raise  # unreachable: _fail raises
     except OSError as exc:
-        _fail(f"{exc.strerror or exc}: {exc.filename or ''}")
+        fail(f"{exc.strerror or exc}: {exc.filename or ''}")
         raise
 
 
@@ -102,7 +102,7 @@ def seed(
     from booking_core.world.generate import SIZES, generate_world
 
     if size not in SIZES:
-        _fail(f"Unknown size {size!r}; choose one of {', '.join(SIZES)}.")
+        fail(f"Unknown size {size!r}; choose one of {', '.join(SIZES)}.")
     day = _parse_day(today)
     ledger = _reset(database_url) if reset else _ledger(database_url)
     with _progress() as report:
@@ -118,7 +118,7 @@ def _parse_day(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        _fail(f"--today {value!r} is not a date written as YYYY-MM-DD.")
+        fail(f"--today {value!r} is not a date written as YYYY-MM-DD.")
         raise
 
 
@@ -190,12 +190,8 @@ def audit(
         raise typer.Exit(1)
 
 
-@app.command()
-def demo(
-    size: Annotated[str, typer.Option(help="World size")] = "demo",
-    seed: Annotated[int, typer.Option()] = 7,
-) -> None:
-    """Build the demo world from scratch in the default ledger, audit it, summarise it."""
+def build_demo_world(size: str = "demo", seed: int = 7) -> Ledger:
+    """The demo's first half: a fresh world in the default ledger, audited."""
     from booking_core.audit import audit_ledger
     from booking_core.world.generate import generate_world
 
@@ -210,10 +206,7 @@ def demo(
     console.print(result.to_text(10))
     if not result.ok:
         raise typer.Exit(1)
-    console.print(
-        "Next: [bold]servicesphere audit[/], or open the ledger in any SQLite client: "
-        f"{settings.ledger_url}"
-    )
+    return ledger
 
 
 def main() -> None:

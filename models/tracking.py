@@ -75,8 +75,30 @@ class EstimatorModel(PythonModel):
         self.estimator = joblib.load(context.artifacts["estimator"])
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
-        frame = pl.from_pandas(model_input)
+        frame = from_pandas_input(model_input)
         return to_pandas_output(getattr(self.estimator, self.method)(frame))
+
+
+def to_pandas_input(frame: pl.DataFrame) -> pd.DataFrame:
+    """A polars frame as MLflow's schema wants it: timestamps as naive UTC."""
+    naive = [
+        # Whole seconds: MLflow's example check parses every value with one format.
+        pl.col(name).dt.convert_time_zone("UTC").dt.replace_time_zone(None).dt.truncate("1s")
+        for name, dtype in frame.schema.items()
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
+    ]
+    return (frame.with_columns(naive) if naive else frame).to_pandas()
+
+
+def from_pandas_input(frame: pd.DataFrame) -> pl.DataFrame:
+    """The inverse of ``to_pandas_input``: naive timestamps are UTC."""
+    out = pl.from_pandas(frame)
+    aware = [
+        pl.col(name).dt.replace_time_zone("UTC")
+        for name, dtype in out.schema.items()
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is None
+    ]
+    return out.with_columns(aware) if aware else out
 
 
 def to_pandas_output(result: Any) -> Any:
@@ -114,7 +136,7 @@ def log_candidate(
     new version of ``name``. ``score`` is the holdout score the gate uses."""
     config.activate()
     experiment_id = config.experiment(name)
-    example = input_example.head(5).to_pandas()
+    example = to_pandas_input(input_example.head(5))
     output = to_pandas_output(getattr(estimator, method)(input_example.head(5)))
     signature = infer_signature(example, output)
     with mlflow.start_run(experiment_id=experiment_id) as run, tempfile.TemporaryDirectory() as tmp:
@@ -208,7 +230,7 @@ def gate(
         metric,
         candidate.version,
         candidate.score,
-        current.version if current else None,
+        str(current.version) if current else None,
         champion_score,
         promoted,
         reason,
@@ -235,5 +257,5 @@ class ForecastTable:
         self.table = table
 
     def predict(self, frame: pl.DataFrame) -> pl.DataFrame:
-        keys = frame.select("restaurant_id", "date")
+        keys = frame.select("restaurant_id", pl.col("date").cast(pl.Date))
         return keys.join(self.table, on=["restaurant_id", "date"], how="left")

@@ -51,3 +51,14 @@ def test_bad_input_gets_a_message_not_a_traceback(tmp_path: Path) -> None:
         assert result.exit_code == 2, result.output
         assert expected in result.output
         assert "Traceback" not in result.output
+
+
+def test_the_installed_command_has_every_group() -> None:
+    from serving.cli import app as full_app
+
+    result = runner.invoke(full_app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("seed", "import", "audit", "demo", "pipeline"):
+        assert command in result.output
+    unknown = runner.invoke(full_app, ["pipeline", "run", "weekly"])
+    assert unknown.exit_code == 2 and "Unknown flow 'weekly'" in unknown.output
