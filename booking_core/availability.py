@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from booking_core.daybook import BestFitAtBooking, DayBook, TableChoice, load_day_book
-from booking_core.errors import InvalidRequest, PartyTooLarge
+from booking_core.errors import InvalidRequest
 from booking_core.floor import Floor, floor_version, load_floor
 from booking_core.ledger import Ledger
 from booking_core.schema import service_days
@@ -120,11 +120,7 @@ def find_times(
     now = now or ledger.clock()
     with ledger.read() as conn:
         floor = get_floor(ledger, conn, restaurant_id)
-        if party_size > floor.largest_party:
-            raise PartyTooLarge(
-                f"{floor.name} seats at most {floor.largest_party} at one table or combination; "
-                f"a party of {party_size} needs a private-event enquiry."
-            )
+        floor.check_party_fits(party_size)
         if area_id is not None and not any(area_id == t.area_id for t in floor.tables.values()):
             raise InvalidRequest(f"{floor.name} has no dining area with id {area_id}.")
         slots = service_slots(floor, day, party_size)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from booking_core.errors import UnknownRestaurant
+from booking_core.errors import PartyTooLarge, UnknownRestaurant
 from booking_core.schema import (
     dining_tables,
     restaurants,
@@ -107,6 +107,14 @@ class Floor:
     @cached_property
     def largest_party(self) -> int:
         return max((o.max_covers for o in self.options), default=0)
+
+    def check_party_fits(self, party_size: int) -> None:
+        """Refuse a party that no table or combination could ever seat."""
+        if party_size > self.largest_party:
+            raise PartyTooLarge(
+                f"{self.name} seats at most {self.largest_party} at one table or combination; "
+                f"a party of {party_size} needs a private-event enquiry."
+            )
 
     @cached_property
     def days_interact(self) -> bool:

@@ -46,7 +46,6 @@ from booking_core.errors import (
     NoTableFree,
     OutsideServiceHours,
     PacingLimitReached,
-    PartyTooLarge,
     RestaurantClosed,
     UnknownDiner,
     UnknownReservation,
@@ -223,14 +222,6 @@ def _hhmm(minute: int) -> str:
     return f"{minute // 60 % 24:02d}:{minute % 60:02d}"
 
 
-def _check_party_fits(floor: Floor, party_size: int) -> None:
-    if party_size > floor.largest_party:
-        raise PartyTooLarge(
-            f"{floor.name} seats at most {floor.largest_party} at one table or combination; "
-            f"a party of {party_size} needs a private-event enquiry."
-        )
-
-
 def _check_diner(
     conn: sa.Connection, ledger: Ledger, diner_id: int, start: datetime, exclude: int | None
 ) -> None:
@@ -373,7 +364,7 @@ def book(
                 if existing is not None:
                     return existing
             floor = get_floor(ledger, conn, request.restaurant_id)
-            _check_party_fits(floor, party_size)
+            floor.check_party_fits(party_size)
             slot = _slot_for_request(floor, day, at, party_size)
             if slot.start_at <= now:
                 raise InvalidRequest(
@@ -586,7 +577,7 @@ def _seat_walk_in_in(
     now: datetime,
 ) -> Reservation:
     floor = get_floor(ledger, conn, restaurant_id)
-    _check_party_fits(floor, party_size)
+    floor.check_party_fits(party_size)
     found = service_date_of(floor, now)
     if found is None:
         raise OutsideServiceHours(f"{floor.name} is not in service at this time.")
@@ -683,7 +674,7 @@ def _modify_in(
     day = parse_date(local_date) if local_date is not None else current.service_date
     at = parse_time(local_time) if local_time is not None else local_start.time()
     size = check_party_size(party_size) if party_size is not None else current.party_size
-    _check_party_fits(floor, size)
+    floor.check_party_fits(size)
     slot = _slot_for_request(floor, day, at, size)
     if slot.start_at <= now:
         raise InvalidRequest(f"{day} {at:%H:%M} has already passed.")
