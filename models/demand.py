@@ -494,10 +494,16 @@ class DemandForecaster:
     weekday_windows: trailing windows in weeks for the same-weekday means.
     n_origins, origin_step_days: default training origins, every
         ``origin_step_days`` going back from the day after the last history day.
+    loss: point model loss on ``log1p(covers)``: ``"huber"`` (default; a few
+        wild days, such as private parties, pull an L2 fit less) or ``"l2"``.
+    huber_delta: where the Huber loss turns linear, in log1p units.
     n_estimators, learning_rate, num_leaves, min_child_samples,
-    feature_fraction, bagging_fraction, lambda_l2: LightGBM settings of the
-        point model; quantile models use the same trees budget.
-    n_jobs: LightGBM threads (``None``: LightGBM's default).
+    feature_fraction, bagging_fraction, lambda_l2, max_bin: LightGBM
+        settings of the point model.
+    interval_estimators: trees of each non-median quantile model (default:
+        half of ``n_estimators``, at a learning rate scaled up to match):
+        intervals need less precision than the point forecast.
+    n_jobs: LightGBM threads (``None``: LightGBM's default, all cores).
     random_state: seed for LightGBM's bagging.
     """
 
@@ -507,18 +513,22 @@ class DemandForecaster:
         horizon: int = 28,
         quantiles: Sequence[float] = (0.1, 0.5, 0.9),
         freq: Freq = "day",
-        lags: Sequence[int] = (1, 2, 3, 4, 5, 6, 7, 14, 21, 28),
+        lags: Sequence[int] = (1, 7, 14, 21, 28),
         windows: Sequence[int] = (7, 14, 28, 56, 112),
         weekday_windows: Sequence[int] = (4, 8, 16),
-        n_origins: int = 26,
+        n_origins: int = 52,
         origin_step_days: int = 7,
+        loss: Literal["huber", "l2"] = "huber",
+        huber_delta: float = 1.0,
         n_estimators: int = 600,
-        learning_rate: float = 0.03,
+        learning_rate: float = 0.05,
         num_leaves: int = 63,
-        min_child_samples: int = 100,
+        min_child_samples: int = 300,
         feature_fraction: float = 0.7,
         bagging_fraction: float = 0.8,
-        lambda_l2: float = 1.0,
+        lambda_l2: float = 10.0,
+        max_bin: int = 63,
+        interval_estimators: int | None = None,
         n_jobs: int | None = None,
         random_state: int = 0,
     ) -> None:
@@ -530,6 +540,8 @@ class DemandForecaster:
         self.weekday_windows = weekday_windows
         self.n_origins = n_origins
         self.origin_step_days = origin_step_days
+        self.loss = loss
+        self.huber_delta = huber_delta
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -537,6 +549,8 @@ class DemandForecaster:
         self.feature_fraction = feature_fraction
         self.bagging_fraction = bagging_fraction
         self.lambda_l2 = lambda_l2
+        self.max_bin = max_bin
+        self.interval_estimators = interval_estimators
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -608,21 +622,34 @@ class DemandForecaster:
             frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in missing)
         return frame.select(pl.col(self.feature_names_).cast(pl.Float64)).to_numpy()
 
-    def _params(self, quantile: float | None) -> dict[str, Any]:
+    def _rounds(self, quantile: float) -> tuple[int, float]:
+        """Trees and learning rate of the model for one quantile."""
+        if quantile == 0.5:
+            return self.n_estimators, self.learning_rate
+        rounds = self.interval_estimators or max(1, self.n_estimators // 2)
+        return rounds, min(0.3, self.learning_rate * self.n_estimators / rounds)
+
+    def _params(self, quantile: float, learning_rate: float) -> dict[str, Any]:
         params: dict[str, Any] = {
-            "objective": "regression" if quantile is None else "quantile",
-            "learning_rate": self.learning_rate,
+            "learning_rate": learning_rate,
             "num_leaves": self.num_leaves,
             "min_data_in_leaf": self.min_child_samples,
             "feature_fraction": self.feature_fraction,
             "bagging_fraction": self.bagging_fraction,
             "bagging_freq": 1,
             "lambda_l2": self.lambda_l2,
+            "max_bin": self.max_bin,
             "seed": self.random_state,
             "verbose": -1,
         }
-        if quantile is not None:
-            params["alpha"] = quantile
+        if quantile != 0.5:
+            params.update(objective="quantile", alpha=quantile)
+        elif self.loss == "huber":
+            params.update(objective="huber", alpha=self.huber_delta)
+        elif self.loss == "l2":
+            params["objective"] = "regression"
+        else:
+            raise ValueError(f"loss must be 'huber' or 'l2', not {self.loss!r}")
         if self.n_jobs is not None:
             params["num_threads"] = self.n_jobs
         return params
@@ -667,9 +694,8 @@ class DemandForecaster:
         )
         self.boosters_: dict[float, lgb.Booster] = {}
         for q in sorted(self.quantiles):
-            self.boosters_[q] = lgb.train(
-                self._params(None if q == 0.5 else q), dataset, num_boost_round=self.n_estimators
-            )
+            rounds, rate = self._rounds(q)
+            self.boosters_[q] = lgb.train(self._params(q, rate), dataset, num_boost_round=rounds)
         self.origins_ = [_day(o) for o in sorted(origins)]
         self.n_train_rows_ = train.height
         self.uses_books_ = on_books is not None
