@@ -8,6 +8,18 @@ historical origins (weekly by default), each contributing horizons
 1..``horizon``. The target is ``log1p(covers)``, so the point forecast
 minimises RMSLE.
 
+Features of a (series, target day) row at origin *o*: the horizon; the target
+day's calendar (weekday, day of month, month, week of year, holiday flags,
+days to/from a holiday, and the weekday it "sells like": a Sunday before a
+holiday Monday like a Saturday); covers ``lags`` days before *o*; means,
+medians and share of open days over trailing ``windows``; recency-weighted
+means; store statistics (overall and per day type: weekday, or holiday, with
+median/mean/spread/count, recency-weighted and windowed means); the same
+weekday 52 weeks earlier against last year's level; days since the last
+open day (closures); books on the target day as of *o*, set against what
+was on the books at the same lead for the past 8 weeks (pace, and final
+covers implied by the usual share booked that early); static attributes.
+
 Input frames (polars; extra columns are ignored unless said otherwise):
 
 ``history``
@@ -35,12 +47,16 @@ Input frames (polars; extra columns are ignored unless said otherwise):
     categorical, enum, boolean) or numeric columns (e.g. genre, area,
     latitude). Strings become LightGBM categorical features.
 
-Quantiles: P50 is the point model (L2 on ``log1p``, i.e. the RMSLE-optimal
-forecast); the other quantiles come from LightGBM quantile models on the same
-features, clipped so that ``p10 <= p50 <= p90``. Quantile models give
-intervals that widen for volatile, small restaurants; residual quantiles by
-horizon (the alternative) are the same width for every restaurant, which
-measured worse on Recruit (see ``benchmarks/recruit_demand.py``).
+Quantiles: P50 is the point model, fitted to ``log1p(covers)`` with a
+Huber loss by default (squared error for ordinary days, so it estimates the
+RMSLE-optimal mean of the logs; linear for the rare wild day such as a
+private party, which would otherwise drag the fit). The other quantiles come
+from LightGBM quantile models on the same features, clipped so that
+``p10 <= p50 <= p90``. Quantile models were chosen over a point model plus
+residual quantiles by horizon: they widen intervals for volatile, small
+restaurants where residual quantiles give every restaurant the same width,
+and on Recruit their pinball loss was lower (P10 0.096 vs 0.102, P90 0.075 vs
+0.080 in log1p units; residuals out of sample from the last 6 origins).
 """
 
 from __future__ import annotations
@@ -60,6 +76,7 @@ NO_COUNTRY = "*"  # holiday key used when holidays are not per country
 HOLIDAY_DISTANCE_CAP = 30  # days; "no holiday within a month" is all the model needs
 BOOKS_LOOKBACK_DAYS = 56  # past service days used to learn how books relate to final covers
 LAST_YEAR_DAYS = 364  # 52 weeks: same weekday one year earlier
+LIKE_FEATURES = ("wd_ewm_6w", "wd_ewm_18w", "wd_median")
 
 __all__ = ["DemandForecaster", "WeekdayMedianBaseline", "rmsle"]
 
@@ -119,7 +136,7 @@ def _prepare_history(history: pl.DataFrame, freq: Freq) -> pl.DataFrame:
     frame = history.select(
         *keys, _to_date(history, "date").alias("date"), pl.col("covers").cast(pl.Float64)
     ).drop_nulls()
-    if frame.height and frame["covers"].min() < 0:  # type: ignore[operator]
+    if (frame["covers"] < 0).any():
         raise ValueError("history covers must be >= 0")
     if freq == "slot":
         frame = frame.with_columns(_slot_expr())
@@ -193,6 +210,17 @@ def _calendar(dates: pl.Series, holidays: pl.DataFrame, countries: list[str]) ->
         else:
             to_next = from_prev = np.full(days.size, cap)
         is_hol = np.isin(days, hol)
+        # Days off (weekends, holidays) and the evenings before them drive
+        # demand: a Sunday before a holiday Monday sells like a Saturday, the
+        # holiday Monday like a Sunday, a Thursday before a holiday like a Friday.
+        weekday = dates.dt.weekday().to_numpy()
+        off_today = is_hol | (weekday >= 6)
+        off_tomorrow = np.isin(days + 1, hol) | (weekday >= 5)
+        like = np.where(
+            off_today,
+            np.where(off_tomorrow, 6, 7),
+            np.where(off_tomorrow, 5, np.minimum(weekday, 4)),
+        )
         frames.append(
             pl.DataFrame(
                 {
@@ -203,6 +231,7 @@ def _calendar(dates: pl.Series, holidays: pl.DataFrame, countries: list[str]) ->
                     "holiday_after": np.isin(days - 1, hol).astype(np.float64),
                     "days_to_holiday": np.minimum(to_next, cap).astype(np.float64),
                     "days_from_holiday": np.minimum(from_prev, cap).astype(np.float64),
+                    "weekday_like": like.astype(np.float64),
                 }
             )
         )
@@ -211,7 +240,8 @@ def _calendar(dates: pl.Series, holidays: pl.DataFrame, countries: list[str]) ->
         day_of_month=pl.col("date").dt.day().cast(pl.Float64),
         month=pl.col("date").dt.month().cast(pl.Float64),
         week_of_year=pl.col("date").dt.week().cast(pl.Float64),
-        # Holidays behave like Sundays in most markets: a weekday that folds them in.
+        # Holidays get a day type of their own next to weekdays 1..7: their
+        # covers follow neither the weekday they fall on nor any other.
         day_type=pl.when(pl.col("holiday") > 0)
         .then(8)
         .otherwise(pl.col("date").dt.weekday())
@@ -262,22 +292,23 @@ def _ewm(halflife_days: float) -> pl.Expr:
 
 def _series_stats(past: pl.DataFrame, keys: list[str], spec: _Spec) -> pl.DataFrame:
     y, age = pl.col("y"), pl.col("age")
+    longest = spec.windows[-1]
     aggs: list[pl.Expr] = [
-        age.min().alias("days_since_last"),
+        age.min().alias("days_since_last"),  # > 1: closed lately (or stopped reporting)
         age.max().alias("days_since_first"),
         pl.len().cast(pl.Float64).alias("n_obs"),
         y.mean().alias("mean_all"),
         y.median().alias("median_all"),
         y.std().alias("std_all"),
         y.filter(pl.col("holiday") > 0).mean().alias("holiday_mean"),
-        y.filter(age <= spec.windows[-1]).max().alias("max_recent"),
-        y.filter(age <= spec.windows[-1]).min().alias("min_recent"),
-        # Last year's level over the same 4 weeks: with the 364-day lag of the
-        # target day it carries the seasonal swing.
+        y.filter(age <= longest).max().alias(f"max_{longest}d"),
+        y.filter(age <= longest).std().alias(f"std_{longest}d"),
+        # Last year's level over the 4 weeks before the origin: against the
+        # 364-day lag of the target day it carries last year's seasonal swing.
         y.filter((age > LAST_YEAR_DAYS) & (age <= LAST_YEAR_DAYS + 28)).mean().alias("ly_level"),
         y.exp().sub(1).filter(age <= BOOKS_LOOKBACK_DAYS).sum().alias("covers_lookback"),
         (age <= BOOKS_LOOKBACK_DAYS).sum().cast(pl.Float64).alias("open_lookback"),
-        *[_ewm(hl).alias(f"ewm_{hl}d") for hl in (7, 28, 112)],
+        *[_ewm(halflife).alias(f"ewm_{halflife}d") for halflife in (7, 28)],
     ]
     for lag in spec.lags:
         aggs.append(y.filter(age == lag).first().alias(f"lag_{lag}d"))
@@ -286,28 +317,31 @@ def _series_stats(past: pl.DataFrame, keys: list[str], spec: _Spec) -> pl.DataFr
         aggs += [
             y.filter(recent).mean().alias(f"mean_{w}d"),
             y.filter(recent).median().alias(f"median_{w}d"),
-            y.filter(recent).std().alias(f"std_{w}d"),
             (recent.sum() / w).cast(pl.Float64).alias(f"open_share_{w}d"),
         ]
-    stats = past.group_by(keys).agg(aggs)
-    short = spec.windows[0]
-    return stats.with_columns(
-        (pl.col(f"mean_{short}d") - pl.col("mean_all")).alias("level_shift"),
-        (pl.col(f"mean_{spec.windows[1]}d") - pl.col(f"mean_{spec.windows[-1]}d")).alias("trend"),
-        (pl.col("holiday_mean") - pl.col("mean_all")).alias("holiday_effect"),
-        (pl.col(f"mean_{min(28, spec.windows[-1])}d") - pl.col("ly_level")).alias("ly_growth"),
+    short = spec.windows[1]
+    return (
+        past.group_by(keys)
+        .agg(aggs)
+        .with_columns(
+            (pl.col(f"mean_{short}d") - pl.col("mean_all")).alias("level_shift"),
+            (pl.col(f"mean_{short}d") - pl.col(f"mean_{longest}d")).alias("trend"),
+            (pl.col("holiday_mean") - pl.col("mean_all")).alias("holiday_effect"),
+        )
     )
 
 
 def _weekday_stats(past: pl.DataFrame, keys: list[str], spec: _Spec) -> pl.DataFrame:
+    """Per series and day type (weekday 1..7, holidays 8): the weekday profile,
+    the strongest signal on Recruit (the recency-weighted means above all)."""
     y, age = pl.col("y"), pl.col("age")
     aggs: list[pl.Expr] = [
         y.median().alias("wd_median"),
         y.mean().alias("wd_mean"),
         y.std().alias("wd_std"),
         pl.len().cast(pl.Float64).alias("wd_n"),
-        y.sort_by("date", descending=True).head(3).alias("wd_recent"),
-        *[_ewm(7 * hl).alias(f"wd_ewm_{hl}w") for hl in (2, 6, 18)],
+        y.sort_by("date").last().alias("wd_last"),
+        *[_ewm(7 * halflife).alias(f"wd_ewm_{halflife}w") for halflife in (6, 18)],
     ]
     for weeks in spec.weekday_windows:
         recent = age <= 7 * weeks
@@ -316,14 +350,7 @@ def _weekday_stats(past: pl.DataFrame, keys: list[str], spec: _Spec) -> pl.DataF
             y.filter(recent).median().alias(f"wd_median_{weeks}w"),
             (recent.sum() / weeks).cast(pl.Float64).alias(f"wd_open_{weeks}w"),
         ]
-    # Holidays are taken out of weekday profiles and given a day type of their own.
-    stats = past.group_by(*keys, pl.col("day_type").alias("weekday")).agg(aggs)
-    return stats.with_columns(
-        *[
-            pl.col("wd_recent").list.get(i, null_on_oob=True).alias(f"wd_last{i + 1}")
-            for i in range(3)
-        ]
-    ).drop("wd_recent")
+    return past.group_by(*keys, pl.col("day_type").cast(pl.Int8).alias("weekday_key")).agg(aggs)
 
 
 def _books_features(
@@ -341,10 +368,7 @@ def _books_features(
     ahead = (
         known.filter((pl.col("date") >= origin) & (pl.col("date") < end))
         .group_by(*keys, "date")
-        .agg(
-            pl.col("covers").sum().alias("books_covers"),
-            pl.len().cast(pl.Float64).alias("books_parties"),
-        )
+        .agg(pl.col("covers").sum().alias("books_covers"))
     )
     start = origin - timedelta(days=BOOKS_LOOKBACK_DAYS)
     by_lead = (
@@ -392,11 +416,18 @@ def _frame(data: _Data, origin: date, spec: _Spec, with_target: bool) -> pl.Data
         pl.col("day_type").cast(pl.Int8).alias("weekday_key")
     )
     grid = grid.join(_series_stats(past, keys, spec), on=keys, how="left")
-    wd = _weekday_stats(past, keys, spec).rename({"weekday": "weekday_key"})
-    grid = grid.join(
-        wd.with_columns(pl.col("weekday_key").cast(pl.Int8)), on=[*keys, "weekday_key"], how="left"
+    wd_stats = _weekday_stats(past, keys, spec)
+    grid = grid.join(wd_stats, on=[*keys, "weekday_key"], how="left")
+    # The profile of the weekday this day sells like (see _calendar).
+    like = wd_stats.select(
+        *keys,
+        pl.col("weekday_key").alias("like_key"),
+        *[pl.col(c).alias(f"like_{c}") for c in LIKE_FEATURES],
     )
-    # Same weekday a year before; holidays move, so only the plain weekday profile is used.
+    grid = grid.with_columns(like_key=pl.col("weekday_like").cast(pl.Int8)).join(
+        like, on=[*keys, "like_key"], how="left"
+    )
+    # The same weekday 52 weeks earlier: before the origin for any horizon < 364.
     last_year = data.hist.select(
         *keys,
         (pl.col("date") + timedelta(days=LAST_YEAR_DAYS)).alias("date"),
@@ -410,12 +441,11 @@ def _frame(data: _Data, origin: date, spec: _Spec, with_target: bool) -> pl.Data
         grid = (
             grid.join(ahead, on=[*keys, "date"], how="left")
             .join(at_lead, on=[*keys, "horizon"], how="left")
-            .with_columns(pl.col("books_covers", "books_parties").fill_null(0.0))
+            .with_columns(pl.col("books_covers").fill_null(0.0))
         )
         share = pl.col("books_past_at_lead") / pl.col("covers_lookback")
         grid = grid.with_columns(
             books_log=pl.col("books_covers").log1p(),
-            books_share=share,
             books_implied=pl.when(share > 0).then((pl.col("books_covers") / share).log1p()),
             books_pace=pl.col("books_covers").log1p()
             - (pl.col("books_past_at_lead") / pl.col("open_lookback").clip(1)).log1p(),
@@ -424,7 +454,7 @@ def _frame(data: _Data, origin: date, spec: _Spec, with_target: bool) -> pl.Data
         weekday_effect=pl.col("wd_mean") - pl.col("mean_all"),
         profile_now=pl.col("wd_mean") + pl.col("level_shift"),
         ly_relative=pl.col("ly_same_day") - pl.col("ly_level"),
-    )
+    ).drop("ly_level")
     if with_target:
         grid = grid.join(data.hist.select(*keys, "date", "y"), on=[*keys, "date"], how="inner")
     return grid
@@ -475,7 +505,7 @@ def _is_categorical(dtype: pl.DataType) -> bool:
     )
 
 
-NON_FEATURES = {"restaurant_id", "slot", "date", "y", "country", "weekday_key"}
+NON_FEATURES = {"restaurant_id", "slot", "date", "y", "country", "weekday_key", "like_key"}
 
 
 class DemandForecaster:
@@ -490,8 +520,10 @@ class DemandForecaster:
         restaurant, day and 15-minute slot; each slot is its own series).
     lags: days before the origin whose covers are features (``lag_{k}d``).
     windows: trailing windows (days before the origin) summarised by mean,
-        median, spread and share of open days.
-    weekday_windows: trailing windows in weeks for the same-weekday means.
+        median and share of open days (at least two; the second is the
+        "recent level", the last the long one).
+    weekday_windows: trailing windows in weeks for the same-weekday mean,
+        median and share of open days.
     n_origins, origin_step_days: default training origins, every
         ``origin_step_days`` going back from the day after the last history day.
     loss: point model loss on ``log1p(covers)``: ``"huber"`` (default; a few
@@ -500,9 +532,9 @@ class DemandForecaster:
     n_estimators, learning_rate, num_leaves, min_child_samples,
     feature_fraction, bagging_fraction, lambda_l2, max_bin: LightGBM
         settings of the point model.
-    interval_estimators: trees of each non-median quantile model (default:
-        half of ``n_estimators``, at a learning rate scaled up to match):
-        intervals need less precision than the point forecast.
+    interval_estimators: trees of each non-median quantile model (default: a
+        quarter of ``n_estimators``, at a learning rate scaled up to match,
+        at most 0.3): intervals need less precision than the point forecast.
     n_jobs: LightGBM threads (``None``: LightGBM's default, all cores).
     random_state: seed for LightGBM's bagging.
     """
@@ -515,16 +547,16 @@ class DemandForecaster:
         freq: Freq = "day",
         lags: Sequence[int] = (1, 7, 14, 21, 28),
         windows: Sequence[int] = (7, 14, 28, 56, 112),
-        weekday_windows: Sequence[int] = (4, 8, 16),
+        weekday_windows: Sequence[int] = (8, 16),
         n_origins: int = 52,
         origin_step_days: int = 7,
         loss: Literal["huber", "l2"] = "huber",
         huber_delta: float = 1.0,
-        n_estimators: int = 600,
-        learning_rate: float = 0.05,
+        n_estimators: int = 1000,
+        learning_rate: float = 0.03,
         num_leaves: int = 63,
         min_child_samples: int = 300,
-        feature_fraction: float = 0.7,
+        feature_fraction: float = 0.5,
         bagging_fraction: float = 0.8,
         lambda_l2: float = 10.0,
         max_bin: int = 63,
@@ -557,8 +589,8 @@ class DemandForecaster:
     # ------------------------------------------------------------------ helpers
 
     def _spec(self) -> _Spec:
-        if self.horizon < 1:
-            raise ValueError("horizon must be >= 1")
+        if not 1 <= self.horizon < LAST_YEAR_DAYS:
+            raise ValueError(f"horizon must be between 1 and {LAST_YEAR_DAYS - 1} days")
         if self.freq not in ("day", "slot"):
             raise ValueError(f"freq must be 'day' or 'slot', not {self.freq!r}")
         if 0.5 not in self.quantiles or any(not 0 < q < 1 for q in self.quantiles):
@@ -620,13 +652,14 @@ class DemandForecaster:
         missing = [c for c in self.feature_names_ if c not in frame.columns]
         if missing:  # e.g. restaurants passed at fit time but not now
             frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in missing)
-        return frame.select(pl.col(self.feature_names_).cast(pl.Float64)).to_numpy()
+        # float32 halves the memory of a year of origins; LightGBM bins in float32 anyway.
+        return frame.select(pl.col(self.feature_names_).cast(pl.Float32)).to_numpy()
 
     def _rounds(self, quantile: float) -> tuple[int, float]:
         """Trees and learning rate of the model for one quantile."""
         if quantile == 0.5:
             return self.n_estimators, self.learning_rate
-        rounds = self.interval_estimators or max(1, self.n_estimators // 2)
+        rounds = self.interval_estimators or max(1, self.n_estimators // 4)
         return rounds, min(0.3, self.learning_rate * self.n_estimators / rounds)
 
     def _params(self, quantile: float, learning_rate: float) -> dict[str, Any]:
@@ -676,8 +709,11 @@ class DemandForecaster:
         last = cast(date, data.hist["date"].max())
         if origins is None:
             step = timedelta(days=self.origin_step_days)
-            origins = [last + timedelta(days=1) - k * step for k in range(1, self.n_origins + 1)]
-        frames = [f for o in sorted(origins) if (f := _frame(data, _day(o), spec, True)).height]
+            starts = [last + timedelta(days=1) - k * step for k in range(1, self.n_origins + 1)]
+        else:
+            starts = [_day(o) for o in origins]
+        starts = sorted(set(starts))
+        frames = [f for o in starts if (f := _frame(data, o, spec, True)).height]
         if not frames:
             raise ValueError("no training rows: every origin lacks history before it or after it")
         train = pl.concat(frames, how="diagonal_relaxed")
@@ -696,10 +732,10 @@ class DemandForecaster:
         for q in sorted(self.quantiles):
             rounds, rate = self._rounds(q)
             self.boosters_[q] = lgb.train(self._params(q, rate), dataset, num_boost_round=rounds)
-        self.origins_ = [_day(o) for o in sorted(origins)]
+        self.origins_ = starts
         self.n_train_rows_ = train.height
         self.uses_books_ = on_books is not None
-        self.holidays_ = holidays
+        self.holidays_ = _prepare_holidays(holidays)
         self.restaurants_ = restaurants
         return self
 

@@ -250,6 +250,18 @@ def test_slot_frequency_forecasts_each_slot(
     assert out.height == 3 * 2 * HORIZON
 
 
+def test_days_around_holidays_sell_like_weekend_days() -> None:
+    from models.demand import _calendar, _prepare_holidays
+
+    # 2017-03-20 was a holiday Monday (Vernal Equinox Day).
+    days = pl.Series("date", [date(2017, 3, d) for d in (16, 17, 18, 19, 20, 21)])
+    frame = _calendar(days, _prepare_holidays([date(2017, 3, 20)]), ["*"])
+    # Thu, Fri, Sat, Sun before the holiday (like Saturday), holiday (like Sunday), Tue.
+    assert frame["weekday_like"].to_list() == [4, 5, 6, 6, 7, 2]
+    assert frame["day_type"].to_list() == [4, 5, 6, 7, 8, 2]
+    assert frame["days_to_holiday"].to_list() == [4, 3, 2, 1, 0, 30]
+
+
 def test_baseline_reproduces_weekday_medians() -> None:
     days = [date(2024, 1, 1) + timedelta(days=d) for d in range(28)]  # starts on a Monday
     hist = pl.DataFrame(
