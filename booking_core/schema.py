@@ -509,3 +509,89 @@ world_diner_truth = sa.Table(
     sa.Column("ambience_affinity", sa.JSON, nullable=False),
     sa.Column("reliability", sa.Float, nullable=False),
 )
+
+# ---------------------------------------------------------------- accounts (migration 0002)
+
+# People who sign in: diners (linked to their guest profile), hosts and
+# managers (scoped to their restaurants through ``user_restaurants``), admins.
+users = sa.Table(
+    "users",
+    metadata,
+    _id(),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("role", sa.String(10), nullable=False),
+    sa.Column(
+        "diner_id", sa.Integer, sa.ForeignKey("diners.id", ondelete="SET NULL"), nullable=True
+    ),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("disabled_at", UtcDateTime, nullable=True),
+    sa.CheckConstraint("role IN ('diner','host','manager','admin')", name="role"),
+)
+
+user_restaurants = sa.Table(
+    "user_restaurants",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "restaurant_id",
+        sa.Integer,
+        sa.ForeignKey("restaurants.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+)
+
+# Keys for machines: a POS system (scoped to one restaurant, signs webhooks)
+# or an affiliate (books on diners' behalf). Only a hash of the secret is kept.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    _id(),
+    sa.Column("key_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    _fk("restaurant_id", "restaurants.id", nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+    sa.CheckConstraint("kind IN ('pos','affiliate')", name="kind"),
+)
+
+# Every POS webhook delivery accepted, by the sender's delivery id: a second
+# delivery with the same id is a replay and is refused.
+pos_deliveries = sa.Table(
+    "pos_deliveries",
+    metadata,
+    sa.Column(
+        "api_key_id", sa.Integer, sa.ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("delivery_id", sa.String(64), primary_key=True),
+    sa.Column("event_type", sa.String(30), nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+)
+
+# What hosts did with seating suggestions: accepted as offered or overridden
+# with a reason. Kept for good: overrides are training data for the optimizer.
+seating_decisions = sa.Table(
+    "seating_decisions",
+    metadata,
+    _id(),
+    _fk("restaurant_id", "restaurants.id", index=True),
+    sa.Column(
+        "reservation_id",
+        sa.Integer,
+        sa.ForeignKey("reservations.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    sa.Column("party_size", sa.SmallInteger, nullable=False),
+    sa.Column("decision", sa.String(10), nullable=False),
+    sa.Column("suggested_table_ids", sa.JSON, nullable=False),
+    sa.Column("chosen_table_ids", sa.JSON, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("suggested_by", sa.String(60), nullable=False),
+    sa.Column("decided_by", sa.String(100), nullable=False),
+    sa.Column("decided_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("decision IN ('accepted','overridden')", name="decision"),
+)
