@@ -19,7 +19,7 @@ from faker import Faker
 from booking_core.floor import load_floor
 from booking_core.ledger import Ledger
 from booking_core.outbox import hold_feed
-from booking_core.restaurants import create_restaurant
+from booking_core.restaurants import RestaurantSpec, create_restaurant
 from booking_core.schema import (
     diners,
     dining_areas,
@@ -195,6 +195,60 @@ def _flush(conn: sa.Connection, rows: Rows) -> None:
     _insert(conn, outbox, rows.events)
 
 
+@dataclass
+class Cast:
+    """Who is in a world before any history: restaurants (spec and latent
+    traits, in creation order) and diners, with the random state the history
+    goes on with."""
+
+    rng: np.random.Generator
+    places: list[tuple[RestaurantSpec, PlaceTraits]]
+    people: list[Diner]
+    diner_rows: list[dict[str, Any]]
+    truth_rows: list[dict[str, Any]]
+
+
+def _cast(world: WorldSize, seed: int, today: date) -> Cast:
+    # The draws happen in exactly the order generate_world has always made
+    # them, so a world and its replayed cast agree diner by diner.
+    now = datetime.combine(today, dtime(), tzinfo=UTC)
+    first_day = today - timedelta(days=world.history_days)
+    last_day = today + timedelta(days=world.future_days)
+    rng = np.random.default_rng(seed)
+    fakers = {c.faker_locale: Faker(c.faker_locale) for c in COUNTRIES}
+    for k, fake in enumerate(fakers.values()):
+        fake.seed_instance(seed * 1000 + k)
+    places: list[tuple[RestaurantSpec, PlaceTraits]] = []
+    for i in range(world.restaurants):
+        country = COUNTRIES[i % len(COUNTRIES)]
+        city = country.cities[int(rng.integers(0, len(country.cities)))]
+        fake = fakers[country.faker_locale]
+        places.append(
+            make_place(
+                rng, i, country, city, fake.first_name(), fake.last_name(), first_day, last_day
+            )
+        )
+    weights: dict[str, float] = {}
+    city_country: dict[str, Any] = {}
+    for _, t in places:
+        weights[t.city] = weights.get(t.city, 0.0) + 1.0
+        city_country[t.city] = t.country
+    n_diners = world.restaurants * world.diners_per_restaurant
+    people, diner_rows, truth_rows = _diners(
+        rng, fakers, weights, city_country, n_diners, 1, now - timedelta(days=400)
+    )
+    return Cast(rng, places, people, diner_rows, truth_rows)
+
+
+def world_diners(size: str | WorldSize, seed: int, today: date) -> list[Diner]:
+    """The diners of the world ``generate_world(size, seed, today)`` builds,
+    with the facts the ledger does not hold (birthday, anniversary, need for
+    wheelchair access, latent tastes): labels for benchmarks, never features.
+    Diner ids are those in the ledger."""
+    world = SIZES[size] if isinstance(size, str) else size
+    return _cast(world, seed, today).people
+
+
 def generate_world(
     ledger: Ledger,
     *,
@@ -210,10 +264,6 @@ def generate_world(
     now = datetime.combine(today, dtime(), tzinfo=UTC)
     first_day = today - timedelta(days=world.history_days)
     last_day = today + timedelta(days=world.future_days)
-    rng = np.random.default_rng(seed)
-    fakers = {c.faker_locale: Faker(c.faker_locale) for c in COUNTRIES}
-    for k, fake in enumerate(fakers.values()):
-        fake.seed_instance(seed * 1000 + k)
     report = progress or (lambda *_: None)
 
     with ledger.write() as conn:
@@ -222,14 +272,10 @@ def generate_world(
             from booking_core.errors import InvalidRequest
 
             raise InvalidRequest("The ledger already holds restaurants; seed an empty ledger.")
+        cast = _cast(world, seed, today)
+        rng = cast.rng
         places: list[tuple[int, PlaceTraits]] = []
-        for i in range(world.restaurants):
-            country = COUNTRIES[i % len(COUNTRIES)]
-            city = country.cities[int(rng.integers(0, len(country.cities)))]
-            fake = fakers[country.faker_locale]
-            spec, traits = make_place(
-                rng, i, country, city, fake.first_name(), fake.last_name(), first_day, last_day
-            )
+        for i, (spec, traits) in enumerate(cast.places):
             places.append((create_restaurant(conn, spec, now - timedelta(days=365)), traits))
             report("restaurants", i + 1, world.restaurants)
         holiday_rows = [
@@ -239,15 +285,7 @@ def generate_world(
             for m, d, n in c.holidays
         ]
         _insert(conn, holidays, holiday_rows)
-        weights: dict[str, float] = {}
-        city_country: dict[str, Any] = {}
-        for _, t in places:
-            weights[t.city] = weights.get(t.city, 0.0) + 1.0
-            city_country[t.city] = t.country
-        n_diners = world.restaurants * world.diners_per_restaurant
-        people, diner_rows, truth_rows = _diners(
-            rng, fakers, weights, city_country, n_diners, 1, now - timedelta(days=400)
-        )
+        people, diner_rows, truth_rows = cast.people, cast.diner_rows, cast.truth_rows
         _insert(conn, diners, diner_rows)
         _insert(conn, world_diner_truth, truth_rows)
         notes = [
