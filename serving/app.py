@@ -1,0 +1,130 @@
+"""The FastAPI application: ``create_app()`` wires the ledger, the models,
+the routers and the middleware. ``uvicorn --factory serving.app:create_app``
+(or ``servicesphere serve``) runs it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from booking_core.ledger import Ledger
+from serving import problems
+from serving.attendance import AttendanceScorer
+from serving.champions import Champions
+from serving.config import ServingSettings, get_serving_settings
+from serving.forecasts import ForecastBook
+from serving.observability import RequestContext, configure_logging
+from serving.ratelimit import RateLimit
+from serving.routes import (
+    auth,
+    events,
+    guests,
+    health,
+    pos,
+    predictions,
+    recommendations,
+    reservations,
+    restaurants,
+    seating,
+    waitlist,
+)
+
+API = "/api/v1"
+OPERATIONS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def create_app(
+    settings: ServingSettings | None = None,
+    *,
+    ledger: Ledger | None = None,
+    champions: Champions | None = None,
+) -> FastAPI:
+    """The app. Tests pass their own ledger (with its clock) and champions;
+    otherwise both come from the settings at start-up."""
+    settings = settings or get_serving_settings()
+    configure_logging()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_ledger = ledger is None
+        app.state.ledger = ledger or Ledger.open(settings.ledger_url)
+        app.state.champions = champions or Champions(
+            settings.var_dir if settings.load_models else None,
+            poll_seconds=settings.model_poll_seconds,
+        )
+        app.state.champions.start()
+        app.state.attendance = AttendanceScorer(app.state.ledger)
+        app.state.forecasts = ForecastBook(app.state.ledger, app.state.champions)
+        try:
+            yield
+        finally:
+            app.state.champions.stop()
+            if own_ledger:
+                app.state.ledger.dispose()
+
+    app = FastAPI(
+        title="ServiceSphere API",
+        version="1.0.0",
+        summary="Restaurant reservations for diners, hosts, managers and POS systems.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    problems.install(app)
+    for module in (
+        auth,
+        restaurants,
+        reservations,
+        waitlist,
+        seating,
+        predictions,
+        recommendations,
+        guests,
+        pos,
+        events,
+    ):
+        app.include_router(module.router, prefix=API, responses=problems.PROBLEMS)
+    app.include_router(health.router)
+    # Added last = runs first: the request id exists before anything can refuse.
+    app.add_middleware(
+        RateLimit,
+        rate=settings.rate_limit,
+        storage=settings.rate_limit_storage,
+        exempt=OPERATIONS,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-API-Key"],
+        expose_headers=["X-Request-ID", "Retry-After"],
+    )
+    app.add_middleware(RequestContext, quiet_paths=OPERATIONS)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, with refusals documented as ``application/problem+json``
+    (the media type they are sent with)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        routes=app.routes,
+    )
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status.startswith(("4", "5")) and "application/json" in content:
+                    content[problems.MEDIA_TYPE] = content.pop("application/json")
+    app.openapi_schema = schema
+    return schema

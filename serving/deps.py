@@ -1,0 +1,124 @@
+"""Dependencies as ``Annotated`` aliases, so routes read as what they need:
+``ledger: LedgerDep``, ``who: CurrentPrincipal``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import Depends, Path, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from pydantic import Field
+
+from booking_core.accounts import KeyKind, Role, verify_api_key
+from booking_core.ledger import Ledger
+from booking_core.schema import users
+from serving.attendance import AttendanceScorer
+from serving.champions import Champions
+from serving.config import ServingSettings
+from serving.forecasts import ForecastBook
+from serving.problems import ApiProblem
+from serving.security import BadToken, Principal, read_access_token
+
+TOKEN_URL = "/api/v1/auth/token"
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def get_ledger(request: Request) -> Ledger:
+    ledger: Ledger = request.app.state.ledger
+    return ledger
+
+
+def get_settings(request: Request) -> ServingSettings:
+    settings: ServingSettings = request.app.state.settings
+    return settings
+
+
+def get_champions(request: Request) -> Champions:
+    champions: Champions = request.app.state.champions
+    return champions
+
+
+def get_scorer(request: Request) -> AttendanceScorer:
+    scorer: AttendanceScorer = request.app.state.attendance
+    return scorer
+
+
+def get_forecasts(request: Request) -> ForecastBook:
+    book: ForecastBook = request.app.state.forecasts
+    return book
+
+
+LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+SettingsDep = Annotated[ServingSettings, Depends(get_settings)]
+ChampionsDep = Annotated[Champions, Depends(get_champions)]
+ScorerDep = Annotated[AttendanceScorer, Depends(get_scorer)]
+ForecastsDep = Annotated[ForecastBook, Depends(get_forecasts)]
+
+_ACTIVE = sa.select(users.c.id).where(
+    users.c.id == sa.bindparam("id"), users.c.disabled_at.is_(None)
+)
+
+
+def _unauthenticated(detail: str) -> ApiProblem:
+    return ApiProblem(401, "not_authenticated", detail, {"WWW-Authenticate": "Bearer"})
+
+
+def current_principal(
+    ledger: LedgerDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> Principal:
+    if api_key:
+        key = verify_api_key(ledger, api_key)
+        if key is None:
+            raise _unauthenticated("The API key is not valid or was revoked.")
+        return Principal(
+            subject=f"key:{key.key_id}",
+            role=None,
+            restaurant_ids=frozenset({key.restaurant_id} if key.restaurant_id else ()),
+            api_key_kind=key.kind.value,
+            api_key_id=key.id,
+        )
+    if not token:
+        raise _unauthenticated("Sign in (an OAuth2 bearer token) or present an API key.")
+    try:
+        principal = read_access_token(token, settings.secret_key.get_secret_value())
+    except BadToken as exc:
+        raise _unauthenticated(str(exc)) from None
+    with ledger.read() as conn:
+        if conn.execute(_ACTIVE, {"id": principal.user_id}).first() is None:
+            raise _unauthenticated("This account is disabled.")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def forbidden(detail: str) -> ApiProblem:
+    return ApiProblem(403, "forbidden", detail)
+
+
+def require_staff_of(who: Principal, restaurant_id: int) -> None:
+    """Hosts and managers act only for their own restaurants."""
+    if not who.may_run(restaurant_id):
+        raise forbidden(f"You do not work for restaurant {restaurant_id}.")
+
+
+def require_role(who: Principal, *roles: Role) -> None:
+    if who.role not in roles and not who.is_admin:
+        names = ", ".join(r.value for r in roles)
+        raise forbidden(f"Only {names} may do this.")
+
+
+def require_key(who: Principal, kind: KeyKind) -> None:
+    if who.api_key_kind != kind.value:
+        raise forbidden(f"This needs a {kind.value} API key.")
+
+
+# Ids as the ledger stores them (32-bit); a larger number is a 422, not a driver error.
+MAX_ID = 2_147_483_647
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+BodyId = Annotated[int, Field(ge=1, le=MAX_ID)]

@@ -1,0 +1,86 @@
+"""Rate limits per client address and per credential (API key or token),
+through the ``limits`` library (moving windows; memory or Redis storage).
+
+It runs before authentication, so it keys on the credential as presented
+(hashed): a made-up credential gets a bucket of its own but still counts
+against its address's budget.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from serving.problems import MEDIA_TYPE, PROBLEM_TYPE_BASE
+
+
+class RateLimit:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        rate: str,
+        storage: str = "memory://",
+        exempt: frozenset[str] = frozenset(),
+    ) -> None:
+        self.app = app
+        self.rate = parse(rate)
+        self.limiter = MovingWindowRateLimiter(storage_from_string(storage))
+        self.exempt = exempt
+
+    def _keys(self, scope: Scope) -> list[tuple[str, str]]:
+        client = scope.get("client")
+        keys = [("addr", client[0] if client else "unknown")]
+        headers = dict(scope["headers"])
+        credential = headers.get(b"x-api-key") or headers.get(b"authorization")
+        if credential:
+            keys.append(("cred", hashlib.sha256(credential).hexdigest()[:24]))
+        return keys
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        for kind, key in self._keys(scope):
+            if not self.limiter.hit(self.rate, kind, key):
+                reset, _ = self.limiter.get_window_stats(self.rate, kind, key)
+                await self._refuse(scope, send, kind, max(1, int(reset - _now())))
+                return
+        await self.app(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, send: Send, kind: str, retry_after: int) -> None:
+        who = "this client address" if kind == "addr" else "this key"
+        body = json.dumps(
+            {
+                "type": PROBLEM_TYPE_BASE + "rate_limited",
+                "title": "Too Many Requests",
+                "status": 429,
+                "detail": f"Too many requests from {who}; retry in {retry_after} s.",
+                "instance": scope["path"],
+                "code": "rate_limited",
+                "request_id": scope.get("state", {}).get("request_id"),
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 429,
+                "headers": [
+                    (b"content-type", MEDIA_TYPE.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", str(retry_after).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _now() -> float:
+    import time
+
+    return time.time()

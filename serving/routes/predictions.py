@@ -1,0 +1,121 @@
+"""Predictions for hosts and managers: a reservation's attendance risk with
+its reasons, and covers forecasts with intervals. Every answer names the
+model version that made it, or says that the documented baseline did."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated
+
+import polars as pl
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from booking_core.errors import InvalidRequest
+from serving import attendance, forecasts
+from serving.champions import ATTENDANCE, DEMAND
+from serving.deps import (
+    ChampionsDep,
+    CurrentPrincipal,
+    ForecastsDep,
+    LedgerDep,
+    PathId,
+    ScorerDep,
+    forbidden,
+    require_staff_of,
+)
+from serving.observability import PREDICTIONS
+from serving.routes.reservations import readable
+
+# Fields named date and time would shadow the types inside a class body.
+LocalDate = date
+router = APIRouter(prefix="/predictions", tags=["predictions"])
+
+
+class Reason(BaseModel):
+    reason: str
+    weight: float
+
+
+class AttendanceRiskPublic(BaseModel):
+    reservation_id: int
+    no_show_probability: float = Field(ge=0, le=1)
+    reasons: list[Reason]
+    model: str
+    model_version: str | None = Field(description="None when the baseline answered")
+    source: str = Field(description="champion, or baseline")
+    baseline: str | None = Field(default=None, description="The baseline's rule, when it answered")
+
+
+class CoversDay(BaseModel):
+    date: LocalDate
+    p10: float
+    p50: float
+    p90: float
+
+
+class CoversForecast(BaseModel):
+    restaurant_id: int
+    model: str = DEMAND
+    model_version: str | None
+    source: str
+    baseline: str | None = None
+    days: list[CoversDay]
+
+
+@router.get("/attendance/{reservation_id}", response_model=AttendanceRiskPublic)
+def attendance_risk(
+    reservation_id: PathId,
+    who: CurrentPrincipal,
+    ledger: LedgerDep,
+    scorer: ScorerDep,
+    champions: ChampionsDep,
+) -> AttendanceRiskPublic:
+    """How likely this party is not to come, and why."""
+    found = readable(ledger, who, reservation_id)
+    if not who.may_run(found.restaurant_id):
+        raise forbidden("Attendance risk is for the restaurant's staff.")
+    risk = scorer.score(reservation_id, champions.get(ATTENDANCE), ledger.clock())
+    PREDICTIONS.labels(ATTENDANCE, risk.model_version or "-", risk.source).inc()
+    return AttendanceRiskPublic(
+        reservation_id=reservation_id,
+        no_show_probability=min(1.0, max(0.0, risk.probability)),
+        reasons=[Reason(reason=text, weight=w) for text, w in risk.reasons],
+        model=ATTENDANCE,
+        model_version=risk.model_version,
+        source=risk.source,
+        baseline=attendance.BASELINE_NAME if risk.source == "baseline" else None,
+    )
+
+
+@router.get("/covers/{restaurant_id}", response_model=CoversForecast)
+def covers(
+    restaurant_id: PathId,
+    who: CurrentPrincipal,
+    ledger: LedgerDep,
+    book: ForecastsDep,
+    start: date | None = None,
+    days: Annotated[int, Query(ge=1, le=28)] = 7,
+) -> CoversForecast:
+    """Covers expected per day from ``start`` (default today), P10-P90."""
+    require_staff_of(who, restaurant_id)
+    made = book.forecast()
+    first = start or made.origin
+    last = first + timedelta(days=days - 1)
+    horizon_end = made.origin + timedelta(days=book.horizon - 1)
+    if first < made.origin or last > horizon_end:
+        raise InvalidRequest(
+            f"Forecasts run from {made.origin} to {horizon_end}; "
+            f"{first} to {last} is outside that range."
+        )
+    rows = made.table.filter(
+        (pl.col("restaurant_id") == restaurant_id) & pl.col("date").is_between(first, last)
+    ).sort("date")
+    PREDICTIONS.labels(DEMAND, made.model_version or "-", made.source).inc()
+    return CoversForecast(
+        restaurant_id=restaurant_id,
+        model_version=made.model_version,
+        source=made.source,
+        baseline=forecasts.BASELINE_NAME if made.source == "baseline" else None,
+        days=[CoversDay(**r) for r in rows.iter_rows(named=True) if r["p50"] is not None],
+    )

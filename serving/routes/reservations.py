@@ -1,0 +1,190 @@
+"""Reservations: book (safe to retry with an ``Idempotency-Key``), read,
+change, cancel, and move through the host's states."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Annotated
+
+from fastapi import APIRouter, Header, status
+from pydantic import BaseModel, Field
+
+from booking_core.accounts import KeyKind, Role
+from booking_core.domain import CancelledBy, Channel, ReservationState
+from booking_core.ledger import Ledger
+from booking_core.reservations import (
+    BookingRequest,
+    Reservation,
+    advance,
+    book,
+    get_reservation,
+    modify,
+)
+from serving.deps import BodyId, CurrentPrincipal, LedgerDep, PathId, forbidden
+from serving.security import Principal
+
+# Fields named date and time would shadow the types inside a class body.
+LocalDate = date
+LocalTime = time
+router = APIRouter(prefix="/reservations", tags=["reservations"])
+
+
+class ReservationCreate(BaseModel):
+    restaurant_id: BodyId
+    date: LocalDate
+    time: LocalTime
+    party_size: int = Field(ge=1, le=40)
+    diner_id: BodyId | None = Field(
+        default=None, description="Staff only; diners book as themselves"
+    )
+    guest_name: str = Field(default="", max_length=200)
+    special_requests: str = Field(default="", max_length=2000)
+    accessible: bool = False
+
+
+class ReservationUpdate(BaseModel):
+    date: LocalDate | None = None
+    time: LocalTime | None = None
+    party_size: int | None = Field(default=None, ge=1, le=40)
+
+
+class ReservationCancel(BaseModel):
+    by: CancelledBy | None = Field(default=None, description="Staff may cancel for the restaurant")
+
+
+class StateChange(BaseModel):
+    state: ReservationState
+
+
+class ReservationPublic(BaseModel):
+    id: int
+    restaurant_id: int
+    diner_id: int | None
+    guest_name: str
+    service_date: date
+    start_at: datetime
+    end_at: datetime
+    party_size: int
+    channel: str
+    state: ReservationState
+    table_ids: list[int]
+    special_requests: str
+    deposit_required: bool
+    deposit_minor: int
+    currency: str
+
+    @classmethod
+    def of(cls, r: Reservation) -> ReservationPublic:
+        return cls(
+            **{k: getattr(r, k) for k in cls.model_fields if k != "table_ids"},
+            table_ids=list(r.table_ids),
+        )
+
+
+def _may_see(who: Principal, r: Reservation) -> bool:
+    return who.may_run(r.restaurant_id) or (who.diner_id is not None and who.diner_id == r.diner_id)
+
+
+def readable(ledger: Ledger, who: Principal, reservation_id: int) -> Reservation:
+    """The reservation if this caller may see it; someone else's is a 404,
+    so ids cannot be probed."""
+    found = get_reservation(ledger, reservation_id)
+    if not _may_see(who, found):
+        from booking_core.errors import UnknownReservation
+
+        raise UnknownReservation(f"There is no reservation with id {reservation_id}.")
+    return found
+
+
+def _channel_and_diner(who: Principal, body: ReservationCreate) -> tuple[Channel, int | None]:
+    if who.api_key_kind == KeyKind.AFFILIATE.value:
+        if body.diner_id is not None:
+            raise forbidden("Affiliates book for a guest name, not a diner account.")
+        return Channel.AFFILIATE, None
+    if who.role is Role.DINER:
+        if body.diner_id not in (None, who.diner_id):
+            raise forbidden("A diner books only for themselves.")
+        return Channel.WEB, who.diner_id
+    if who.may_run(body.restaurant_id):
+        return Channel.PHONE, body.diner_id
+    raise forbidden(f"You cannot book at restaurant {body.restaurant_id} for others.")
+
+
+@router.post("", response_model=ReservationPublic, status_code=status.HTTP_201_CREATED)
+def create(
+    body: ReservationCreate,
+    who: CurrentPrincipal,
+    ledger: LedgerDep,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=96)] = None,
+) -> ReservationPublic:
+    """Book a table. Retrying with the same ``Idempotency-Key`` returns the
+    same reservation; reusing a key for a different request is a 409."""
+    channel, diner_id = _channel_and_diner(who, body)
+    request = BookingRequest(
+        restaurant_id=body.restaurant_id,
+        local_date=body.date,
+        local_time=body.time,
+        party_size=body.party_size,
+        diner_id=diner_id,
+        guest_name=body.guest_name,
+        channel=channel,
+        special_requests=body.special_requests,
+        accessible=body.accessible,
+        idempotency_key=f"{who.subject}:{idempotency_key}" if idempotency_key else None,
+    )
+    return ReservationPublic.of(book(ledger, request, now=ledger.clock()))
+
+
+@router.get("/{reservation_id}", response_model=ReservationPublic)
+def read(reservation_id: PathId, who: CurrentPrincipal, ledger: LedgerDep) -> ReservationPublic:
+    return ReservationPublic.of(readable(ledger, who, reservation_id))
+
+
+@router.patch("/{reservation_id}", response_model=ReservationPublic)
+def change(
+    reservation_id: PathId, body: ReservationUpdate, who: CurrentPrincipal, ledger: LedgerDep
+) -> ReservationPublic:
+    """Move to another date, time or party size; if that cannot be had, the booking stands."""
+    readable(ledger, who, reservation_id)
+    changed = modify(
+        ledger,
+        reservation_id,
+        local_date=body.date,
+        local_time=body.time,
+        party_size=body.party_size,
+        now=ledger.clock(),
+    )
+    return ReservationPublic.of(changed)
+
+
+@router.post("/{reservation_id}/cancel", response_model=ReservationPublic)
+def cancel(
+    reservation_id: PathId, body: ReservationCancel, who: CurrentPrincipal, ledger: LedgerDep
+) -> ReservationPublic:
+    current = readable(ledger, who, reservation_id)
+    staff = who.may_run(current.restaurant_id)
+    by = body.by or (CancelledBy.RESTAURANT if staff else CancelledBy.DINER)
+    if by is CancelledBy.RESTAURANT and not staff:
+        raise forbidden("Only the restaurant's staff cancel on its behalf.")
+    cancelled = advance(
+        ledger, reservation_id, ReservationState.CANCELLED, cancelled_by=by, now=ledger.clock()
+    )
+    return ReservationPublic.of(cancelled)
+
+
+# What a diner may do to their own booking; everything else is the host's.
+DINER_STATES = frozenset({ReservationState.CONFIRMED})
+
+
+@router.post("/{reservation_id}/state", response_model=ReservationPublic)
+def change_state(
+    reservation_id: PathId, body: StateChange, who: CurrentPrincipal, ledger: LedgerDep
+) -> ReservationPublic:
+    """Confirmed (diner or host); arrived, seated, completed, no-show (host).
+    Cancel through ``/cancel``."""
+    current = readable(ledger, who, reservation_id)
+    if body.state is ReservationState.CANCELLED:
+        raise forbidden("Cancel through POST /reservations/{id}/cancel.")
+    if not who.may_run(current.restaurant_id) and body.state not in DINER_STATES:
+        raise forbidden(f"Only the restaurant's staff mark a party {body.state.value}.")
+    return ReservationPublic.of(advance(ledger, reservation_id, body.state, now=ledger.clock()))

@@ -1,0 +1,153 @@
+"""Seating at the host stand: the service's plan, table suggestions for a
+walk-in, and the host's decision (accept, or override with a reason; both
+are kept as training data)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, Field
+
+from booking_core.seating_log import (
+    seat_walk_in_with_decision,
+    service_plan,
+)
+from serving.deps import BodyId, CurrentPrincipal, LedgerDep, PathId, require_staff_of
+from serving.routes.reservations import ReservationPublic
+from serving.seating_source import SeatingSourceDep
+
+router = APIRouter(prefix="/restaurants/{restaurant_id}/seating", tags=["seating"])
+
+
+class PlannedPartyPublic(BaseModel):
+    reservation_id: int
+    party_size: int
+    state: str
+    channel: str
+    start_at: datetime
+    end_at: datetime
+    table_ids: list[int]
+    guest_name: str
+
+
+class SeatingPlan(BaseModel):
+    restaurant_id: int
+    service_date: date
+    planner: str = Field(description="What made the plan: the optimizer, or the baseline")
+    parties: list[PlannedPartyPublic]
+
+
+class Suggestion(BaseModel):
+    table_ids: list[int]
+    table_names: list[str]
+    seats: int
+    free_for_min: int
+
+
+class Suggestions(BaseModel):
+    party_size: int
+    suggested_by: str
+    suggestions: list[Suggestion]
+
+
+class SeatingDecisionCreate(BaseModel):
+    party_size: int = Field(ge=1, le=40)
+    suggested_table_ids: list[BodyId] = Field(max_length=8)
+    chosen_table_ids: list[BodyId] = Field(min_length=1, max_length=8)
+    reason: str = Field(default="", max_length=1000, description="Required for an override")
+    suggested_by: str = Field(default="", max_length=60)
+    guest_name: str = Field(default="", max_length=200)
+
+
+class SeatingDecisionPublic(BaseModel):
+    id: int
+    decision: str
+    suggested_table_ids: list[int]
+    chosen_table_ids: list[int]
+    reason: str
+    reservation: ReservationPublic
+
+
+@router.get("/plan", response_model=SeatingPlan)
+def plan(
+    restaurant_id: PathId,
+    who: CurrentPrincipal,
+    ledger: LedgerDep,
+    source: SeatingSourceDep,
+    date: date | None = None,
+) -> SeatingPlan:
+    """Who sits where in a service (default: today's)."""
+    require_staff_of(who, restaurant_id)
+    day = date or ledger.clock().date()
+    parties = service_plan(ledger, restaurant_id, day)
+    return SeatingPlan(
+        restaurant_id=restaurant_id,
+        service_date=day,
+        planner=source.planner,
+        parties=[
+            PlannedPartyPublic(**{**p.__dict__, "table_ids": list(p.table_ids)}) for p in parties
+        ],
+    )
+
+
+@router.get("/walk-in", response_model=Suggestions)
+def suggest_for_walk_in(
+    restaurant_id: PathId,
+    who: CurrentPrincipal,
+    ledger: LedgerDep,
+    source: SeatingSourceDep,
+    party_size: Annotated[int, Query(ge=1, le=40)],
+) -> Suggestions:
+    """Tables the party could take now for a whole turn, best first."""
+    require_staff_of(who, restaurant_id)
+    found = source.suggest(ledger, restaurant_id, party_size, ledger.clock())
+    return Suggestions(
+        party_size=party_size,
+        suggested_by=source.planner,
+        suggestions=[
+            Suggestion(
+                table_ids=list(s.table_ids),
+                table_names=list(s.table_names),
+                seats=s.seats,
+                free_for_min=s.free_for_min,
+            )
+            for s in found
+        ],
+    )
+
+
+@router.post(
+    "/decisions", response_model=SeatingDecisionPublic, status_code=status.HTTP_201_CREATED
+)
+def decide(
+    restaurant_id: PathId,
+    body: SeatingDecisionCreate,
+    who: CurrentPrincipal,
+    ledger: LedgerDep,
+    source: SeatingSourceDep,
+) -> SeatingDecisionPublic:
+    """Seat a walk-in: on the suggested tables (accepted) or elsewhere
+    (overridden, with the host's reason)."""
+    require_staff_of(who, restaurant_id)
+    decision = seat_walk_in_with_decision(
+        ledger,
+        restaurant_id,
+        body.party_size,
+        suggested_table_ids=tuple(body.suggested_table_ids),
+        chosen_table_ids=tuple(body.chosen_table_ids),
+        reason=body.reason,
+        suggested_by=body.suggested_by or source.planner,
+        decided_by=who.subject,
+        guest_name=body.guest_name,
+        now=ledger.clock(),
+    )
+    return SeatingDecisionPublic(
+        id=decision.id,
+        decision=decision.decision,
+        suggested_table_ids=list(decision.suggested_table_ids),
+        chosen_table_ids=list(decision.chosen_table_ids),
+        reason=decision.reason,
+        reservation=ReservationPublic.of(decision.reservation),
+    )

@@ -1,0 +1,116 @@
+"""One API over one SQLite ledger for the whole session: two restaurants,
+an admin, a host of the bistro, a manager of the brasserie, two diners and
+a POS key. The ledger's clock is a ``Clock`` tests move forward; each test
+books its own dates so tests do not see each other's bookings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from booking_core.accounts import KeyKind, Role, create_user, issue_api_key, register_diner
+from booking_core.guests import DinerSpec
+from booking_core.ledger import Ledger
+from booking_core.restaurants import add_restaurant
+from serving.app import create_app
+from serving.champions import Champions
+from serving.config import ServingSettings
+from serving.security import hash_password, webhook_secret
+from tests.conftest import NOW, bistro_spec
+
+SECRET = "test-secret-" + "x" * 40
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Clock:
+    now: datetime = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class World:
+    client: TestClient
+    ledger: Ledger
+    clock: Clock
+    settings: ServingSettings
+    bistro: int
+    brasserie: int
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    diner_ids: dict[str, int] = field(default_factory=dict)
+    pos_key: str = ""
+    pos_secret: str = ""
+    affiliate_key: str = ""
+
+
+def api_settings(**overrides: object) -> ServingSettings:
+    base: dict[str, object] = {
+        "environment": "test",
+        "secret_key": SECRET,
+        "load_models": False,
+        "rate_limit": "100000/minute",
+    }
+    base.update(overrides)
+    return ServingSettings(**base)  # type: ignore[arg-type]
+
+
+def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, str]:
+    response = client.post("/api/v1/auth/token", data={"username": email, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    path: Path = tmp_path_factory.mktemp("api") / "ledger.db"
+    ledger = Ledger.open(f"sqlite:///{path}")
+    clock = Clock()
+    ledger.clock = clock
+    bistro = add_restaurant(ledger, bistro_spec())
+    brasserie = add_restaurant(
+        ledger, bistro_spec(name="Brasserie Test", cuisines=("belgian",), price_tier=3, rating=4.5)
+    )
+    hashed = hash_password(PASSWORD)
+    create_user(ledger, "admin@example.com", hashed, Role.ADMIN)
+    create_user(ledger, "host@bistro.example", hashed, Role.HOST, restaurant_ids=(bistro,))
+    create_user(
+        ledger, "manager@brasserie.example", hashed, Role.MANAGER, restaurant_ids=(brasserie,)
+    )
+    ana = register_diner(ledger, DinerSpec("Ana", email="ana@example.com"), hashed)
+    ben = register_diner(ledger, DinerSpec("Ben", email="ben@example.com"), hashed)
+    pos_key = issue_api_key(ledger, KeyKind.POS, "bistro till", restaurant_id=bistro)
+    affiliate = issue_api_key(ledger, KeyKind.AFFILIATE, "city guide")
+    settings = api_settings()
+    app = create_app(settings, ledger=ledger, champions=Champions(None))
+    with TestClient(app) as client:
+        w = World(client, ledger, clock, settings, bistro, brasserie)
+        w.diner_ids = {"ana": ana.diner_id or 0, "ben": ben.diner_id or 0}
+        for who, email in (
+            ("admin", "admin@example.com"),
+            ("host", "host@bistro.example"),
+            ("manager", "manager@brasserie.example"),
+            ("ana", "ana@example.com"),
+            ("ben", "ben@example.com"),
+        ):
+            w.headers[who] = sign_in(client, email)
+        w.pos_key = pos_key.token
+        w.pos_secret = webhook_secret(SECRET, pos_key.key.key_id)
+        w.affiliate_key = affiliate.token
+        yield w
+    ledger.dispose()
+
+
+_day = iter(range(1, 10_000))
+
+
+def fresh_date() -> str:
+    """A date nobody else in the session books (a Wednesday onwards, weekly? no:
+    any day works, the bistro opens every day)."""
+    return (NOW + timedelta(days=2 + next(_day))).date().isoformat()
