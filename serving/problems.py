@@ -17,6 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from booking_core.errors import (
@@ -145,6 +146,14 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    # Dates near year 1 or 9999 overflow when a slot is turned into UTC, and
+    # numbers beyond what the database stores: both come from the client.
+    return problem_response(
+        request, 422, "out_of_range", f"A value is out of the range we can handle: {exc!s:.100}"
+    )
+
+
 async def _bug(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", extra={"path": request.url.path})
     return problem_response(
@@ -160,6 +169,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiProblem, _api_problem)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(DataError, _out_of_range)
     app.add_exception_handler(Exception, _bug)
 
 
@@ -169,6 +180,7 @@ def _doc(description: str) -> dict[str, Any]:
 
 # Documented on every route, so clients (and schemathesis) know the shape of a refusal.
 PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: _doc("The body could not be read (not JSON, or not UTF-8)"),
     401: _doc("Not signed in, or the token or key is not valid"),
     403: _doc("Signed in, but not allowed to do this"),
     404: _doc("No such thing"),

@@ -5,6 +5,7 @@ not tied to a restaurant, like a diner's sign-up, are admin-only)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -48,4 +49,4 @@ def feed(
     last = events[-1].offset if events else after
     if not who.is_admin:
         events = [e for e in events if e.restaurant_id in who.restaurant_ids]
-    return EventPage(events=[EventPublic(**e.__dict__) for e in events], next_after=last)
+    return EventPage(events=[EventPublic(**asdict(e)) for e in events], next_after=last)
