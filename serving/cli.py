@@ -52,23 +52,67 @@ def pipeline_serve(
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (uvicorn)", min=1)] = 1,
+    database_url: Annotated[str | None, typer.Option("--database-url")] = None,
+    var_dir: Annotated[
+        str | None, typer.Option(help="Where the ledger and MLflow store live (default: var)")
+    ] = None,
+) -> None:
+    """Run the HTTP API (blocks; Ctrl-C stops it). Docs at /docs."""
+    import os
+    from pathlib import Path
+
+    import uvicorn
+
+    from serving.demo import prepare_metrics_dir
+
+    # Workers are separate processes: they read their settings from the environment.
+    if database_url:
+        os.environ["SERVICESPHERE_DATABASE_URL"] = database_url
+    if var_dir:
+        os.environ["SERVICESPHERE_VAR_DIR"] = var_dir
+    prepare_metrics_dir(Path(os.environ.get("SERVICESPHERE_VAR_DIR", "var")), workers)
+    uvicorn.run(
+        "serving.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+    )
+
+
+@app.command()
 def demo(
     size: Annotated[str, typer.Option(help="World size")] = "demo",
     seed: Annotated[int, typer.Option()] = 7,
     train: Annotated[bool, typer.Option(help="Also run the nightly learning flow")] = True,
+    api: Annotated[bool, typer.Option(help="End by serving the HTTP API")] = True,
+    port: Annotated[int, typer.Option()] = 8000,
 ) -> None:
-    """Build and audit the demo world in the default ledger, then train,
-    register and promote the models on it."""
-    build_demo_world(size, seed)
-    if not train:
-        return
-    from pipelines.nightly import print_report, run_nightly
+    """Build and audit the demo world in the default ledger, train, register
+    and promote the models on it, then serve the API with demo accounts."""
+    ledger = build_demo_world(size, seed)
+    if train:
+        from pipelines.nightly import print_report, run_nightly
 
-    console.rule("Nightly learning loop")
-    report = run_nightly()
-    print_report(console, report, "var")
-    if report.failures:
-        raise typer.Exit(1)
+        console.rule("Nightly learning loop")
+        report = run_nightly()
+        print_report(console, report, "var")
+        if report.failures:
+            raise typer.Exit(1)
+    if not api:
+        return
+    from serving.demo import ensure_demo_accounts, print_how_to
+
+    accounts, pos_key, pos_secret = ensure_demo_accounts(ledger)
+    ledger.dispose()
+    print_how_to(console, f"http://127.0.0.1:{port}", accounts, pos_key, pos_secret)
+    serve(port=port)
 
 
 def main() -> None:
