@@ -12,7 +12,13 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
-from booking_core.daybook import BestFitAtBooking, DayBook, TableChoice, load_day_book
+from booking_core.daybook import (
+    DayBook,
+    PooledTableChoice,
+    TableChoice,
+    load_day_book,
+    table_policy,
+)
 from booking_core.errors import InvalidRequest
 from booking_core.floor import Floor, floor_version, load_floor
 from booking_core.ledger import Ledger
@@ -116,7 +122,7 @@ def find_times(
     hi = parse_time(latest, "latest time") if latest is not None else None
     if lo is not None and hi is not None and hi < lo:
         raise InvalidRequest(f"The window {lo:%H:%M}-{hi:%H:%M} ends before it starts.")
-    policy = policy or BestFitAtBooking()
+    policy = policy or table_policy.policy
     now = now or ledger.clock()
     with ledger.read() as conn:
         floor = get_floor(ledger, conn, restaurant_id)
@@ -138,15 +144,29 @@ def find_times(
             continue
         if not book.pacing_allows(slot, party_size):
             continue
-        option = policy.choose(
-            floor,
-            book,
-            party_size,
-            slot.start_granule,
-            slot.end_granule,
-            area_id=area_id,
-            accessible=accessible,
-        )
+        if isinstance(policy, PooledTableChoice):
+            # Quick: a search tries every slot of the day on each keystroke.
+            pooled = policy.choose_pooled(
+                floor,
+                book,
+                party_size,
+                slot.start_granule,
+                slot.end_granule,
+                area_id=area_id,
+                accessible=accessible,
+                quick=True,
+            )
+            option = pooled.option if pooled is not None else None
+        else:
+            option = policy.choose(
+                floor,
+                book,
+                party_size,
+                slot.start_granule,
+                slot.end_granule,
+                area_id=area_id,
+                accessible=accessible,
+            )
         if option is not None:
             times.append(
                 BookableTime(

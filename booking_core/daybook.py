@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import sqlalchemy as sa
 
-from booking_core.domain import HOLDING_STATES, PACING_STATES, Channel
+from booking_core.domain import HOLDING_STATES, PACING_STATES, Channel, ReservationState
 from booking_core.floor import Floor, SeatingOption
 from booking_core.schema import reservation_tables, reservations
 from booking_core.slots import Slot, granule_of, granule_span
@@ -19,6 +19,22 @@ from booking_core.slots import Slot, granule_of, granule_span
 
 def _mask(g0: int, g1: int) -> int:
     return ((1 << (g1 - g0)) - 1) << g0
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """Who holds which tables when: what a pooled table choice may re-plan.
+    ``movable``: booked or confirmed on the service date being booked (a
+    party at the restaurant, or another day's, stays where it is)."""
+
+    reservation_id: int
+    table_ids: tuple[int, ...]
+    g0: int
+    g1: int
+    party_size: int
+    movable: bool
+    area_id: int | None = None
+    accessible: bool = False
 
 
 @dataclass
@@ -29,6 +45,7 @@ class DayBook:
     base: int
     busy: dict[int, int] = field(default_factory=dict)  # table id -> bitmask of granules
     starts: dict[int, list[int]] = field(default_factory=dict)  # start granule -> [covers, parties]
+    holdings: dict[int, Holding] = field(default_factory=dict)  # reservation id -> holding
 
     @classmethod
     def for_date(cls, floor: Floor, service_date: date) -> DayBook:
@@ -36,7 +53,24 @@ class DayBook:
         return cls(base=granule_of(eve))
 
     def copy(self) -> DayBook:
-        return DayBook(self.base, dict(self.busy), {g: list(c) for g, c in self.starts.items()})
+        return DayBook(
+            self.base,
+            dict(self.busy),
+            {g: list(c) for g, c in self.starts.items()},
+            dict(self.holdings),
+        )
+
+    def add_holding(self, holding: Holding) -> None:
+        self.holdings[holding.reservation_id] = holding
+        self.hold(holding.table_ids, holding.g0, holding.g1)
+
+    def move(self, reservation_id: int, table_ids: tuple[int, ...]) -> None:
+        """A held reservation now holds other tables over the same granules."""
+        old = self.holdings[reservation_id]
+        self.release(old.table_ids, old.g0, old.g1)
+        new = Holding(old.reservation_id, tuple(sorted(table_ids)), old.g0, old.g1,
+                      old.party_size, old.movable, old.area_id, old.accessible)
+        self.add_holding(new)
 
     def _need(self, g0: int, g1: int) -> int:
         return _mask(max(g0 - self.base, 0), max(g1 - self.base, 0))
@@ -82,8 +116,9 @@ class DayBook:
 
 
 class TableChoice(Protocol):
-    """How a table is chosen for a party. The default locks the best-fitting
-    free table at booking time; the optimizer plugs in a pooled policy."""
+    """How a table is chosen for a party. ``BestFitAtBooking`` locks the
+    best-fitting free table at booking time; a pooled policy (see
+    ``PooledTableChoice``) may also move parties not yet at the restaurant."""
 
     def choose(
         self,
@@ -124,6 +159,51 @@ class BestFitAtBooking:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class TableMove:
+    """A booked party moved to other tables (same times) to make room."""
+
+    reservation_id: int
+    from_tables: tuple[int, ...]
+    to: SeatingOption
+
+
+@dataclass(frozen=True, slots=True)
+class PooledChoice:
+    option: SeatingOption
+    moves: tuple[TableMove, ...] = ()
+
+
+@runtime_checkable
+class PooledTableChoice(TableChoice, Protocol):
+    """A table choice that may re-assign booked parties of the service date
+    (``DayBook.holdings``) to make room. ``quick``: a search of times, where
+    an answer within a millisecond or two matters more than the last fit."""
+
+    def choose_pooled(
+        self,
+        floor: Floor,
+        book: DayBook,
+        party_size: int,
+        g0: int,
+        g1: int,
+        *,
+        area_id: int | None = None,
+        accessible: bool = False,
+        quick: bool = False,
+    ) -> PooledChoice | None: ...
+
+
+@dataclass
+class TablePolicyHolder:
+    """Where the booking core looks up how tables are chosen (pluggable)."""
+
+    policy: TableChoice = field(default_factory=BestFitAtBooking)
+
+
+table_policy = TablePolicyHolder()
+
+
 def load_day_book(
     conn: sa.Connection, floor: Floor, service_date: date, *, exclude_reservation: int | None = None
 ) -> DayBook:
@@ -139,6 +219,8 @@ def load_day_book(
             r.c.party_size,
             r.c.channel,
             r.c.state,
+            r.c.area_id,
+            r.c.accessible_required,
             rt.c.table_id,
             rt.c.start_at.label("t_start"),
             rt.c.end_at.label("t_end"),
@@ -157,9 +239,22 @@ def load_day_book(
     book = DayBook.for_date(floor, service_date)
     counted: set[int] = set()
     holding = {s.value for s in HOLDING_STATES}
+    movable = {ReservationState.BOOKED.value, ReservationState.CONFIRMED.value}
     for row in conn.execute(query):
         if row.table_id is not None and row.state in holding:
-            book.hold((row.table_id,), *granule_span(row.t_start, row.t_end))
+            g0, g1 = granule_span(row.t_start, row.t_end)
+            book.hold((row.table_id,), g0, g1)
+            seen = book.holdings.get(row.id)
+            book.holdings[row.id] = Holding(
+                row.id,
+                tuple(sorted((*seen.table_ids, row.table_id))) if seen else (row.table_id,),
+                g0,
+                g1,
+                row.party_size,
+                row.state in movable and row.service_date == service_date,
+                row.area_id,
+                bool(row.accessible_required),
+            )
         if (
             row.service_date == service_date
             and row.channel != Channel.WALK_IN

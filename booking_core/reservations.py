@@ -26,7 +26,17 @@ from booking_core.availability import (
     get_floor,
     remember_day_book,
 )
-from booking_core.daybook import BestFitAtBooking, DayBook, TableChoice, load_day_book
+from booking_core.daybook import (
+    DayBook,
+    Holding,
+    PooledChoice,
+    PooledTableChoice,
+    TableChoice,
+    TableMove,
+    TablePolicyHolder,
+    load_day_book,
+    table_policy,
+)
 from booking_core.domain import (
     DINER_SPACING_MINUTES,
     HOLDING_STATES,
@@ -113,15 +123,6 @@ class Reservation:
         stamps = [t for t in self.timestamps.values() if t is not None]
         return max([*stamps, self.updated_at] if self.updated_at else stamps)
 
-
-@dataclass
-class TablePolicyHolder:
-    """Where the booking core looks up how tables are chosen (pluggable)."""
-
-    policy: TableChoice = field(default_factory=BestFitAtBooking)
-
-
-table_policy = TablePolicyHolder()
 
 # A party may be marked arrived or seated this long before its booked time.
 EARLIEST_ARRIVAL = timedelta(hours=2)
@@ -259,7 +260,7 @@ def _choose_option(
     accessible: bool,
     check_pacing: bool,
     policy: TableChoice,
-) -> SeatingOption:
+) -> PooledChoice:
     if check_pacing and not book.pacing_allows(slot, party_size):
         period = slot.period
         raise PacingLimitReached(
@@ -268,22 +269,69 @@ def _choose_option(
             f"{period.max_parties_per_slot or 'any number of'} parties per slot. "
             "Try another time."
         )
-    option = policy.choose(
-        floor,
-        book,
-        party_size,
-        slot.start_granule,
-        slot.end_granule,
-        area_id=area_id,
-        accessible=accessible,
-    )
-    if option is None:
+    choice: PooledChoice | None
+    if isinstance(policy, PooledTableChoice):
+        choice = policy.choose_pooled(
+            floor,
+            book,
+            party_size,
+            slot.start_granule,
+            slot.end_granule,
+            area_id=area_id,
+            accessible=accessible,
+        )
+    else:
+        option = policy.choose(
+            floor,
+            book,
+            party_size,
+            slot.start_granule,
+            slot.end_granule,
+            area_id=area_id,
+            accessible=accessible,
+        )
+        choice = PooledChoice(option) if option is not None else None
+    if choice is None:
         raise NoTableFree(
             f"No table for {party_size} is free at {slot.local_time} on {slot.service_date}"
             + (" in that area" if area_id is not None else "")
             + "; taking it would double-book a table."
         )
-    return option
+    return choice
+
+
+def _apply_moves(
+    conn: sa.Connection, floor: Floor, book: DayBook, moves: tuple[TableMove, ...], at: datetime
+) -> None:
+    """Give booked parties the other tables a pooled plan chose for them
+    (same times): their old claims go, the new ones are written, and the
+    outbox says so, all in the booking's transaction."""
+    for move in moves:
+        row = conn.execute(
+            sa.select(reservations.c.start_at, reservations.c.end_at).where(
+                reservations.c.id == move.reservation_id
+            )
+        ).one()
+        _release(conn, move.reservation_id, at)
+        _claim(conn, move.reservation_id, move.to, row.start_at, row.end_at, at)
+        conn.execute(
+            reservations.update()
+            .where(reservations.c.id == move.reservation_id)
+            .values(combination_id=move.to.combination_id, updated_at=at)
+        )
+        outbox.append(
+            conn,
+            "reservation.modified",
+            "reservation",
+            move.reservation_id,
+            floor.restaurant_id,
+            {
+                "tables": {"from": list(move.from_tables), "to": list(move.to.table_ids)},
+                "reason": "pooled seating plan",
+            },
+            at,
+        )
+        book.move(move.reservation_id, move.to.table_ids)
 
 
 _INSERT_ASSIGNMENT = reservation_tables.insert()
@@ -387,7 +435,7 @@ def book(
             before = (stamp[0], (v[0], v[1] - 1, v[2]))
             cached = cached_day_book(ledger, floor, slot.service_date, before)
             day_book = cached.copy() if cached else load_day_book(conn, floor, slot.service_date)
-            option = _choose_option(
+            choice = _choose_option(
                 floor,
                 day_book,
                 slot,
@@ -397,6 +445,8 @@ def book(
                 check_pacing=True,
                 policy=policy,
             )
+            option = choice.option
+            _apply_moves(conn, floor, day_book, choice.moves, now)
             reservation = _insert(
                 conn,
                 floor,
@@ -411,7 +461,18 @@ def book(
                 request=request,
                 fingerprint=fingerprint,
             )
-        day_book.hold(option.table_ids, slot.start_granule, slot.end_granule)
+        day_book.add_holding(
+            Holding(
+                reservation.id,
+                option.table_ids,
+                slot.start_granule,
+                slot.end_granule,
+                party_size,
+                True,
+                request.area_id,
+                request.accessible,
+            )
+        )
         day_book.add_start(slot.start_granule, party_size)
         remember_day_book(ledger, floor, slot.service_date, stamp, day_book)  # committed now
         return reservation
@@ -683,7 +744,7 @@ def _modify_in(
         _check_diner(conn, ledger, current.diner_id, slot.start_at, reservation_id)
     _release(conn, reservation_id, now)
     day_book = load_day_book(conn, floor, slot.service_date, exclude_reservation=reservation_id)
-    option = _choose_option(
+    choice = _choose_option(
         floor,
         day_book,
         slot,
@@ -693,6 +754,8 @@ def _modify_in(
         check_pacing=True,
         policy=policy,
     )
+    option = choice.option
+    _apply_moves(conn, floor, day_book, choice.moves, now)
     conn.execute(
         reservations.update()
         .where(reservations.c.id == reservation_id)
@@ -830,6 +893,7 @@ __all__ = [
     "BookingRequest",
     "Conflict",
     "Reservation",
+    "TablePolicyHolder",
     "advance",
     "advance_in",
     "book",

@@ -1,0 +1,578 @@
+"""The service plan: which table (or combination) each party gets.
+
+CP-SAT decides, for each party, a *kind* of table rather than a table:
+tables of the same size, area, accessibility and features are interchangeable,
+so they form one class with a capacity, which removes the symmetry of
+swapping identical tables. Bookings have fixed times, so "no overlap on a
+table" is interval scheduling: the parties using a class at any moment never
+outnumber its tables, and because every clique of an interval graph contains
+some party's start, checking at the starts is exact. Interval graphs are
+perfect, so the parties of a class are then dealt to its actual tables in
+start order without ever running out (keeping each party at its current or
+favourite table when it is free). Tables in a combination, or holding a lock
+that starts later than a movable party, are classes of their own.
+
+The greedy plan (best fit in start order, current table first) always
+answers: it seeds the solver, and it is the answer when the solver has no
+time or finds nothing better.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+from booking_core.floor import SeatingOption
+from optimizer.service import FloorPlan, Interval, Party, intervals
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    """How a plan is scored and how long the solver may think.
+
+    The objective, maximised: expected covers seated (size x show probability,
+    with a large bonus for every accepted booking that gets a table), minus
+    empty seats at each table, minus moves from the current plan, plus soft
+    preferences met."""
+
+    reset_minutes: int = 10
+    time_limit_s: float = 1.0
+    workers: int = 1
+    # Work units instead of seconds: the same answer on a busy or idle
+    # machine (simulations must not depend on what else is running).
+    deterministic: bool = False
+    cover_weight: int = 100
+    booked_weight: int = 100_000
+    empty_seat_weight: int = 3
+    move_weight: int = 40
+    area_weight: int = 12
+    favourite_weight: int = 8
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    """Table ids per party; parties left without a table; how it was found."""
+
+    assignments: Mapping[int, tuple[int, ...]]
+    unseated: tuple[int, ...]
+    status: str  # "optimal", "feasible", "greedy" or "infeasible"
+    objective: int
+    bound: int
+    solve_seconds: float
+    moves: int
+
+    @property
+    def gap_pct(self) -> float:
+        """Distance to the solver's proven bound (0 when optimal; the greedy
+        plan proves nothing, so its gap is the bound it could not close)."""
+        if self.status == "optimal":
+            return 0.0
+        return 100.0 * max(self.bound - self.objective, 0) / max(abs(self.objective), 1)
+
+    @property
+    def all_seated(self) -> bool:
+        return not self.unseated
+
+
+def plan_service(
+    floor: FloorPlan,
+    parties: Sequence[Party],
+    *,
+    settings: PlanSettings | None = None,
+    now: int | None = None,
+    strict: bool = False,
+) -> ServicePlan:
+    """The best plan found within ``settings.time_limit_s``.
+
+    ``strict``: every party with ``must_seat`` must get a table, and when the
+    solver proves that impossible the status is "infeasible" (acceptance
+    uses this). Otherwise a party may be left unseated at a large cost."""
+    settings = settings or PlanSettings()
+    started = time.perf_counter()
+    spans = intervals(floor, parties, reset_minutes=settings.reset_minutes, now=now)
+    greedy = _greedy(floor, spans)
+    greedy_score = score(floor, spans, greedy, settings)
+    free = [s for s in spans if not s.party.locked]
+    if not free or settings.time_limit_s <= 0:
+        return _finish(spans, greedy, "greedy", greedy_score, _upper_bound(spans, settings),
+                       started, False)
+    # Parties whose times never chain together cannot affect each other
+    # (lunch and dinner, say): each group is a smaller model of its own.
+    assignments: dict[int, tuple[int, ...]] = {}
+    statuses, bound, solver_value = [], 0, 0
+    groups = [g for g in components(spans) if any(not s.party.locked for s in g)]
+    left = sum(1 for s in free)
+    for group in groups:
+        n = sum(1 for s in group if not s.party.locked)
+        if settings.deterministic:
+            limit = settings.time_limit_s * n / max(len(free), 1)
+        else:
+            remaining = settings.time_limit_s - (time.perf_counter() - started)
+            limit = max(remaining * n / max(left, 1), 0.0)
+        left -= n
+        part = {s.party.id: greedy[s.party.id] for s in group if s.party.id in greedy}
+        outcome = _solve(floor, group, settings, strict, limit, part)
+        if outcome is None:  # proven infeasible with every booking required
+            return _finish(spans, greedy, "infeasible", greedy_score, greedy_score, started,
+                           True)
+        status, chosen, group_bound, group_value = outcome
+        statuses.append(status)
+        bound += group_bound
+        solver_value += group_value
+        assignments.update(chosen)
+    for s in spans:
+        if s.party.locked:
+            assignments[s.party.id] = tuple(sorted(s.party.tables))
+    value = score(floor, spans, assignments, settings)
+    if value < greedy_score:  # the solver stopped on a worse plan than its hint
+        return _finish(spans, greedy, "feasible", greedy_score, bound, started, False)
+    if all(st == "optimal" for st in statuses) and value == solver_value:
+        label = "optimal"
+    elif all(st == "greedy" for st in statuses):
+        label = "greedy"
+    else:
+        label = "feasible"
+    return _finish(spans, assignments, label, value, max(bound, value), started, False)
+
+
+def components(spans: Sequence[Interval]) -> list[list[Interval]]:
+    """Groups of parties whose table times chain together by overlapping."""
+    groups: list[list[Interval]] = []
+    reach = None
+    for s in sorted(spans, key=lambda s: (s.start, s.party.id)):
+        if reach is None or s.start >= reach:
+            groups.append([])
+            reach = s.end
+        groups[-1].append(s)
+        reach = max(reach, s.end)
+    return groups
+
+
+def _solve(
+    floor: FloorPlan,
+    spans: Sequence[Interval],
+    settings: PlanSettings,
+    strict: bool,
+    limit: float,
+    greedy: Mapping[int, tuple[int, ...]],
+) -> tuple[str, dict[int, tuple[int, ...]], int, int] | None:
+    """One group: (status, tables per party, proven bound, solver's value),
+    or None when ``strict`` and no plan seats every booking."""
+    greedy_value = score(floor, spans, greedy, settings)
+    if limit <= 0:
+        return "greedy", dict(greedy), _upper_bound(spans, settings), greedy_value
+    model = _Model(floor, spans, settings, strict)
+    model.hint(greedy)
+    solver = cp_model.CpSolver()
+    if settings.deterministic:
+        solver.parameters.max_deterministic_time = limit
+    else:
+        solver.parameters.max_time_in_seconds = limit
+    solver.parameters.num_workers = settings.workers
+    # The linear relaxation of the table-kind counts is what proves quickly
+    # that a party cannot be fitted in; it pays for itself here.
+    solver.parameters.linearization_level = 2
+    status = solver.solve(model.model)
+    if status == cp_model.INFEASIBLE:
+        if strict:
+            return None
+        return "greedy", dict(greedy), _upper_bound(spans, settings), greedy_value
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        # Out of time before any solution: the greedy plan answers.
+        return "greedy", dict(greedy), _upper_bound(spans, settings), greedy_value
+    chosen = _deal_tables(floor, spans, model.read(solver))
+    label = "optimal" if status == cp_model.OPTIMAL else "feasible"
+    if strict:
+        value = score(floor, spans, chosen, settings)
+        return label, chosen, value, value
+    return label, chosen, round(solver.best_objective_bound), round(solver.objective_value)
+
+
+def greedy_plan(
+    floor: FloorPlan, parties: Sequence[Party], *, settings: PlanSettings | None = None,
+    now: int | None = None,
+) -> ServicePlan:
+    """The fallback alone: never calls the solver, always answers."""
+    settings = settings or PlanSettings()
+    started = time.perf_counter()
+    spans = intervals(floor, parties, reset_minutes=settings.reset_minutes, now=now)
+    greedy = _greedy(floor, spans)
+    return _finish(spans, greedy, "greedy", score(floor, spans, greedy, settings),
+                   _upper_bound(spans, settings), started, False)
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def option_value(
+    party: Party, option: SeatingOption, settings: PlanSettings, floor: FloorPlan
+) -> int:
+    value = round(settings.cover_weight * party.size * party.show_probability)
+    if party.must_seat:
+        value += settings.booked_weight
+    value -= settings.empty_seat_weight * max(option.max_covers - party.size, 0)
+    if party.tables and tuple(sorted(party.tables)) != option.table_ids:
+        value -= settings.move_weight
+    if party.area_id is not None and not party.area_required and party.area_id in option.area_ids:
+        value += settings.area_weight
+    if party.favourite_table is not None and party.favourite_table in option.table_ids:
+        value += settings.favourite_weight
+    return value
+
+
+def score(
+    floor: FloorPlan,
+    spans: Sequence[Interval],
+    assignments: Mapping[int, tuple[int, ...]],
+    settings: PlanSettings,
+) -> int:
+    total = 0
+    for s in spans:
+        tables = assignments.get(s.party.id)
+        if tables is not None and not s.party.locked:
+            total += option_value(s.party, floor.option_for(tables), settings, floor)
+    return total
+
+
+def _upper_bound(spans: Sequence[Interval], settings: PlanSettings) -> int:
+    """Every party at its best option: what no plan can beat."""
+    best = 0
+    for s in spans:
+        p = s.party
+        if p.locked or not s.options:
+            continue
+        best += (
+            round(settings.cover_weight * p.size * p.show_probability)
+            + (settings.booked_weight if p.must_seat else 0)
+            + (settings.area_weight if p.area_id is not None and not p.area_required else 0)
+            + (settings.favourite_weight if p.favourite_table is not None else 0)
+            - settings.empty_seat_weight * min(max(o.max_covers - p.size, 0) for o in s.options)
+        )
+    return best
+
+
+def _unseated(spans: Sequence[Interval], assignments: Mapping[int, tuple[int, ...]]) -> list[int]:
+    return [s.party.id for s in spans if s.party.id not in assignments]
+
+
+def _finish(
+    spans: Sequence[Interval],
+    assignments: Mapping[int, tuple[int, ...]],
+    status: str,
+    objective: int,
+    bound: int,
+    started: float,
+    infeasible: bool,
+) -> ServicePlan:
+    moves = sum(
+        1
+        for s in spans
+        if s.party.tables
+        and not s.party.locked
+        and s.party.id in assignments
+        and tuple(sorted(s.party.tables)) != assignments[s.party.id]
+    )
+    return ServicePlan(
+        assignments=dict(assignments),
+        unseated=tuple(_unseated(spans, assignments)),
+        status="infeasible" if infeasible else status,
+        objective=objective,
+        bound=max(bound, objective),
+        solve_seconds=time.perf_counter() - started,
+        moves=moves,
+    )
+
+
+# ---------------------------------------------------------------- greedy
+
+
+class _Occupancy:
+    """Half-open busy spans per table."""
+
+    def __init__(self) -> None:
+        self.spans: dict[int, list[tuple[int, int]]] = defaultdict(list)
+
+    def free(self, tables: Sequence[int], start: int, end: int) -> bool:
+        # Locks may overlap each other by a reset buffer; nothing else may.
+        for t in tables:
+            for s, e in self.spans.get(t, ()):
+                if s < end and start < e:
+                    return False
+        return True
+
+    def take(self, tables: Sequence[int], start: int, end: int) -> None:
+        for t in tables:
+            self.spans[t].append((start, end))
+
+
+def _greedy(floor: FloorPlan, spans: Sequence[Interval]) -> dict[int, tuple[int, ...]]:
+    """A few quick passes, keeping the one that seats the most bookings and
+    covers: current tables kept where possible (fewest moves), pure best fit
+    in start order, and the table whose last party left most recently (the
+    least idle gap), the latter two also with the largest parties first."""
+    best: dict[int, tuple[int, ...]] = {}
+    best_key = (-1, -1, 0)
+    passes = (("start", "current"), ("start", "fit"), ("start", "gap"), ("size", "gap"),
+              ("size", "fit"))
+    for rank, (order, choice) in enumerate(passes):
+        plan = _greedy_pass(floor, spans, order, choice)
+        seated = [s for s in spans if s.party.id in plan and not s.party.locked]
+        key = (
+            sum(1 for s in seated if s.party.must_seat),
+            sum(s.party.size for s in seated),
+            -rank,
+        )
+        if key > best_key:
+            best, best_key = plan, key
+        if len(seated) == sum(1 for s in spans if not s.party.locked):
+            break  # everyone has a table: the earlier passes move fewer parties
+    return best
+
+
+def _greedy_pass(
+    floor: FloorPlan, spans: Sequence[Interval], order: str, choice: str
+) -> dict[int, tuple[int, ...]]:
+    busy = _Occupancy()
+    plan: dict[int, tuple[int, ...]] = {}
+    for s in spans:
+        if s.party.locked:
+            tables = tuple(sorted(s.party.tables))
+            busy.take(tables, s.start, s.end)
+            plan[s.party.id] = tables
+    movable = [s for s in spans if not s.party.locked]
+    if order == "start":
+        movable.sort(key=lambda s: (not s.party.must_seat, s.start, -s.party.size, s.party.id))
+    else:
+        movable.sort(key=lambda s: (not s.party.must_seat, -s.party.size, s.start, s.party.id))
+    for s in movable:
+        choices: list[tuple[int, ...]] = []
+        if choice == "current" and s.party.tables:
+            choices.append(tuple(sorted(s.party.tables)))
+        choices.extend(o.table_ids for o in s.options)
+        allowed = s.option_tables
+        fits = [t for t in choices if t in allowed and busy.free(t, s.start, s.end)]
+        if not fits:
+            continue
+        if choice == "gap":
+            # Least idle time before this party (ties: the best fit, listed first).
+            def idle(tables: tuple[int, ...], start: int = s.start) -> int:
+                return max(
+                    (e for t in tables for _, e in busy.spans.get(t, ()) if e <= start),
+                    default=-(10**9),
+                )
+            pick = max(fits, key=idle)
+        else:
+            pick = fits[0]
+        busy.take(pick, s.start, s.end)
+        plan[s.party.id] = pick
+    return plan
+
+
+# ---------------------------------------------------------------- CP-SAT
+
+
+def table_classes(floor: FloorPlan, spans: Sequence[Interval]) -> dict[int, tuple]:
+    """Class key per table: interchangeable tables share one."""
+    joined = {t for o in floor.options if len(o.table_ids) > 1 for t in o.table_ids}
+    earliest_free = min((s.start for s in spans if not s.party.locked), default=0)
+    late_lock = {
+        t for s in spans if s.party.locked and s.start > earliest_free for t in s.party.tables
+    }
+    keys: dict[int, tuple] = {}
+    for t in floor.tables.values():
+        if t.id in joined or t.id in late_lock:
+            keys[t.id] = ("table", t.id)
+        else:
+            keys[t.id] = ("kind", t.min_covers, t.max_covers, t.area_id, t.accessible,
+                          tuple(sorted(t.features)))
+    return keys
+
+
+class _Model:
+    def __init__(
+        self, floor: FloorPlan, spans: Sequence[Interval], settings: PlanSettings, strict: bool
+    ) -> None:
+        self.model = cp_model.CpModel()
+        self.floor = floor
+        keys = table_classes(floor, spans)
+        self.members: dict[tuple, list[int]] = defaultdict(list)
+        for t in sorted(floor.tables):
+            self.members[keys[t]].append(t)
+        # A choice is a class (for a single table) or a combination.
+        self.choices: dict[int, list[tuple[tuple[tuple, ...], SeatingOption, cp_model.IntVar]]] = {}
+        usage: dict[tuple, list[tuple[int, int, cp_model.IntVar]]] = defaultdict(list)
+        objective = []
+        m = self.model
+        for s in spans:
+            p = s.party
+            if p.locked:
+                continue
+            per_class: dict[tuple[tuple, ...], SeatingOption] = {}
+            for o in s.options:
+                ks = tuple(sorted({keys[t] for t in o.table_ids}))
+                if len(o.table_ids) == 1:
+                    # Keep the variant of the class that this party prefers
+                    # (its current or favourite table) for scoring.
+                    seen = per_class.get(ks)
+                    if seen is None or _prefers(p, o, seen):
+                        per_class[ks] = o
+                else:
+                    per_class[(*ks, ("combo", o.table_ids))] = o
+            row: list[tuple[tuple[tuple, ...], SeatingOption, cp_model.IntVar]] = []
+            for ks, o in per_class.items():
+                x = m.new_bool_var(f"p{p.id}_{len(row)}")
+                row.append((ks, o, x))
+                # Acceptance only asks whether a plan exists; the hint (the
+                # current plan) keeps the answer close to it.
+                if not strict:
+                    objective.append(option_value(p, o, settings, floor) * x)
+                for k in ks:
+                    if k[0] != "combo":
+                        usage[k].append((s.start, s.end, x))
+            self.choices[p.id] = row
+            if strict and p.must_seat:
+                m.add_exactly_one(x for _, _, x in row)
+            else:
+                m.add_at_most_one(x for _, _, x in row)
+        locks: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        for s in spans:
+            if s.party.locked:
+                for t in s.party.tables:
+                    locks[t].append((s.start, s.end))
+        points = sorted({s.start for s in spans})
+        for k, uses in usage.items():
+            tables = self.members[k]
+            for t0 in points:
+                here = [x for a, b, x in uses if a <= t0 < b]
+                if not here:
+                    continue
+                held = sum(1 for t in tables if any(a <= t0 < b for a, b in locks.get(t, ())))
+                cap = len(tables) - held
+                if len(here) > cap:
+                    m.add(sum(here) <= max(cap, 0))
+        if objective:
+            m.maximize(sum(objective))
+
+    def hint(self, plan: Mapping[int, tuple[int, ...]]) -> None:
+        for pid, row in self.choices.items():
+            tables = plan.get(pid)
+            for _ks, o, x in row:
+                if tables is None:
+                    self.model.add_hint(x, False)
+                elif len(o.table_ids) > 1:
+                    self.model.add_hint(x, o.table_ids == tables)
+                else:
+                    same = len(tables) == 1 and self._same_class(o.table_ids[0], tables[0])
+                    self.model.add_hint(x, same)
+
+    def _same_class(self, a: int, b: int) -> bool:
+        return any(a in ts and b in ts for ts in self.members.values())
+
+    def read(self, solver: cp_model.CpSolver) -> dict[int, tuple[tuple, SeatingOption]]:
+        out = {}
+        for pid, row in self.choices.items():
+            for ks, o, x in row:
+                if solver.boolean_value(x):
+                    out[pid] = (ks, o)
+        return out
+
+
+def _prefers(p: Party, new: SeatingOption, old: SeatingOption) -> bool:
+    def rank(o: SeatingOption) -> tuple[bool, bool]:
+        return (tuple(sorted(p.tables)) == o.table_ids, p.favourite_table in o.table_ids)
+
+    return rank(new) > rank(old)
+
+
+def _deal_tables(
+    floor: FloorPlan,
+    spans: Sequence[Interval],
+    chosen: Mapping[int, tuple[tuple, SeatingOption]],
+) -> dict[int, tuple[int, ...]]:
+    """Give each party an actual table of its class, in start order."""
+    keys = table_classes(floor, spans)
+    members: dict[tuple, list[int]] = defaultdict(list)
+    for t in sorted(floor.tables):
+        members[keys[t]].append(t)
+    free_at: dict[int, int] = defaultdict(lambda: -(10**9))
+    plan: dict[int, tuple[int, ...]] = {}
+    for s in spans:
+        if s.party.locked:
+            tables = tuple(sorted(s.party.tables))
+            plan[s.party.id] = tables
+            for t in tables:
+                free_at[t] = max(free_at[t], s.end)
+    order = sorted((s for s in spans if s.party.id in chosen), key=lambda s: (s.start, s.party.id))
+    # Who else wants each table (it is their current one): leave it to them.
+    claims: dict[int, list[int]] = defaultdict(list)
+    for s in order:
+        for t in s.party.tables:
+            claims[t].append(s.start)
+    for s in order:
+        ks, option = chosen[s.party.id]
+        if len(option.table_ids) > 1 or ks[0][0] == "table":
+            # A combination or a table of its own: the solver placed it exactly.
+            tables = option.table_ids
+        else:
+            ready = [t for t in members[ks[0]] if free_at[t] <= s.start]
+            wanted = [t for t in (*s.party.tables, s.party.favourite_table) if t in ready]
+            if wanted:
+                pick = wanted[0]
+            elif ready:
+                # The table whose next claimant comes latest (or never).
+                pick = max(ready, key=lambda t: min((c for c in claims[t] if c >= s.start),
+                                                    default=10**9))
+            else:  # cannot happen when the clique constraints hold
+                continue
+            tables = (pick,)
+        plan[s.party.id] = tables
+        for t in tables:
+            free_at[t] = max(free_at[t], s.end)
+    return plan
+
+
+def violations(
+    floor: FloorPlan,
+    parties: Sequence[Party],
+    plan: ServicePlan,
+    *,
+    reset_minutes: int = 0,
+    now: int | None = None,
+) -> list[str]:
+    """Everything wrong with a plan, in words (empty when it is feasible):
+    a party at tables that do not fit it, two parties on one table at once,
+    a seated or pinned party moved."""
+    problems = []
+    spans = intervals(floor, parties, reset_minutes=reset_minutes, now=now)
+    busy: dict[int, list[tuple[int, int, int, bool]]] = defaultdict(list)
+    for s in spans:
+        p = s.party
+        tables = plan.assignments.get(p.id)
+        if tables is None:
+            if p.locked:
+                problems.append(f"locked party {p.id} lost its table")
+            continue
+        if p.locked:
+            if tuple(sorted(p.tables)) != tuple(sorted(tables)):
+                problems.append(f"locked party {p.id} moved from {p.tables} to {tables}")
+        else:
+            if tuple(sorted(tables)) not in s.option_tables:
+                problems.append(f"party {p.id} of {p.size} does not fit tables {tables}")
+        for t in tables:
+            busy[t].append((s.start, s.end, p.id, p.locked))
+    for t, items in busy.items():
+        items.sort()
+        for i, (_a0, a1, pa, la) in enumerate(items):
+            for b0, _b1, pb, lb in items[i + 1 :]:
+                if b0 >= a1:
+                    break
+                if not (la and lb):
+                    problems.append(f"parties {pa} and {pb} overlap at table {t}")
+    return problems
+
+
+__all__ = ["PlanSettings", "ServicePlan", "greedy_plan", "plan_service", "violations"]

@@ -1,0 +1,452 @@
+"""Replaying a night under a seating policy.
+
+A night is a stream of booking requests, each with what really happens
+(does the party come, how late, how long it stays), drawn once; every policy
+replays the very same night, so the only difference is the policy.
+
+Policies:
+- ``lock-at-booking``: the best-fitting free table is locked when the booking
+  is taken and the booking is refused if none is free (what the booking core
+  did until now);
+- ``pooled``: a booking is taken when some assignment of every party not yet
+  seated fits (CP-SAT acceptance), tables are decided when parties arrive;
+- ``pooled-predictive``: the same with predicted turn times per party (a
+  quantile of the predicted duration plus the reset buffer) instead of the
+  restaurant's turn time per party size, and, opt-in, overbooking bounded by
+  the risk that someone waits more than 15 minutes.
+
+The host is the same in every policy: an arriving party is seated at a free
+table that keeps the policy's promises to the other bookings (its own locked
+table, or one that keeps the plan feasible); after 15 minutes of waiting at
+any free table that fits; a party still waiting after 45 minutes leaves. A
+booked party that has not come 20 minutes after its time is a no-show.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from statistics import NormalDist
+
+import numpy as np
+
+from booking_core.floor import SeatingOption
+from optimizer.acceptance import chained, check_acceptance
+from optimizer.overbooking import wait_risk
+from optimizer.plan import PlanSettings, greedy_plan
+from optimizer.service import FloorPlan, Party, party_fits
+
+SEAT_ANYWHERE_AFTER = 15
+LEAVES_AFTER = 45
+NO_SHOW_AFTER = 20
+LONG_WAIT = 15
+OVERBOOK_WITHIN = 24 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One booking request, with the policy-visible predictions and the
+    night's realisation (the same for every policy)."""
+
+    id: int
+    requested_at: int  # minutes from the opening of the service (negative: days before)
+    start: int  # the seating time asked for, minutes from the opening
+    size: int
+    flexibility: int  # minutes earlier or later the guest would also take
+    show_probability: float  # predicted, 1 - attendance risk
+    predicted_minutes: float  # predicted median time at the table
+    predicted_spread: float  # log-normal sigma around that median
+    shows: bool
+    late_minutes: int
+    actual_minutes: int
+    accessible: bool = False
+
+
+@dataclass(frozen=True)
+class Night:
+    name: str
+    floor: FloorPlan
+    turn_times: tuple[tuple[int, int], ...]  # (party size, minutes held), ascending sizes
+    last_seating: int
+    closes: int
+    requests: tuple[Request, ...]
+    reset_minutes: int = 10
+    slot_minutes: int = 15
+
+    def turn_time(self, size: int) -> int:
+        sizes = [s for s, _ in self.turn_times]
+        i = bisect.bisect_left(sizes, size)
+        return self.turn_times[min(i, len(self.turn_times) - 1)][1]
+
+
+@dataclass(frozen=True)
+class SeatingPolicy:
+    name: str
+    pooled: bool
+    predictive: bool = False
+    duration_quantile: float = 0.8
+    max_wait_risk: float | None = None  # overbook while P(wait > 15 min) stays below this
+    time_limit_s: float = 0.002  # deterministic work units, about 30 ms here
+
+    def planned_minutes(self, night: Night, r: Request) -> int:
+        """Minutes the party is planned at the table (without the reset buffer)."""
+        if not self.predictive:
+            return max(night.turn_time(r.size) - night.reset_minutes, 5)
+        z = NormalDist().inv_cdf(self.duration_quantile)
+        minutes = r.predicted_minutes * math.exp(z * r.predicted_spread)
+        return max(5, 5 * math.ceil(minutes / 5))
+
+
+LOCK_AT_BOOKING = SeatingPolicy("lock-at-booking", pooled=False)
+POOLED = SeatingPolicy("pooled", pooled=True)
+POOLED_PREDICTIVE = SeatingPolicy("pooled-predictive", pooled=True, predictive=True,
+                                  duration_quantile=0.5, max_wait_risk=0.02)
+POLICIES = (LOCK_AT_BOOKING, POOLED, POOLED_PREDICTIVE)
+
+
+@dataclass
+class NightResult:
+    night: str
+    policy: str
+    requests: int = 0
+    accepted: int = 0
+    overbooked: int = 0
+    turned_away: int = 0
+    covers_seated: int = 0
+    parties_seated: int = 0
+    no_shows: int = 0
+    waited_over_15: int = 0
+    walked_out: int = 0
+    table_moves: int = 0
+    seat_minutes: float = 0.0
+    seat_capacity_minutes: float = 0.0
+    solver_ms: list[float] = field(default_factory=list)  # acceptance checks
+    risk_ms: list[float] = field(default_factory=list)  # overbooking risk estimates
+
+    @property
+    def utilisation(self) -> float:
+        return self.seat_minutes / self.seat_capacity_minutes if self.seat_capacity_minutes else 0.0
+
+
+@dataclass
+class _Booking:
+    request: Request
+    start: int
+    minutes: int  # planned, without reset
+    tables: tuple[int, ...]
+    overbooked: bool = False
+    state: str = "booked"  # booked, waiting, seated, done, no_show, left
+    arrived_at: int | None = None
+    seated_at: int | None = None
+    leaves_at: int | None = None  # when the table is free again (reset included)
+
+
+# Event kinds, in the order they are handled at the same minute.
+_FREE, _NO_SHOW, _ARRIVE, _PATIENCE, _LEAVE, _REQUEST = range(6)
+
+
+class _Service:
+    def __init__(self, night: Night, policy: SeatingPolicy) -> None:
+        self.night = night
+        self.policy = policy
+        self.floor = night.floor
+        self.bookings: dict[int, _Booking] = {}
+        self.occupied: dict[int, int] = {}  # table -> booking id seated there
+        self.waiting: list[int] = []
+        self.result = NightResult(night.name, policy.name, requests=len(night.requests))
+        self.events: list[tuple[int, int, int, int]] = []
+        self.settings = PlanSettings(reset_minutes=night.reset_minutes,
+                                     time_limit_s=policy.time_limit_s, deterministic=True)
+        self.now = -(10**9)
+
+    # -------------------------------------------------------------- plumbing
+
+    def push(self, at: int, kind: int, booking_id: int) -> None:
+        heapq.heappush(self.events, (at, kind, booking_id, len(self.events)))
+
+    def run(self) -> NightResult:
+        for r in self.night.requests:
+            self.push(r.requested_at, _REQUEST, r.id)
+        requests = {r.id: r for r in self.night.requests}
+        handlers: dict[int, Callable[[int], None]] = {
+            _FREE: self.on_free,
+            _NO_SHOW: self.on_no_show,
+            _ARRIVE: self.on_arrive,
+            _PATIENCE: lambda _b: self.seat_waiting(),
+            _LEAVE: self.on_leave,
+        }
+        while self.events:
+            at, kind, bid, _ = heapq.heappop(self.events)
+            self.now = at
+            if kind == _REQUEST:
+                self.on_request(requests[bid])
+            else:
+                handlers[kind](bid)
+        seats = self.floor.seats
+        self.result.seat_capacity_minutes = float(seats * self.night.closes)
+        return self.result
+
+    def parties(self, *, skip: int | None = None) -> list[Party]:
+        """Everyone who still needs or holds a table, as the optimizer sees them."""
+        out = []
+        for b in self.bookings.values():
+            if b.request.id == skip or b.state in ("done", "no_show", "left"):
+                continue
+            r = b.request
+            if b.state == "seated":
+                assert b.seated_at is not None
+                # An overstaying party is expected to leave soon, not at once.
+                end = max(b.seated_at + b.minutes, self.now + 10)
+                out.append(Party(r.id, r.size, b.seated_at, end - b.seated_at, seated=True,
+                                 tables=b.tables))
+                continue
+            start = max(b.start, self.now) if b.state == "waiting" else b.start
+            out.append(Party(
+                r.id, r.size, start, b.minutes,
+                show_probability=1.0 if b.state == "waiting" else r.show_probability,
+                tables=b.tables, accessible=r.accessible, must_seat=not b.overbooked,
+            ))
+        return out
+
+    def set_tables(self, booking: _Booking, tables: tuple[int, ...]) -> None:
+        if tables != booking.tables and self.now >= 0 and booking.tables:
+            self.result.table_moves += 1  # hosts see the plan from the opening on
+        booking.tables = tables
+
+    # -------------------------------------------------------------- booking
+
+    def candidate_times(self, r: Request) -> list[int]:
+        step = self.night.slot_minutes
+        offsets = [0]
+        for k in range(step, r.flexibility + 1, step):
+            offsets += [-k, k]
+        times = [r.start + o for o in offsets]
+        return [t for t in times if 0 <= t <= self.night.last_seating and t > r.requested_at]
+
+    def on_request(self, r: Request) -> None:
+        minutes = self.policy.planned_minutes(self.night, r)
+        times = self.candidate_times(r)
+        for t in times:
+            tables = self.try_accept(r, t, minutes)
+            if tables is not None:
+                self.take(r, t, minutes, tables, overbooked=False)
+                return
+        if self.policy.max_wait_risk is not None and times and (
+            times[0] - r.requested_at <= OVERBOOK_WITHIN
+        ):
+            # Overbooking is decided late, when the book is nearly complete,
+            # and only at the time asked for.
+            for t in times[:1]:
+                if self.overbooking_allows(r, t, minutes):
+                    self.take(r, t, minutes, (), overbooked=True)
+                    return
+        self.result.turned_away += 1
+
+    def try_accept(self, r: Request, t: int, minutes: int) -> tuple[int, ...] | None:
+        new = Party(r.id, r.size, t, minutes, r.show_probability, accessible=r.accessible)
+        if not self.policy.pooled:
+            return self.free_locked_option(new)
+        started = time.perf_counter()
+        answer = check_acceptance(self.floor, self.parties(), new, settings=self.settings)
+        self.result.solver_ms.append(1000 * (time.perf_counter() - started))
+        if not answer.accepted or answer.tables is None:
+            return None
+        near = chained(self.parties(), new, self.night.reset_minutes)
+        if any(not p.must_seat for p in near):
+            # Bookings already counting on no-shows nearby must keep their odds.
+            trial = [*near, replace(new, tables=answer.tables)]
+            if wait_risk(self.floor, trial, self.settings, seed=r.id, samples=16) > (
+                self.policy.max_wait_risk or 0.0
+            ):
+                return None
+        for bid, tables in answer.moves.items():
+            self.set_tables(self.bookings[bid], tables)
+        return answer.tables
+
+    def free_locked_option(self, new: Party) -> tuple[int, ...] | None:
+        end = new.start + new.duration + self.night.reset_minutes
+        held: dict[int, list[tuple[int, int]]] = {}
+        for p in self.parties():
+            for tb in p.tables:
+                held.setdefault(tb, []).append((p.start, p.start + p.duration +
+                                                self.night.reset_minutes))
+        for option in self.floor.options:
+            if not party_fits(new, option):
+                continue
+            if all(not (a < end and new.start < b) for tb in option.table_ids
+                   for a, b in held.get(tb, ())):
+                return option.table_ids
+        return None
+
+    def overbooking_allows(self, r: Request, t: int, minutes: int) -> bool:
+        new = Party(r.id, r.size, t, minutes, r.show_probability, accessible=r.accessible,
+                    must_seat=False)
+        started = time.perf_counter()
+        near = chained(self.parties(), new, self.night.reset_minutes)
+        risk = wait_risk(self.floor, [*near, new], self.settings, seed=r.id, samples=16)
+        self.result.risk_ms.append(1000 * (time.perf_counter() - started))
+        return risk <= (self.policy.max_wait_risk or 0.0)
+
+    def take(self, r: Request, t: int, minutes: int, tables: tuple[int, ...], *,
+             overbooked: bool) -> None:
+        self.bookings[r.id] = _Booking(r, t, minutes, tables, overbooked=overbooked)
+        self.result.accepted += 1
+        self.result.overbooked += int(overbooked)
+        if r.shows:
+            self.push(t + r.late_minutes, _ARRIVE, r.id)
+        else:
+            self.push(t + NO_SHOW_AFTER, _NO_SHOW, r.id)
+
+    # -------------------------------------------------------------- the floor
+
+    def on_no_show(self, bid: int) -> None:
+        b = self.bookings[bid]
+        b.state = "no_show"
+        self.result.no_shows += 1
+        self.seat_waiting()
+
+    def on_arrive(self, bid: int) -> None:
+        b = self.bookings[bid]
+        b.state = "waiting"
+        b.arrived_at = self.now
+        self.waiting.append(bid)
+        self.push(max(self.now, b.start) + SEAT_ANYWHERE_AFTER, _PATIENCE, bid)
+        self.push(max(self.now, b.start) + LEAVES_AFTER, _LEAVE, bid)
+        self.seat_waiting()
+
+    def on_free(self, bid: int) -> None:
+        b = self.bookings[bid]
+        b.state = "done"
+        for t in b.tables:
+            if self.occupied.get(t) == bid:
+                del self.occupied[t]
+        self.seat_waiting()
+
+    def on_leave(self, bid: int) -> None:
+        b = self.bookings[bid]
+        if b.state != "waiting":
+            return
+        b.state = "left"
+        self.waiting.remove(bid)
+        self.result.walked_out += 1
+        self.result.waited_over_15 += 1
+
+    def free_options(self, b: _Booking) -> list[SeatingOption]:
+        party = Party(b.request.id, b.request.size, self.now, b.minutes,
+                      accessible=b.request.accessible)
+        return [o for o in self.floor.options if party_fits(party, o)
+                and not any(t in self.occupied for t in o.table_ids)]
+
+    def seat_waiting(self) -> None:
+        for bid in list(self.waiting):
+            b = self.bookings[bid]
+            if self.now < b.start - 30:
+                continue  # far too early: they have a drink at the bar first
+            options = self.free_options(b)
+            if not options:
+                continue
+            patience_over = self.now - max(b.arrived_at or self.now, b.start) >= (
+                SEAT_ANYWHERE_AFTER
+            )
+            pick = self.choose_table(b, options, force=patience_over)
+            if pick is not None:
+                self.seat(b, pick)
+
+    def choose_table(self, b: _Booking, options: Sequence[SeatingOption], *,
+                     force: bool) -> tuple[int, ...] | None:
+        mine = [o for o in options if o.table_ids == b.tables]
+        ordered = [*mine, *(o for o in options if o.table_ids != b.tables)]
+        for o in ordered:
+            if o.table_ids == b.tables or self.keeps_locks(b, o.table_ids):
+                return o.table_ids
+        if self.policy.pooled:
+            # No table is free of other plans: seat at the one whose re-plan
+            # leaves the fewest bookings without a table, unless that costs
+            # a booking its table that waiting would have kept.
+            others = self.parties(skip=b.request.id)
+            booked = [p.id for p in others if p.must_seat and not p.locked]
+            waiting = greedy_plan(self.floor, others, settings=self.settings, now=self.now)
+            lost_anyway = sum(1 for pid in booked if pid not in waiting.assignments)
+            for o in ordered[:3]:
+                trial = [*others, Party(b.request.id, b.request.size, self.now, b.minutes,
+                                        seated=True, tables=o.table_ids)]
+                plan = greedy_plan(self.floor, trial, settings=self.settings, now=self.now)
+                if sum(1 for pid in booked if pid not in plan.assignments) <= lost_anyway:
+                    for pid in booked:
+                        if pid in plan.assignments:
+                            self.set_tables(self.bookings[pid], plan.assignments[pid])
+                    return o.table_ids
+        return ordered[0].table_ids if force else None
+
+    def keeps_locks(self, b: _Booking, tables: tuple[int, ...]) -> bool:
+        end = self.now + b.minutes + self.night.reset_minutes
+        for other in self.bookings.values():
+            if other is b or other.state not in ("booked", "waiting"):
+                continue
+            o_end = other.start + other.minutes + self.night.reset_minutes
+            if set(other.tables) & set(tables) and other.start < end and self.now < o_end:
+                return False
+        return True
+
+    def seat(self, b: _Booking, tables: tuple[int, ...]) -> None:
+        self.waiting.remove(b.request.id)
+        if tables != b.tables:
+            self.set_tables(b, tables)
+            # Whoever was planned on these tables meanwhile loses them: the
+            # lock policy finds them any free table on arrival, the pooled
+            # ones are re-planned.
+            end = self.now + b.minutes + self.night.reset_minutes
+            bumped = [
+                other for other in self.bookings.values()
+                if other is not b and other.state in ("booked", "waiting")
+                and set(other.tables) & set(tables)
+                and other.start < end
+                and self.now < other.start + other.minutes + self.night.reset_minutes
+            ]
+            for other in bumped:
+                other.tables = ()
+            if bumped and self.policy.pooled:
+                plan = greedy_plan(self.floor, self.parties(), settings=self.settings,
+                                   now=self.now)
+                for other in bumped:
+                    other.tables = plan.assignments.get(other.request.id, ())
+        b.state = "seated"
+        b.seated_at = self.now
+        wait = self.now - max(b.arrived_at or self.now, b.start)
+        if wait > LONG_WAIT:
+            self.result.waited_over_15 += 1
+        r = b.request
+        b.leaves_at = self.now + r.actual_minutes + self.night.reset_minutes
+        for t in tables:
+            self.occupied[t] = r.id
+        self.result.parties_seated += 1
+        self.result.covers_seated += r.size
+        self.result.seat_minutes += r.size * min(r.actual_minutes,
+                                                 max(self.night.closes - self.now, 0))
+        self.push(b.leaves_at, _FREE, r.id)
+
+
+def simulate_night(night: Night, policy: SeatingPolicy) -> NightResult:
+    return _Service(night, policy).run()
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else 0.0
+
+
+__all__ = [
+    "LOCK_AT_BOOKING",
+    "POLICIES",
+    "POOLED",
+    "POOLED_PREDICTIVE",
+    "Night",
+    "NightResult",
+    "Request",
+    "SeatingPolicy",
+    "percentile",
+    "simulate_night",
+]
