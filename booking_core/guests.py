@@ -7,6 +7,7 @@ one a host removed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -233,13 +234,129 @@ def remove_tag(ledger: Ledger, diner_id: int, tag: str, *, removed_by: str) -> N
         )
 
 
+@dataclass(frozen=True)
+class MachineTagRun:
+    """What one guest-profiling run changed."""
+
+    set: int = 0
+    unchanged: int = 0
+    yielded: int = 0  # a host's tag or removal stood
+    retired: int = 0  # the machine's own tags it no longer finds
+    skipped_diners: int = 0  # erased guests are never profiled
+
+
+def set_machine_tags(
+    ledger: Ledger,
+    tags: Mapping[int, Mapping[str, float]],
+    *,
+    set_by: str,
+    retire_missing: bool = True,
+) -> MachineTagRun:
+    """Write one profiling run's tags (diner id -> {tag: confidence}) in one
+    transaction. A host's tag or removal always stands; a machine tag whose
+    confidence moved by less than 0.01 is left alone (no event); with
+    ``retire_missing`` the machine's own tags that the run no longer finds for
+    a diner in ``tags`` are marked removed (the machine may bring them back).
+    Everything is checked before anything is written."""
+    clean: dict[int, dict[str, float]] = {}
+    for diner_id, found in tags.items():
+        clean[int(diner_id)] = {}
+        for tag, confidence in found.items():
+            name = tag.strip().lower()
+            if not name or len(name) > 60:
+                raise InvalidRequest(f"A tag is 1 to 60 characters, not {tag!r}.")
+            if not 0.0 <= float(confidence) <= 1.0:
+                raise InvalidRequest(f"A tag's confidence lies between 0 and 1, not {confidence}.")
+            clean[int(diner_id)][name] = float(confidence)
+    now = ledger.clock()
+    counts = {"set": 0, "unchanged": 0, "yielded": 0, "retired": 0, "skipped_diners": 0}
+    with ledger.write() as conn:
+        ids = list(clean)
+        alive: set[int] = set()
+        erased: set[int] = set()
+        for start in range(0, len(ids), 5000):
+            part = ids[start : start + 5000]
+            for row in conn.execute(
+                sa.select(diners.c.id, diners.c.erased_at).where(diners.c.id.in_(part))
+            ):
+                (erased if row.erased_at is not None else alive).add(int(row.id))
+        unknown = set(ids) - alive - erased
+        if unknown:
+            raise UnknownDiner(f"There is no diner with id {min(unknown)}.")
+        current: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(ids), 5000):
+            part = ids[start : start + 5000]
+            for row in conn.execute(sa.select(guest_tags).where(guest_tags.c.diner_id.in_(part))):
+                current.setdefault(int(row.diner_id), {})[row.tag] = row
+        for diner_id, found in clean.items():
+            if diner_id in erased:
+                counts["skipped_diners"] += 1
+                continue
+            for tag, confidence in found.items():
+                row = current.get(diner_id, {}).get(tag)
+                if row is not None and row.source == TagSource.HOST:
+                    counts["yielded"] += 1
+                    continue
+                if (
+                    row is not None
+                    and row.removed_at is None
+                    and abs(row.confidence - confidence) < 0.01
+                ):
+                    counts["unchanged"] += 1
+                    continue
+                values = {
+                    "source": TagSource.MACHINE.value,
+                    "confidence": confidence,
+                    "set_by": set_by,
+                    "set_at": now,
+                    "removed_at": None,
+                }
+                if row is None:
+                    conn.execute(guest_tags.insert().values(diner_id=diner_id, tag=tag, **values))
+                else:
+                    conn.execute(
+                        guest_tags.update().where(guest_tags.c.id == row.id).values(**values)
+                    )
+                outbox.append(
+                    conn,
+                    "guest.tag_set",
+                    "diner",
+                    diner_id,
+                    None,
+                    {"tag": tag, "source": TagSource.MACHINE.value, "confidence": confidence},
+                    now,
+                )
+                counts["set"] += 1
+            if not retire_missing:
+                continue
+            for tag, row in current.get(diner_id, {}).items():
+                if tag in found or row.source != TagSource.MACHINE or row.removed_at is not None:
+                    continue
+                conn.execute(
+                    guest_tags.update().where(guest_tags.c.id == row.id).values(removed_at=now)
+                )
+                outbox.append(
+                    conn,
+                    "guest.tag_removed",
+                    "diner",
+                    diner_id,
+                    None,
+                    {"tag": tag, "by": set_by},
+                    now,
+                )
+                counts["retired"] += 1
+    return MachineTagRun(**counts)
+
+
 __all__ = [
     "DinerSpec",
     "GuestProfile",
+    "MachineTagRun",
     "Tag",
     "add_note",
     "create_diner",
     "get_profile",
     "remove_tag",
+    "set_machine_tags",
     "set_tag",
 ]

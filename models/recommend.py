@@ -56,6 +56,8 @@ Method = Literal["ranker", "embedding", "popularity"]
 Bookable = Mapping[Any, str] | Collection[Any] | Callable[[Any], "str | bool | None"]
 RESERVED_ITEM_COLUMNS = {"item", "text", "name", "latitude", "longitude", "dietary"}
 EARTH_KM = 6371.0
+# Weight of popularity (0..1) against stated-taste similarity in the cold start.
+COLD_POPULARITY = 0.1
 
 
 class RecommenderError(ValueError):
@@ -79,8 +81,10 @@ class DiningContext:
     id -> time string / True / False / None, called only on the best
     candidates until ``k`` are found. ``party_size`` and ``time`` only word
     the reason ("open at 19:30 for 4"). ``location`` (latitude, longitude)
-    and ``max_km`` bound the distance; ``dietary`` must be served (by items
-    that declare a ``dietary`` list; undeclared kitchens pass). ``preferences``
+    and ``max_km`` bound the distance; ``dietary`` must be served (when the
+    catalogue has a ``dietary`` column, a restaurant must list every diet
+    asked for; without the column diets cannot be checked and only shape the
+    taste query through ``preferences``). ``preferences``
     is stated taste for a diner we do not know yet. ``exclude_seen`` leaves
     out restaurants the diner has been to.
     """
@@ -285,10 +289,7 @@ class Recommender:
             items["longitude"].cast(pl.Float64).to_numpy() if "longitude" in items.columns else nan
         )
         self.diets_: list[frozenset[str] | None] = (
-            [
-                None if d is None else frozenset(str(x).lower() for x in d)
-                for d in items["dietary"].to_list()
-            ]
+            [frozenset(str(x).lower() for x in (d or ())) for d in items["dietary"].to_list()]
             if "dietary" in items.columns
             else [None] * items.height
         )
@@ -566,13 +567,15 @@ class Recommender:
         pop = f["popularity"] / max(float(np.log1p(self.popularity_.max())), 1e-9)
         if self.method == "popularity":
             scored.scores = pop
+        elif profile.cold:
+            # The cold start: stated taste first, popularity to break near-ties;
+            # with nothing stated, popularity (near the diner when bounded).
+            stated = f["stated_similarity"]
+            has_stated = not np.all(np.isnan(stated))
+            scored.scores = np.nan_to_num(stated) + COLD_POPULARITY * pop if has_stated else pop
         elif self.method == "embedding" or self.ranker_ is None:
-            taste = f["similarity"] if profile.vector is not None else f["stated_similarity"]
-            if np.all(np.isnan(taste)):
-                scored.scores = pop
-            else:
-                # Ties (a cold catalogue) are broken by popularity, never by id.
-                scored.scores = np.nan_to_num(taste, nan=-1.0) + 1e-3 * pop
+            # Ties (a catalogue without text) are broken by popularity, never by id.
+            scored.scores = np.nan_to_num(f["similarity"], nan=-1.0) + 1e-3 * pop
         else:
             matrix = np.column_stack([f[n] for n in self._feature_names()])
             scored.scores = np.asarray(self.ranker_.predict(matrix), dtype=float)
@@ -602,10 +605,11 @@ class Recommender:
         within the hard constraints of ``context``; fewer (possibly none)
         when fewer qualify.
 
-        A user never seen in ``fit`` (or ``None``, an anonymous visitor) is a
-        cold start, not an error: ranked by stated preferences
-        (``context.preferences`` or the ``users`` frame), else by popularity
-        near ``context.location``, else by popularity.
+        A user never seen in ``fit`` (or ``None``, an anonymous visitor), or
+        one with no history yet, is a cold start, not an error: ranked by
+        similarity to stated preferences (``context.preferences`` or the
+        ``users`` frame) plus a little popularity, else by popularity near
+        ``context.location`` (with ``max_km``), else by popularity.
         """
         self._check_fitted()
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 100:

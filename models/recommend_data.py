@@ -198,6 +198,10 @@ def _uci_read(folder: Path, name: str) -> pl.DataFrame:
     )
 
 
+def _listed(label: str, values: list[str]) -> str:
+    return f"{label}: {', '.join(values)}." if values else ""
+
+
 def uci_frames(folder: str | Path) -> dict[str, pl.DataFrame]:
     """The UCI restaurant & consumer data (Vargas-Govea et al., 2011) as the
     recommender's frames: ``interactions`` (user, item, rating 0-2; the data
@@ -231,8 +235,8 @@ def uci_frames(folder: str | Path) -> dict[str, pl.DataFrame]:
                 f"{words(p['price'])} prices, {words(p['Rambience'])} ambience.",
                 f"{words(p['alcohol'])}, smoking: {words(p['smoking_area'])}.",
                 f"Dress code {words(p['dress_code'])}, accessibility {words(p['accessibility'])}.",
-                f"Parking: {', '.join(words(x) for x in p['parking_lot'] or [])}.",
-                f"Pay by {', '.join(words(x) for x in p['Rpayment'] or [])}.",
+                _listed("Parking", [words(x) for x in p["parking_lot"] or []]),
+                _listed("Pay by", [words(x) for x in p["Rpayment"] or []]),
                 f"{words(p['area'])} area, {words(p['other_services'])} services.",
             )
             if part

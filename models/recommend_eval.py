@@ -104,15 +104,19 @@ def evaluate(
     )
 
 
-def local_context(model: Recommender, max_km: float) -> Callable[[Any], DiningContext]:
-    """The same hard constraint for every method: restaurants within
-    ``max_km`` of where the diner is known to dine (none when unknown)."""
+def local_context(
+    model: Recommender, max_km: float | None, *, exclude_seen: bool = False
+) -> Callable[[Any], DiningContext]:
+    """The same hard constraints for every method: restaurants within
+    ``max_km`` of where the diner is known to be (no bound when unknown),
+    and with ``exclude_seen`` none they have already been to (for data where
+    each diner rates a restaurant once, so a seen one can never be a hit)."""
 
     def context(user: Any) -> DiningContext:
         profile = model.profiles_.get(user)
-        if profile is None or profile.location is None:
-            return DiningContext()
-        return DiningContext(location=profile.location, max_km=max_km)
+        if max_km is None or profile is None or profile.location is None:
+            return DiningContext(exclude_seen=exclude_seen)
+        return DiningContext(location=profile.location, max_km=max_km, exclude_seen=exclude_seen)
 
     return context
 
