@@ -10,9 +10,11 @@ from typing import Annotated
 import typer
 
 from booking_core.cli import app, build_demo_world, console, fail
+from serving.simulate import simulate_app
 
 pipeline_app = typer.Typer(help="The learning loop (Prefect flows).", no_args_is_help=True)
 app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(simulate_app, name="simulate")
 
 FLOWS = ("nightly",)
 
