@@ -31,7 +31,7 @@ from booking_core.world.generate import WorldSize, generate_world, world_diners 
 from models.embeddings import EmbeddingStore, SentenceEncoder  # noqa: E402
 from models.extract import LedgerSnapshot  # noqa: E402
 from models.guest_tags import GuestTagger, guest_texts  # noqa: E402
-from models.recommend import DiningContext, Recommender  # noqa: E402
+from models.recommend import DiningContext, Method, Recommender  # noqa: E402
 from models.recommend_data import frames_from_mapping, uci_frames  # noqa: E402
 from models.recommend_eval import (  # noqa: E402
     evaluate,
@@ -48,7 +48,7 @@ AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
 HOLDOUT_DAYS = 14
 LOCAL_KM = 50.0
 UCI = ROOT.parent / "shared" / "data" / "uci_restaurant_consumer"
-METHODS = ("popularity", "embedding", "ranker")
+METHODS: tuple[Method, ...] = ("popularity", "embedding", "ranker")
 OCCASION_DAYS = 3  # the generator's rule: a visit within 3 days of the date
 
 
@@ -105,13 +105,13 @@ def uci_quality(store: EmbeddingStore, seeds: int) -> dict[str, Any]:
             context = local_context(model, LOCAL_KM, exclude_seen=True)
             runs[method].append(evaluate(model, relevant, context_for=context).as_dict())
     out: dict[str, Any] = {}
-    for method, scores in runs.items():
-        out[method] = {
+    for name, scores in runs.items():
+        out[name] = {
             key: float(np.mean([s[key] for s in scores]))
             for key in ("ndcg10", "recall10", "coverage")
         }
-        out[method]["ndcg10_std"] = float(np.std([s["ndcg10"] for s in scores]))
-        out[method]["users"] = int(scores[0]["users"])
+        out[name]["ndcg10_std"] = float(np.std([s["ndcg10"] for s in scores]))
+        out[name]["users"] = int(scores[0]["users"])
     out["protocol"] = (
         f"no timestamps in the data set: 25% of each diner's ratings held out, mean of {seeds} "
         "seeded splits; relevant = held-out rating >= 1 (of 0-2); restaurants the diner already "

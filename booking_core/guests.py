@@ -286,21 +286,23 @@ def set_machine_tags(
         current: dict[int, dict[str, Any]] = {}
         for start in range(0, len(ids), 5000):
             part = ids[start : start + 5000]
-            for row in conn.execute(sa.select(guest_tags).where(guest_tags.c.diner_id.in_(part))):
-                current.setdefault(int(row.diner_id), {})[row.tag] = row
+            for found_row in conn.execute(
+                sa.select(guest_tags).where(guest_tags.c.diner_id.in_(part))
+            ):
+                current.setdefault(int(found_row.diner_id), {})[found_row.tag] = found_row
         for diner_id, found in clean.items():
             if diner_id in erased:
                 counts["skipped_diners"] += 1
                 continue
             for tag, confidence in found.items():
-                row = current.get(diner_id, {}).get(tag)
-                if row is not None and row.source == TagSource.HOST:
+                tag_row = current.get(diner_id, {}).get(tag)
+                if tag_row is not None and tag_row.source == TagSource.HOST:
                     counts["yielded"] += 1
                     continue
                 if (
-                    row is not None
-                    and row.removed_at is None
-                    and abs(row.confidence - confidence) < 0.01
+                    tag_row is not None
+                    and tag_row.removed_at is None
+                    and abs(tag_row.confidence - confidence) < 0.01
                 ):
                     counts["unchanged"] += 1
                     continue
@@ -311,11 +313,11 @@ def set_machine_tags(
                     "set_at": now,
                     "removed_at": None,
                 }
-                if row is None:
+                if tag_row is None:
                     conn.execute(guest_tags.insert().values(diner_id=diner_id, tag=tag, **values))
                 else:
                     conn.execute(
-                        guest_tags.update().where(guest_tags.c.id == row.id).values(**values)
+                        guest_tags.update().where(guest_tags.c.id == tag_row.id).values(**values)
                     )
                 outbox.append(
                     conn,

@@ -829,6 +829,7 @@ def _top(values: np.ndarray, n: int) -> np.ndarray:
 
 __all__ = [
     "DiningContext",
+    "Method",
     "NotFitted",
     "Recommendation",
     "Recommender",

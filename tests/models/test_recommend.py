@@ -233,7 +233,7 @@ def test_every_recommendation_keeps_the_hard_constraints(
 
 def test_similar_restaurants(model: Recommender) -> None:
     recs = model.similar("LON-japanese-0", k=3)
-    assert [r.item for r in recs][0] != "LON-japanese-0"
+    assert recs[0].item != "LON-japanese-0"
     assert sum(r.category == "japanese" for r in recs) >= 2
     assert recs[0].reasons == ("similar to London Japanese 1",)
     with pytest.raises(UnknownItem, match="no restaurant 'nope'"):
