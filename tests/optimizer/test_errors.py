@@ -18,7 +18,7 @@ from optimizer.service import FloorPlan, Party
 
 
 def test_party_larger_than_any_table_or_combination(floor: FloorPlan) -> None:
-    with pytest.raises(PartyTooLargeForFloor, match="Party 7 has 9 guests.*seats 6"):
+    with pytest.raises(PartyTooLargeForFloor, match=r"Party 7 has 9 guests.*seats 6"):
         plan_service(floor, [Party(7, 9, 0, 90)])
 
 
@@ -48,5 +48,5 @@ def test_other_nonsense_is_refused(floor: FloorPlan) -> None:
         plan_service(floor, [Party(1, 2, 0, 60, show_probability=1.5)])
     with pytest.raises(SeatingInputError, match="seated but names no table"):
         plan_service(floor, [Party(1, 2, 0, 60, seated=True)])
-    with pytest.raises(InvalidRequest, match="no table or combination|seats 6"):
+    with pytest.raises(InvalidRequest, match=r"no table or combination|seats 6"):
         check_acceptance(floor, [], Party(1, 12, 0, 60))

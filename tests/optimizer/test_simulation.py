@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from serving.cli import app
 from optimizer.nights import generated_history, make_night, standard_floor
 from optimizer.simulation import LOCK_AT_BOOKING, POLICIES, Night, simulate_night
+from serving.cli import app
 
 
 @pytest.fixture(scope="module")
