@@ -10,6 +10,7 @@ champion gate as usual (a champion that was not beaten keeps its alias).
 from __future__ import annotations
 
 import inspect
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,10 @@ from models.attendance import AttendanceRisk, evaluate_classifier
 from models.demand import DemandForecaster, rmsle
 from models.duration import DiningDuration, evaluate_duration
 from models.extract import LedgerSnapshot
+from models.guest_tags import GuestTagger, guest_texts
+from models.recommend import Recommender
+from models.recommend_data import frames_from_mapping
+from models.recommend_eval import evaluate, local_context, ndcg_at, relevant_sets, time_split
 from models.tracking import (
     ForecastTable,
     GateDecision,
@@ -45,7 +50,12 @@ from pipelines import plots
 ATTENDANCE = "attendance_risk"
 DURATION = "dining_duration"
 DEMAND = "covers_demand"
-MODELS = (ATTENDANCE, DURATION, DEMAND)
+RECOMMEND = "restaurant_recommender"
+GUEST_TAGS = "guest_tags"
+MODELS = (ATTENDANCE, DURATION, DEMAND, RECOMMEND, GUEST_TAGS)
+# Tables the recommender and the guest profiler read beyond the feature tables.
+GUEST_TABLES = ("reviews", "diners", "guest_notes", "pos_checks")
+LOCAL_KM = 50.0
 HOLDOUT_DAYS = 14
 DEMAND_HORIZON = 28
 
@@ -75,6 +85,7 @@ class NightlyReport:
     decisions: dict[str, GateDecision] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 def params_of(estimator: Any) -> dict[str, Any]:
@@ -98,6 +109,15 @@ def extract(url: str, last_offset: int) -> Frames:
     on a ledger that has not changed skips the read."""
     with LedgerSnapshot.from_url(url) as snapshot:
         return snapshot.frames()
+
+
+@task(retries=2, retry_delay_seconds=2, cache_policy=INPUTS, persist_result=True)
+def extract_guest_tables(url: str, last_offset: int, tables: tuple[str, ...]) -> Frames:
+    """Reviews, diners, notes and POS checks, cached like ``extract``. The
+    table names are an input so the cache key differs from ``extract``'s:
+    the INPUTS policy hashes inputs only, not which task they went to."""
+    with LedgerSnapshot.from_url(url) as snapshot:
+        return {name: snapshot.table(name) for name in tables}
 
 
 @task
@@ -275,6 +295,189 @@ def train_demand(data: DemandInputs, as_of: datetime, params: dict[str, Any]) ->
     )
 
 
+@dataclass
+class RecommendInputs:
+    known: Frames  # interactions, items and users as of the holdout cut
+    holdout: pl.DataFrame
+
+
+@task
+def recommend_features(frames: Frames, as_of: datetime) -> RecommendInputs:
+    """What the recommender may learn from (bookings and reviews before the
+    cut) and the restaurants each diner booked after it."""
+    cut = as_of - timedelta(days=HOLDOUT_DAYS)
+    everything = frames_from_mapping(frames, as_of)
+    _, holdout = time_split(everything["interactions"], cut)
+    return RecommendInputs(frames_from_mapping(frames, cut), holdout)
+
+
+@task(retries=1)
+def train_recommender(data: RecommendInputs, as_of: datetime, params: dict[str, Any]) -> Trained:
+    """Scored as 1 - NDCG@10 on the holdout (lower is better, as the gate
+    wants), both models asked the same requests: each diner, 10 places within
+    ``LOCAL_KM`` of where they dine."""
+    began = time.perf_counter()
+    known = data.known
+    model = Recommender(**params).fit(known["interactions"], known["items"], known["users"])
+    relevant = relevant_sets(data.holdout)
+    if len(relevant) < 5:
+        raise ValueError(f"only {len(relevant)} diners booked in the holdout: too few to judge")
+    users = sorted(relevant)
+    located = [model.profiles_.get(u) for u in users]
+    requests = pl.DataFrame(
+        {
+            "user": users,
+            "k": [10] * len(users),
+            "latitude": [p.location[0] if p and p.location else None for p in located],
+            "longitude": [p.location[1] if p and p.location else None for p in located],
+            "max_km": [LOCAL_KM if p and p.location else None for p in located],
+        },
+        schema={
+            "user": pl.Int64,
+            "k": pl.Int64,
+            "latitude": pl.Float64,
+            "longitude": pl.Float64,
+            "max_km": pl.Float64,
+        },
+    )
+
+    def loss(recommended: pl.DataFrame) -> float:
+        ranked = {
+            u: g.sort("rank")["item"].to_list()
+            for (u,), g in recommended.partition_by("user", as_dict=True).items()
+        }
+        gains = [ndcg_at(ranked.get(u, []), {str(i) for i in relevant[u]}) for u in users]
+        return 1.0 - float(np.mean(gains))
+
+    score = loss(model.recommend_frame(requests))
+    baselines = {
+        method: evaluate(
+            Recommender(method=method).fit(known["interactions"], known["items"], known["users"]),
+            relevant,
+            context_for=local_context(model, LOCAL_KM),
+        ).ndcg10
+        for method in ("popularity", "embedding")
+    }
+    metrics = {"ndcg10": 1.0 - score, **{f"ndcg10_{k}": v for k, v in baselines.items()}}
+    return Trained(
+        RECOMMEND,
+        model,
+        "recommend_frame",
+        "ndcg_loss",
+        score,
+        metrics,
+        params_of(model),
+        requests.head(5),
+        lambda pyfunc: loss(pl.from_pandas(pyfunc.predict(to_pandas_input(requests)))),
+        {"ndcg.png": plots.bars(metrics, "NDCG@10 on the holdout", "NDCG@10")},
+        time.perf_counter() - began,
+    )
+
+
+@dataclass
+class GuestTagInputs:
+    fit_texts: pl.DataFrame
+    fit_labels: pl.DataFrame
+    holdout_texts: pl.DataFrame
+    holdout_labels: pl.DataFrame
+
+
+@task
+def guest_tag_features(frames: Frames, as_of: datetime) -> GuestTagInputs:
+    """Texts about each guest before ``as_of``; labels from what guests
+    stated in their profile (allergies, diets, seating). Even diner ids fit
+    the thresholds, odd ones judge them."""
+    texts = guest_texts(frames, as_of)
+    diners = frames["diners"]
+    labels = []
+    for row in diners.iter_rows(named=True):
+        for column, prefix in (
+            ("allergies", "allergy"),
+            ("dietary", "dietary"),
+            ("seating_preferences", "seating"),
+        ):
+            for value in json.loads(row[column] or "[]"):
+                labels.append((row["id"], f"{prefix}:{str(value).lower()}"))
+    truth = pl.DataFrame(labels, schema={"diner_id": pl.Int64, "tag": pl.String}, orient="row")
+    even = pl.col("diner_id") % 2 == 0
+    return GuestTagInputs(
+        texts.filter(even), truth.filter(even), texts.filter(~even), truth.filter(~even)
+    )
+
+
+def tag_f1(found: pl.DataFrame, truth: pl.DataFrame, diners: set[int]) -> dict[str, float]:
+    """F1 per tag that has any truth among ``diners``."""
+    predicted = {(int(d), t) for d, t in found.select("diner_id", "tag").iter_rows()}
+    actual = {(int(d), t) for d, t in truth.iter_rows() if d in diners}
+    out = {}
+    for tag in sorted({t for _, t in actual}):
+        p = {x for x in predicted if x[1] == tag and x[0] in diners}
+        a = {x for x in actual if x[1] == tag}
+        out[tag] = 2 * len(p & a) / max(len(p) + len(a), 1)
+    return out
+
+
+@task(retries=1)
+def train_guest_tags(data: GuestTagInputs, as_of: datetime, params: dict[str, Any]) -> Trained:
+    """Scored as 1 - macro F1 over the tags guests stated (lower is better)."""
+    began = time.perf_counter()
+    model = GuestTagger(**params).fit(data.fit_texts, data.fit_labels)
+    judged = set(data.holdout_texts["diner_id"].to_list())
+    if not judged or data.holdout_labels.is_empty():
+        raise ValueError("no stated guest facts to judge the tagger against")
+
+    def loss(found: pl.DataFrame) -> float:
+        scores = tag_f1(found, data.holdout_labels, judged)
+        return 1.0 - float(np.mean(list(scores.values()))) if scores else 1.0
+
+    per_tag = tag_f1(model.predict(data.holdout_texts), data.holdout_labels, judged)
+    score = 1.0 - float(np.mean(list(per_tag.values())))
+    texts = data.holdout_texts.select("diner_id", "text")
+    return Trained(
+        GUEST_TAGS,
+        model,
+        "predict",
+        "f1_loss",
+        score,
+        {"macro_f1": 1.0 - score, **{f"f1_{k.replace(':', '_')}": v for k, v in per_tag.items()}},
+        params_of(model),
+        texts.head(5),
+        lambda pyfunc: loss(pl.from_pandas(pyfunc.predict(to_pandas_input(texts)))),
+        {"tags.png": plots.bars(per_tag, "F1 per stated guest fact (holdout)", "F1")},
+        time.perf_counter() - began,
+    )
+
+
+@task
+def write_guest_tags(url: str, frames: Frames, as_of: datetime, config: TrackingConfig) -> str:
+    """Tag every guest with the champion tagger; a host's tags always stand."""
+    config.activate()
+    import mlflow
+
+    from booking_core.guests import set_machine_tags
+    from booking_core.ledger import Ledger
+
+    tagger: GuestTagger = (
+        mlflow.pyfunc.load_model(f"models:/{GUEST_TAGS}@champion")
+        .unwrap_python_model()
+        .estimator
+    )
+    found = tagger.tags(frames, as_of)
+    wanted: dict[int, dict[str, float]] = {int(d): {} for d in frames["diners"]["id"].to_list()}
+    for d, tag, confidence in found.select("diner_id", "tag", "confidence").iter_rows():
+        if int(d) in wanted:
+            wanted[int(d)][tag] = float(confidence)
+    ledger = Ledger.open(url, migrate=False)
+    try:
+        run = set_machine_tags(ledger, wanted, set_by="guest-profiler")
+    finally:
+        ledger.dispose()
+    return (
+        f"{run.set} tags set, {run.unchanged} unchanged, {run.yielded} left to hosts, "
+        f"{run.retired} retired"
+    )
+
+
 @task
 def register_and_promote(trained: Trained, config: TrackingConfig) -> GateDecision:
     candidate = log_candidate(
@@ -317,13 +520,18 @@ def nightly(
     if unknown:
         raise ValueError(f"unknown models {sorted(unknown)}; choose from {MODELS}")
     began = time.perf_counter()
-    frames = extract(url, ledger_offset(url))
-    report.seconds["extract"] = time.perf_counter() - began
+    offset = ledger_offset(url)
+    frames = extract(url, offset)
     wanted = [m for m in MODELS if only is None or m in only]
+    if {RECOMMEND, GUEST_TAGS} & set(wanted):
+        frames = {**frames, **extract_guest_tables(url, offset, GUEST_TABLES)}
+    report.seconds["extract"] = time.perf_counter() - began
     builders: dict[str, Any] = {
         ATTENDANCE: (attendance_features, train_attendance),
         DURATION: (duration_features, train_duration),
         DEMAND: (demand_features, train_demand),
+        RECOMMEND: (recommend_features, train_recommender),
+        GUEST_TAGS: (guest_tag_features, train_guest_tags),
     }
     futures = {}
     for name in wanted:
@@ -340,6 +548,12 @@ def nightly(
         registered = register_and_promote(trained, config, return_state=True)
         if registered.is_completed():
             report.decisions[name] = registered.result()
+            if name == GUEST_TAGS:
+                written = write_guest_tags(url, frames, as_of, config, return_state=True)
+                if written.is_completed():
+                    report.notes[name] = written.result()
+                else:
+                    report.failures[name] = f"writing tags failed: {written.message}"
         else:
             report.failures[name] = f"registration failed: {registered.message}"
     report.seconds["total"] = time.perf_counter() - began

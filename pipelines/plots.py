@@ -77,3 +77,15 @@ def forecast(joined: pl.DataFrame, restaurants: int = 4) -> Figure:
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def bars(values: dict[str, float], title: str, xlabel: str) -> Figure:
+    """One horizontal bar per named score."""
+    names = list(values)
+    fig, ax = plt.subplots(figsize=(6, 0.4 * len(names) + 1.5))
+    ax.barh(names, [values[n] for n in names])
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
