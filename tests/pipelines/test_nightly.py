@@ -73,7 +73,8 @@ def test_first_run_registers_and_promotes_every_model(
         assert run.data.tags["gate.promoted"] == "true"
         assert "holdout_score" in run.data.metrics
         artifacts = {a.path for a in client.list_artifacts(champion.run_id)}
-        assert artifacts & {"calibration.png", "residuals.png", "forecast.png", "ndcg.png", "tags.png"}
+        figures = {"calibration.png", "residuals.png", "forecast.png", "ndcg.png", "tags.png"}
+        assert artifacts & figures
     attendance = first_run.decisions[ATTENDANCE]
     assert 0.0 < attendance.candidate_score < 0.5  # a log loss
     # Served exactly as the registry holds it: signature, input example, predictions.
