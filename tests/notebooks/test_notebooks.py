@@ -26,7 +26,8 @@ def ledger_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def test_there_are_notebooks() -> None:
     assert {p.name for p in NOTEBOOKS} >= {
-        "attendance_risk.ipynb", "demand.ipynb", "seating_what_if.ipynb"
+        "attendance_risk.ipynb", "demand.ipynb", "seating_what_if.ipynb",
+        "recommendations.ipynb",
     }
 
 
