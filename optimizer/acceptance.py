@@ -1,10 +1,22 @@
 """"Can this booking be taken?" with every party not yet at the restaurant
 free to change tables (pooled acceptance).
 
-Cheapest first: a table already free for the new party (no one moves); the
-greedy re-pack of the parties whose times chain with the new one's; CP-SAT
-with every booking required, within a short time limit. Parties outside that
-chain cannot be affected, so they are never looked at."""
+Pooling can only widen what lock-at-booking takes, so the checks run from
+the cheapest, each exact when it says yes:
+
+1. the current plan plus a table that is free for the new party (nobody
+   moves: exactly what lock-at-booking would answer);
+2. a greedy re-pack of the parties whose times chain with the new one's
+   (best fit in start order, a few orders);
+3. CP-SAT asked only whether every booking can have a table (tables of one
+   kind counted as a class, then dealt), within what is left of the time
+   limit: the limit covers building the model too.
+
+A "no" from 3 is a proof; running out of time is reported as "timed out" and
+counts as a refusal (a table the solver did not find is never promised).
+Parties outside the chain cannot be affected, so they are never looked at.
+Overbooked parties (``must_seat=False``) hold no promise: they keep their
+table when it stays free and are otherwise left for the host to seat."""
 
 from __future__ import annotations
 
@@ -12,15 +24,16 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from optimizer.plan import PlanSettings, greedy_plan, plan_service
-from optimizer.service import FloorPlan, Party, check_service, party_fits
+from optimizer.plan import PlanSettings, _greedy, _Occupancy, seat_everyone
+from optimizer.service import FloorPlan, Interval, Party, check_service, intervals, party_fits
 
 ACCEPT_SETTINGS = PlanSettings(time_limit_s=0.04)
 
 
 @dataclass(frozen=True)
 class Acceptance:
-    """The answer: the new party's tables, and any other party's new tables."""
+    """The answer: the new party's tables, and any other party's new tables
+    (``()`` for an overbooked party that no longer has one)."""
 
     accepted: bool
     tables: tuple[int, ...] | None
@@ -57,43 +70,84 @@ def check_acceptance(
     now: int | None = None,
 ) -> Acceptance:
     started = time.perf_counter()
-    check_service(floor, [*parties, new], reset_minutes=settings.reset_minutes)
     reset = settings.reset_minutes
-    end = new.start + new.duration + reset
-    near = chained(parties, new, reset)
+    check_service(floor, [*parties, new], reset_minutes=reset)
 
-    def clash(tables: tuple[int, ...]) -> bool:
-        for p in near:
-            if set(p.tables) & set(tables) and p.start < end and new.start < (
-                p.start + p.duration + reset
-            ):
-                return True
-        return False
+    def answer(accepted: bool, how: str, tables: tuple[int, ...] | None = None,
+               moves: Mapping[int, tuple[int, ...]] | None = None) -> Acceptance:
+        return Acceptance(accepted, tables, dict(moves or {}), how,
+                          time.perf_counter() - started)
 
-    placed = all(p.locked or p.tables for p in near)
-    for option in floor.options if placed else ():
-        if party_fits(new, option) and not clash(option.table_ids):
-            return Acceptance(True, option.table_ids, {}, "free table",
-                              time.perf_counter() - started)
     if not any(party_fits(new, o) for o in floor.options):
-        return Acceptance(False, None, {}, "refused", time.perf_counter() - started)
-    candidate = [*near, replace(new, tables=(), must_seat=True)]
-    plan = greedy_plan(floor, candidate, settings=settings, now=now)
-    how = "re-packed"
-    if not plan.all_seated:
-        plan = plan_service(floor, candidate, settings=settings, now=now, strict=True)
-        how = "solver"
-    if plan.status == "infeasible" or not plan.all_seated:
-        # Out of time without an answer counts as a refusal: never promise
-        # a table the solver could not find.
-        how = "refused" if plan.status == "infeasible" else "timed out"
-        return Acceptance(False, None, {}, how, time.perf_counter() - started)
-    moves = {
-        p.id: plan.assignments[p.id]
-        for p in near
-        if not p.locked and tuple(sorted(p.tables)) != plan.assignments[p.id]
-    }
-    return Acceptance(True, plan.assignments[new.id], moves, how, time.perf_counter() - started)
+        return answer(False, "refused")
+    new = replace(new, tables=(), must_seat=True)
+    near = chained(parties, new, reset)
+    spans = intervals(floor, [*near, new], reset_minutes=reset, now=now, check=False)
+    new_span = spans[-1]
+    required = [s for s in spans if s.party.locked or s.party.must_seat]
+    optional = [s for s in spans if not (s.party.locked or s.party.must_seat)]
+
+    # 1. The current plan plus a free table.
+    if all(s.party.tables for s in required[:-1]):
+        busy = _Occupancy()
+        for s in spans[:-1]:
+            if s.party.tables:
+                busy.take(s.party.tables, s.start, s.end)
+        for option in new_span.options:
+            if busy.free(option.table_ids, new_span.start, new_span.end):
+                return answer(True, "free table", option.table_ids)
+        # Overbooked parties hold tables without a promise: the new booking
+        # may take one of theirs.
+        keep = _Occupancy()
+        for s in required[:-1]:
+            keep.take(s.party.tables, s.start, s.end)
+        for option in new_span.options:
+            if keep.free(option.table_ids, new_span.start, new_span.end):
+                plan = {s.party.id: tuple(sorted(s.party.tables)) for s in required[:-1]}
+                plan[new.id] = option.table_ids
+                return answer(True, "free table", option.table_ids,
+                              _moves(plan, spans, optional))
+
+    # 2. A greedy re-pack of the chain.
+    greedy = _greedy(floor, required)
+    if all(s.party.id in greedy for s in required):
+        return answer(True, "re-packed", greedy[new.id], _moves(greedy, spans, optional))
+
+    # 3. CP-SAT: is there any plan that seats every booking?
+    if settings.deterministic:
+        limit = settings.time_limit_s
+    else:
+        limit = settings.time_limit_s - (time.perf_counter() - started)
+    status, plan = seat_everyone(floor, required, settings=settings, limit_s=limit, hint=greedy)
+    if status == "found":
+        return answer(True, "solver", plan[new.id], _moves(plan, spans, optional))
+    return answer(False, "refused" if status == "impossible" else "timed out")
+
+
+def _moves(
+    plan: Mapping[int, tuple[int, ...]],
+    spans: Sequence[Interval],
+    optional: Sequence[Interval],
+) -> dict[int, tuple[int, ...]]:
+    """What ``plan`` (every booking seated) changes: booked parties at other
+    tables, and overbooked parties losing a table that is no longer free
+    (``()``; they keep it when it stays free)."""
+    busy = _Occupancy()
+    by_id = {s.party.id: s for s in spans}
+    for pid, tables in plan.items():
+        busy.take(tables, by_id[pid].start, by_id[pid].end)
+    moves: dict[int, tuple[int, ...]] = {}
+    for s in optional:
+        if s.party.tables:
+            if busy.free(s.party.tables, s.start, s.end):
+                busy.take(s.party.tables, s.start, s.end)
+            else:
+                moves[s.party.id] = ()
+    for s in spans[:-1]:
+        p = s.party
+        if p.id in plan and not p.locked and tuple(sorted(p.tables)) != plan[p.id]:
+            moves[p.id] = plan[p.id]
+    return moves
 
 
 __all__ = ["ACCEPT_SETTINGS", "Acceptance", "chained", "check_acceptance"]

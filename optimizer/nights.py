@@ -9,8 +9,10 @@ policy then replays the same night. Predictions come in two kinds:
   through noise (log-normal 0.1 on durations, normal 0.5 on the no-show
   logit; the trained models are at least this close on the demo world, see
   ``benchmarks/models.py``);
-- ``baseline``: no trained model: the restaurant's turn time per party size
-  and the historical no-show rate.
+- ``baseline``: no trained model: per party size, the median and spread of
+  how long the restaurant's past parties stayed (``past_durations_by_size``),
+  and the historical no-show rate. (Lock-at-booking, as hosts do today,
+  books the restaurant's turn time per size whatever the predictions.)
 """
 
 from __future__ import annotations
@@ -130,15 +132,14 @@ def make_night(
     known = [h.no_show_risk for h in usable if h.no_show_risk is not None]
     base_rate = float(np.mean(known)) if known else 0.08
     picks = rng.integers(0, len(usable), size=n)
+    by_size = past_durations_by_size(usable, seed=seed + 7919)
     raw = []
     for k in picks:
         h = usable[int(k)]
         start = int(np.clip(h.start_minute + 15 * rng.integers(-1, 2), 0, last_seating))
         start -= start % 15
         risk = h.no_show_risk if h.no_show_risk is not None else base_rate
-        median = h.median_minutes or median_duration(
-            party_size=h.size, price_tier=2, lunch=False, weekday=5,
-            local_minute=18 * 60 + start, area="Main room", restaurant_pace=1.0)
+        median = _median_of(h, start)
         shows = bool(rng.random() >= risk)
         late = int(np.clip(round(rng.normal(3, 7)), -10, NO_LATER))
         actual = max(15, round(median * math.exp(rng.normal(0, DURATION_SPREAD))))
@@ -148,8 +149,7 @@ def make_night(
             spread = math.hypot(DURATION_SPREAD, 0.1)
         else:
             p_show = 1 - base_rate
-            predicted = float(night.turn_time(h.size) - reset_minutes)
-            spread = 0.0
+            predicted, spread = by_size[h.size]
         flexibility = int(rng.choice([0, 15, 30], p=[0.4, 0.3, 0.3]))
         lead = max(h.lead_minutes, 15)
         raw.append((start - lead, start, h.size, flexibility, p_show, predicted, spread, shows,
@@ -160,6 +160,31 @@ def make_night(
 
 
 NO_LATER = 19  # a party later than the no-show cut-off is a no-show
+
+
+def _median_of(h: PastBooking, minute: int) -> float:
+    return h.median_minutes or median_duration(
+        party_size=h.size, price_tier=2, lunch=False, weekday=5,
+        local_minute=18 * 60 + minute, area="Main room", restaurant_pace=1.0)
+
+
+def past_durations_by_size(
+    history: Sequence[PastBooking], *, seed: int
+) -> dict[int, tuple[float, float]]:
+    """The baseline duration prediction without a trained model: per party
+    size, the median of how long the restaurant's past parties stayed and
+    the spread (log-scale standard deviation) around it. Past stays are
+    drawn from the world's laws, as every night's are, from a stream of
+    their own (the nights replayed are not the past)."""
+    rng = np.random.default_rng(seed)
+    stays: dict[int, list[float]] = {}
+    for h in history:
+        stays.setdefault(h.size, []).append(
+            _median_of(h, h.start_minute) * math.exp(rng.normal(0, DURATION_SPREAD)))
+    return {
+        size: (float(np.median(v)), float(np.std(np.log(v))) if len(v) > 2 else DURATION_SPREAD)
+        for size, v in stays.items()
+    }
 
 
 __all__ = ["DINNER_TURN_TIMES", "PastBooking", "generated_history", "make_night",

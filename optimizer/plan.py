@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ortools.sat.python import cp_model
 
@@ -184,12 +184,111 @@ def _solve(
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         # Out of time before any solution: the greedy plan answers.
         return "greedy", dict(greedy), _upper_bound(spans, settings), greedy_value
-    chosen = _deal_tables(floor, spans, model.read(solver))
+    chosen = _deal_tables(floor, spans, model.read(solver), coarse=strict)
     label = "optimal" if status == cp_model.OPTIMAL else "feasible"
     if strict:
         value = score(floor, spans, chosen, settings)
         return label, chosen, value, value
     return label, chosen, round(solver.best_objective_bound), round(solver.objective_value)
+
+
+def seat_everyone(
+    floor: FloorPlan,
+    spans: Sequence[Interval],
+    *,
+    settings: PlanSettings,
+    limit_s: float,
+    hint: Mapping[int, tuple[int, ...]] | None = None,
+) -> tuple[str, dict[int, tuple[int, ...]]]:
+    """Give every party in ``spans`` a table, or prove that no plan can.
+
+    Returns ("found", tables per party), ("impossible", {}) or ("timed out",
+    {}). ``limit_s`` is wall-clock seconds from the call (model building
+    included), or work units when ``settings.deterministic``.
+
+    Two models, measured on acceptance checks replayed from simulated
+    nights: first the relaxation that counts every table in its kind (a
+    combination of two two-tops uses two of the two-tops): when *it* has no
+    solution, nothing has, and it answers "no" in a few milliseconds where
+    the exact model, whose joinable tables are classes of their own, took up
+    to half a second. Only when the counts leave room is the exact model
+    solved, and its plan dealt to tables. Both ask feasibility only; on
+    models this small presolve costs more than the search."""
+    started = time.perf_counter()
+    spans = [replace(s, party=replace(s.party, must_seat=True)) for s in spans]
+    used = 0.0
+    for relaxed in (True, False):
+        left = limit_s - used if settings.deterministic else (
+            limit_s - (time.perf_counter() - started))
+        if left <= 0:
+            return "timed out", {}
+        model = _Model(floor, spans, settings, strict=True, relaxed=relaxed)
+        if hint and not relaxed:
+            model.hint(hint)
+        solver = cp_model.CpSolver()
+        if settings.deterministic:
+            solver.parameters.max_deterministic_time = left
+        else:
+            # What is left after building the model.
+            solver.parameters.max_time_in_seconds = max(
+                limit_s - (time.perf_counter() - started), 1e-3)
+        solver.parameters.num_workers = settings.workers
+        solver.parameters.cp_model_presolve = False
+        solver.parameters.linearization_level = 2
+        status = solver.solve(model.model)
+        used += solver.deterministic_time
+        if status == cp_model.INFEASIBLE:
+            return "impossible", {}
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return "timed out", {}
+        if relaxed:
+            dealt = _deal_kinds(floor, spans, model.read(solver))
+            if dealt is not None:
+                return "found", dealt
+    return "found", _deal_tables(floor, spans, model.read(solver), coarse=True)
+
+
+def _deal_kinds(
+    floor: FloorPlan,
+    spans: Sequence[Interval],
+    chosen: Mapping[int, tuple[tuple, SeatingOption]],
+) -> dict[int, tuple[int, ...]] | None:
+    """Real tables for the relaxation's kinds, in start order, keeping
+    joinable pairs whole where possible (a single party goes to the table
+    whose joining would free the fewest combinations); None when the counts
+    could not be dealt, and the exact model has to decide."""
+    kinds = kind_of_tables(floor, spans)
+    busy = _Occupancy()
+    plan: dict[int, tuple[int, ...]] = {}
+    for s in spans:
+        if s.party.locked:
+            plan[s.party.id] = tuple(sorted(s.party.tables))
+            busy.take(s.party.tables, s.start, s.end)
+    combos = [o.table_ids for o in floor.options if len(o.table_ids) > 1]
+    for s in sorted((s for s in spans if s.party.id in chosen),
+                    key=lambda s: (s.start, s.party.id)):
+        ks, _ = chosen[s.party.id]
+        if ks[-1] == ("combo",):
+            want = list(ks[:-1])
+            fits = [o.table_ids for o in s.options if len(o.table_ids) > 1
+                    and sorted(kinds[t] for t in o.table_ids) == want]
+        else:
+            fits = [o.table_ids for o in s.options
+                    if len(o.table_ids) == 1 and kinds[o.table_ids[0]] == ks[0]]
+        fits = [f for f in fits if busy.free(f, s.start, s.end)]
+        if not fits:
+            return None
+        current = tuple(sorted(s.party.tables))
+
+        def spoils(tables: tuple[int, ...], s: Interval = s, current: tuple = current) -> tuple:
+            whole = sum(1 for c in combos if set(c) & set(tables) and c != tables
+                        and busy.free(c, s.start, s.end))
+            return (tables != current, whole)
+
+        pick = min(fits, key=spoils)
+        plan[s.party.id] = pick
+        busy.take(pick, s.start, s.end)
+    return plan
 
 
 def greedy_plan(
@@ -375,36 +474,62 @@ def _greedy_pass(
 # ---------------------------------------------------------------- CP-SAT
 
 
-def table_classes(floor: FloorPlan, spans: Sequence[Interval]) -> dict[int, tuple]:
-    """Class key per table: interchangeable tables share one."""
+def table_classes(
+    floor: FloorPlan, spans: Sequence[Interval], *, coarse: bool = False
+) -> dict[int, tuple]:
+    """Class key per table: interchangeable tables share one.
+
+    ``coarse`` (feasibility only): tables interchangeable *for these
+    parties* share one. A table's area only tells tables apart when some
+    party asks for an area, its accessibility only when some party needs it
+    (``party_fits`` looks at nothing else), so on most services the tables
+    of one size form a single class whatever room they stand in. A plan
+    that is scored keeps them apart: the score counts a party kept at its
+    current table, which only a class of truly identical tables can promise."""
     joined = {t for o in floor.options if len(o.table_ids) > 1 for t in o.table_ids}
     earliest_free = min((s.start for s in spans if not s.party.locked), default=0)
     late_lock = {
         t for s in spans if s.party.locked and s.start > earliest_free for t in s.party.tables
     }
-    keys: dict[int, tuple] = {}
-    for t in floor.tables.values():
-        if t.id in joined or t.id in late_lock:
-            keys[t.id] = ("table", t.id)
-        else:
-            keys[t.id] = ("kind", t.min_covers, t.max_covers, t.area_id, t.accessible,
-                          tuple(sorted(t.features)))
-    return keys
+    kinds = kind_of_tables(floor, spans, coarse=coarse)
+    return {
+        t: ("table", t) if t in joined or t in late_lock else kinds[t] for t in floor.tables
+    }
+
+
+def kind_of_tables(
+    floor: FloorPlan, spans: Sequence[Interval], *, coarse: bool = True
+) -> dict[int, tuple]:
+    """The class key each table would have if no combination nor lock set
+    it apart (``coarse``: as far as these parties can tell)."""
+    free = [s.party for s in spans if not s.party.locked]
+    by_area = not coarse or any(p.area_id is not None for p in free)
+    by_access = not coarse or any(p.accessible for p in free)
+    return {
+        t.id: ("kind", t.min_covers, t.max_covers, t.area_id if by_area else None,
+               t.accessible if by_access else None)
+        for t in floor.tables.values()
+    }
 
 
 class _Model:
     def __init__(
-        self, floor: FloorPlan, spans: Sequence[Interval], settings: PlanSettings, strict: bool
+        self, floor: FloorPlan, spans: Sequence[Interval], settings: PlanSettings, strict: bool,
+        *, relaxed: bool = False,
     ) -> None:
+        """``relaxed``: every table counted in its kind, combinations too (two
+        two-tops joined use two of the two-tops' count): a relaxation, so
+        "infeasible" is a proof, but a solution may not deal to real tables."""
         self.model = cp_model.CpModel()
         self.floor = floor
-        keys = table_classes(floor, spans)
+        keys = kind_of_tables(floor, spans) if relaxed else table_classes(
+            floor, spans, coarse=strict)
         self.members: dict[tuple, list[int]] = defaultdict(list)
         for t in sorted(floor.tables):
             self.members[keys[t]].append(t)
         # A choice is a class (for a single table) or a combination.
         self.choices: dict[int, list[tuple[tuple[tuple, ...], SeatingOption, cp_model.IntVar]]] = {}
-        usage: dict[tuple, list[tuple[int, int, cp_model.IntVar]]] = defaultdict(list)
+        usage: dict[tuple, list[tuple[int, int, cp_model.IntVar, int]]] = defaultdict(list)
         objective = []
         m = self.model
         for s in spans:
@@ -420,6 +545,8 @@ class _Model:
                     seen = per_class.get(ks)
                     if seen is None or _prefers(p, o, seen):
                         per_class[ks] = o
+                elif relaxed:
+                    per_class.setdefault((*sorted(keys[t] for t in o.table_ids), ("combo",)), o)
                 else:
                     per_class[(*ks, ("combo", o.table_ids))] = o
             row: list[tuple[tuple[tuple, ...], SeatingOption, cp_model.IntVar]] = []
@@ -430,9 +557,9 @@ class _Model:
                 # current plan) keeps the answer close to it.
                 if not strict:
                     objective.append(option_value(p, o, settings, floor) * x)
-                for k in ks:
+                for k in set(ks):
                     if k[0] != "combo":
-                        usage[k].append((s.start, s.end, x))
+                        usage[k].append((s.start, s.end, x, ks.count(k)))
             self.choices[p.id] = row
             if strict and p.must_seat:
                 m.add_exactly_one(x for _, _, x in row)
@@ -444,16 +571,54 @@ class _Model:
                 for t in s.party.tables:
                     locks[t].append((s.start, s.end))
         points = sorted({s.start for s in spans})
-        for k, uses in usage.items():
-            tables = self.members[k]
+
+        def at_most(uses: Sequence[tuple[int, int, cp_model.IntVar, int]],
+                    tables: Sequence[int]) -> None:
+            """At every start, the parties using ``tables`` fit in those free of locks."""
+            last: tuple[list[int], int] = ([], 0)
             for t0 in points:
-                here = [x for a, b, x in uses if a <= t0 < b]
+                here = [(x, w) for a, b, x, w in uses if a <= t0 < b]
                 if not here:
                     continue
                 held = sum(1 for t in tables if any(a <= t0 < b for a, b in locks.get(t, ())))
+                # The same parties and locks as at the last start: the same
+                # constraint. (Variables compare into constraints: use indices.)
+                seen = ([x.index for x, _ in here], held)
+                if seen == last:
+                    continue
+                last = seen
                 cap = len(tables) - held
-                if len(here) > cap:
-                    m.add(sum(here) <= max(cap, 0))
+                if sum(w for _, w in here) <= cap:
+                    continue
+                if cap == 1 and all(w == 1 for _, w in here):
+                    m.add_at_most_one(x for x, _ in here)
+                else:
+                    m.add(sum(w * x for x, w in here) <= max(cap, 0))
+
+        for k, class_uses in usage.items():
+            at_most(class_uses, self.members[k])
+        if relaxed:
+            return
+        # Tables in combinations are classes of their own (a combination
+        # needs those very tables), which leaves the solver no view of how
+        # many two-tops are busy at once: counting per kind of table is
+        # redundant but lets it prove "no room" by counting, as for a class.
+        kinds = kind_of_tables(floor, spans)
+        by_kind: dict[tuple, list[tuple[int, int, cp_model.IntVar, int]]] = defaultdict(list)
+        span_of = {s.party.id: s for s in spans}
+        for pid, row in self.choices.items():
+            span = span_of[pid]
+            for _ks, o, x in row:
+                counts: dict[tuple, int] = defaultdict(int)
+                for t in o.table_ids:
+                    if keys[t][0] == "table":
+                        counts[kinds[t]] += 1
+                for kind, n in counts.items():
+                    by_kind[kind].append((span.start, span.end, x, n))
+        for kind, uses in by_kind.items():
+            tables = [t for t in sorted(floor.tables) if kinds[t] == kind]
+            if len(tables) > 1:
+                at_most(uses, tables)
         if objective:
             m.maximize(sum(objective))
 
@@ -492,9 +657,11 @@ def _deal_tables(
     floor: FloorPlan,
     spans: Sequence[Interval],
     chosen: Mapping[int, tuple[tuple, SeatingOption]],
+    *,
+    coarse: bool = False,
 ) -> dict[int, tuple[int, ...]]:
     """Give each party an actual table of its class, in start order."""
-    keys = table_classes(floor, spans)
+    keys = table_classes(floor, spans, coarse=coarse)
     members: dict[tuple, list[int]] = defaultdict(list)
     for t in sorted(floor.tables):
         members[keys[t]].append(t)
@@ -575,4 +742,11 @@ def violations(
     return problems
 
 
-__all__ = ["PlanSettings", "ServicePlan", "greedy_plan", "plan_service", "violations"]
+__all__ = [
+    "PlanSettings",
+    "ServicePlan",
+    "greedy_plan",
+    "plan_service",
+    "seat_everyone",
+    "violations",
+]

@@ -131,11 +131,18 @@ def party_fits(party: Party, option: SeatingOption) -> bool:
 
 
 def intervals(
-    floor: FloorPlan, parties: Sequence[Party], *, reset_minutes: int = 0, now: int | None = None
+    floor: FloorPlan,
+    parties: Sequence[Party],
+    *,
+    reset_minutes: int = 0,
+    now: int | None = None,
+    check: bool = True,
 ) -> list[Interval]:
     """Check the inputs and turn every party into the interval it would hold.
-    A party not yet at its table cannot start before ``now``."""
-    check_service(floor, parties, reset_minutes=reset_minutes)
+    A party not yet at its table cannot start before ``now``. ``check=False``
+    is for callers that have just checked the same parties."""
+    if check:
+        check_service(floor, parties, reset_minutes=reset_minutes)
     out = []
     for p in parties:
         start = p.start

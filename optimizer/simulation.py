@@ -37,8 +37,8 @@ import numpy as np
 from booking_core.floor import SeatingOption
 from optimizer.acceptance import chained, check_acceptance
 from optimizer.overbooking import wait_risk
-from optimizer.plan import PlanSettings, greedy_plan
-from optimizer.service import FloorPlan, Party, party_fits
+from optimizer.plan import PlanSettings, _greedy, greedy_plan, seat_everyone
+from optimizer.service import FloorPlan, Party, intervals, party_fits
 
 SEAT_ANYWHERE_AFTER = 15
 LEAVES_AFTER = 45
@@ -90,7 +90,9 @@ class SeatingPolicy:
     predictive: bool = False
     duration_quantile: float = 0.8
     max_wait_risk: float | None = None  # overbook while P(wait > 15 min) stays below this
-    time_limit_s: float = 0.002  # deterministic work units, about 30 ms here
+    # Deterministic work units (the same answer on a busy or idle machine);
+    # 0.02 is about 30-50 ms of solver time on this 2-core machine.
+    time_limit_s: float = 0.02
 
     def planned_minutes(self, night: Night, r: Request) -> int:
         """Minutes the party is planned at the table (without the reset buffer)."""
@@ -256,8 +258,9 @@ class _Service:
         if not answer.accepted or answer.tables is None:
             return None
         near = chained(self.parties(), new, self.night.reset_minutes)
-        if any(not p.must_seat for p in near):
-            # Bookings already counting on no-shows nearby must keep their odds.
+        if answer.how != "free table" and any(not p.must_seat for p in near):
+            # Bookings already counting on no-shows nearby must keep their odds
+            # (a table free in the current plan is taken as lock-at-booking would).
             trial = [*near, replace(new, tables=answer.tables)]
             if wait_risk(self.floor, trial, self.settings, seed=r.id, samples=16) > (
                 self.policy.max_wait_risk or 0.0
@@ -364,22 +367,26 @@ class _Service:
             if o.table_ids == b.tables or self.keeps_locks(b, o.table_ids):
                 return o.table_ids
         if self.policy.pooled:
-            # No table is free of other plans: seat at the one whose re-plan
-            # leaves the fewest bookings without a table, unless that costs
-            # a booking its table that waiting would have kept.
-            others = self.parties(skip=b.request.id)
-            booked = [p.id for p in others if p.must_seat and not p.locked]
-            waiting = greedy_plan(self.floor, others, settings=self.settings, now=self.now)
-            lost_anyway = sum(1 for pid in booked if pid not in waiting.assignments)
+            # No free table is clear of the plan: seat them at the best-fitting
+            # one after which every other booking still has a table (late
+            # assignment from the floor as it is, the rest re-planned).
+            others = [p for p in self.parties(skip=b.request.id) if p.locked or p.must_seat]
             for o in ordered[:3]:
-                trial = [*others, Party(b.request.id, b.request.size, self.now, b.minutes,
-                                        seated=True, tables=o.table_ids)]
-                plan = greedy_plan(self.floor, trial, settings=self.settings, now=self.now)
-                if sum(1 for pid in booked if pid not in plan.assignments) <= lost_anyway:
-                    for pid in booked:
-                        if pid in plan.assignments:
-                            self.set_tables(self.bookings[pid], plan.assignments[pid])
-                    return o.table_ids
+                here = Party(b.request.id, b.request.size, self.now, b.minutes, seated=True,
+                             tables=o.table_ids)
+                spans = intervals(self.floor, [*others, here],
+                                  reset_minutes=self.night.reset_minutes, now=self.now,
+                                  check=False)
+                plan = _greedy(self.floor, spans)
+                if not all(p.id in plan for p in others):
+                    status, plan = seat_everyone(self.floor, spans, settings=self.settings,
+                                                 limit_s=self.settings.time_limit_s)
+                    if status != "found":
+                        continue
+                for p in others:
+                    if not p.locked:
+                        self.set_tables(self.bookings[p.id], plan[p.id])
+                return o.table_ids
         return ordered[0].table_ids if force else None
 
     def keeps_locks(self, b: _Booking, tables: tuple[int, ...]) -> bool:
