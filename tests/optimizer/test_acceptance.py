@@ -1,0 +1,105 @@
+"""Pooled acceptance takes at least what lock-at-booking takes, every plan it
+promises is feasible, and overbooked parties never block it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from optimizer.acceptance import check_acceptance
+from optimizer.overbooking import wait_risk
+from optimizer.plan import PlanSettings, ServicePlan, greedy_plan, violations
+from optimizer.service import FloorPlan, Party, party_fits
+from tests.optimizer.conftest import small_floor
+
+FLOOR = small_floor()
+RESET = 10
+# Work units, so that a busy machine cannot turn a "yes" into "timed out".
+CHECK = PlanSettings(reset_minutes=RESET, time_limit_s=5.0, deterministic=True)
+
+
+@st.composite
+def booked_services(draw: st.DrawFn) -> tuple[list[Party], Party]:
+    """Bookings placed by the greedy plan (so the current plan is feasible),
+    plus a new request."""
+    raw = [
+        Party(i, draw(st.integers(1, 6)), 15 * draw(st.integers(0, 16)),
+              draw(st.sampled_from([60, 90, 120])))
+        for i in range(draw(st.integers(0, 12)))
+    ]
+    plan = greedy_plan(FLOOR, raw, settings=CHECK)
+    booked = [replace(p, tables=plan.assignments[p.id]) for p in raw if p.id in plan.assignments]
+    new = Party(99, draw(st.integers(1, 6)), 15 * draw(st.integers(0, 16)),
+                draw(st.sampled_from([60, 90, 120])))
+    return booked, new
+
+
+def _lock_would_take(booked: list[Party], new: Party) -> bool:
+    end = new.start + new.duration + RESET
+    for option in FLOOR.options:
+        if party_fits(new, option) and not any(
+            set(p.tables) & set(option.table_ids)
+            and p.start < end and new.start < p.start + p.duration + RESET
+            for p in booked
+        ):
+            return True
+    return False
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(booked_services())
+def test_pooled_takes_what_lock_takes_and_keeps_every_promise(
+    case: tuple[list[Party], Party],
+) -> None:
+    booked, new = case
+    answer = check_acceptance(FLOOR, booked, new, settings=CHECK)
+    if _lock_would_take(booked, new):
+        assert answer.accepted and answer.how == "free table" and not answer.moves
+    assert answer.how != "timed out"
+    if answer.accepted:
+        assert answer.tables is not None
+        after = {p.id: answer.moves.get(p.id, p.tables) for p in booked}
+        after[new.id] = answer.tables
+        plan = ServicePlan(after, (), "feasible", 0, 0, 0.0, len(answer.moves))
+        assert violations(FLOOR, [*booked, new], plan, reset_minutes=RESET) == []
+
+
+def test_solver_proves_a_full_floor_full_and_finds_a_repack() -> None:
+    # Every option that seats four is busy 0-100: a fourth party of four cannot come.
+    full = [Party(1, 4, 0, 90, tables=(3,)), Party(2, 4, 0, 90, tables=(4,)),
+            Party(3, 4, 0, 90, tables=(1, 2)), Party(4, 6, 0, 90, tables=(5,))]
+    refused = check_acceptance(FLOOR, full, Party(9, 4, 30, 60), settings=CHECK)
+    assert not refused.accepted and refused.how == "refused"
+    # A two on the six-top blocks a party of six; moving it to a two-top makes room.
+    two_on_six = [Party(1, 2, 0, 90, tables=(5,))]
+    six = check_acceptance(FLOOR, two_on_six, Party(9, 6, 30, 60), settings=CHECK)
+    assert six.accepted and six.tables == (5,) and six.moves[1] in {(1,), (2,)}
+
+
+def test_overbooked_parties_do_not_block_acceptance() -> None:
+    # An overbooked party (no promise, no table) and one holding the only
+    # four-top B2 that a new booking could have.
+    booked = [Party(1, 4, 0, 90, tables=(3,)), Party(2, 4, 0, 90, tables=(1, 2)),
+              Party(3, 6, 0, 90, tables=(5,)),
+              Party(7, 2, 0, 90, show_probability=0.5, must_seat=False),
+              Party(8, 4, 0, 90, show_probability=0.5, must_seat=False, tables=(4,))]
+    answer = check_acceptance(FLOOR, booked, Party(9, 4, 0, 90), settings=CHECK)
+    assert answer.accepted and answer.tables == (4,)
+    assert answer.moves == {8: ()}  # the overbooked party gives B2 up
+
+
+def test_wait_risk_counts_waits_beyond_fifteen_minutes_only(floor: FloorPlan) -> None:
+    one_two_top = FloorPlan.build([floor.tables[1]])
+    seated = Party(1, 2, 0, 100, seated=True, tables=(1,))
+    plan_settings = PlanSettings(reset_minutes=0)
+    # The table frees ten minutes after the next party is due: a short wait.
+    assert wait_risk(one_two_top, [seated, Party(2, 2, 90, 60)], plan_settings) == 0.0
+    # Thirty minutes after: that guest waits too long.
+    assert wait_risk(one_two_top, [seated, Party(2, 2, 70, 60)], plan_settings) == 1.0
+    # A likely no-show ahead of them frees the table after the grace period.
+    flaky = Party(3, 2, 100, 120, show_probability=0.05)
+    risk = wait_risk(one_two_top, [seated, flaky, Party(2, 2, 120, 60)], plan_settings,
+                     samples=64)
+    assert 0.0 < risk < 0.5
