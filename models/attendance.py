@@ -45,14 +45,17 @@ Derived features:
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Literal, Self
 
 import lightgbm as lgb
 import numpy as np
 import polars as pl
+from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
@@ -76,6 +79,13 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 # A booking's outcome is settled by its start (a no-show is called 20 minutes in);
 # cancellations may be known earlier, but the frame does not say when.
 OUTCOME_SETTLED_AFTER_START = pl.duration(minutes=30)
+
+# Frames up to this many rows (a booking being scored while a host waits) are
+# prepared in plain Python: polars' fixed cost per expression (a few hundred
+# microseconds, milliseconds when its thread pool competes for the CPU) is
+# far more than the work, and LightGBM predicts them on one thread, since
+# waking an OpenMP team costs more than a row of stumps.
+SMALL_FRAME_ROWS = 16
 
 # Keyword flags over the four languages the platform's diners write in.
 # French: "l'anniversaire de Marie" is a birthday, "anniversaire de mariage" an anniversary.
@@ -329,6 +339,85 @@ class AttendanceDesign:
     def matrix(self, prepared: pl.DataFrame) -> np.ndarray:
         return np.hstack([self.numeric_matrix(prepared), self.category_codes(prepared)])
 
+    def prepared_rows(self, frame: pl.DataFrame) -> list[dict[str, Any]] | None:
+        """``prepare(frame).to_dicts()`` computed in Python, for small frames
+        (see ``SMALL_FRAME_ROWS``); None when polars must do it (a frame that
+        needs diner history derived, or a column ``prepare`` would refuse).
+        A test holds the two paths to the same numbers."""
+        columns = frame.columns
+        if any(c not in columns for c in (*CORE_COLUMNS, *HISTORY_COLUMNS)):
+            return None
+        rows = frame.to_dicts()
+        for row in rows:
+            lead = row.get("lead_hours") if "lead_hours" in columns else _hours(row)
+            lead = None if lead is None else float(lead)
+            row["lead_hours"] = lead
+            row["lead_days_log"] = None if lead is None else math.log1p(max(lead, 0.0) / 24.0)
+            deposit = row["deposit_required"]
+            row["deposit_required"] = None if deposit is None else float(deposit)
+            text = (row["special_requests"] or "").lower()
+            row["request_has"] = float(len(text) > 0)
+            row["request_length"] = float(len(text))
+            for k, pattern in _KEYWORD_PATTERNS.items():
+                row[f"request_{k}"] = float(pattern.search(text) is not None)
+            booked, no_shows, cancels = (row[c] for c in HISTORY_COLUMNS)
+            rate, strength = HISTORY_PRIOR["no_show"]
+            row["diner_no_show_rate"] = (
+                None
+                if booked is None or no_shows is None or cancels is None
+                else (no_shows + rate * strength) / (booked - cancels + strength)
+            )
+            rate, strength = HISTORY_PRIOR["cancel"]
+            row["diner_cancel_rate"] = (
+                None
+                if booked is None or cancels is None
+                else (cancels + rate * strength) / (booked + strength)
+            )
+            start = row["start_at"]
+            if "weekday" not in columns:
+                row["weekday_utc"] = None if start is None else start.weekday()
+            if "local_hour" not in columns:
+                row["hour_utc"] = None if start is None else start.hour
+        return rows
+
+    def matrix_of_rows(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
+        """``matrix`` for rows from ``prepared_rows``."""
+        out = np.full((len(rows), len(self.numeric) + len(self.categorical)), np.nan)
+        lookups = [
+            {v: float(i) for i, v in enumerate(self.categories[name])} for name in self.categorical
+        ]
+        offset = len(self.numeric)
+        for i, row in enumerate(rows):
+            for j, name in enumerate(self.numeric):
+                value = row.get(name)
+                if value is not None:
+                    out[i, j] = float(value)
+            for j, (name, lookup) in enumerate(zip(self.categorical, lookups, strict=True)):
+                value = row.get(name)
+                if value is not None:
+                    out[i, offset + j] = lookup.get(_as_category(value), np.nan)
+        return out
+
+
+_KEYWORD_PATTERNS = {k: re.compile(pattern) for k, pattern in REQUEST_KEYWORDS.items()}
+
+
+def _hours(row: dict[str, Any]) -> float | None:
+    start, booked = row["start_at"], row["booked_at"]
+    if start is None or booked is None:
+        return None
+    # whole seconds, truncated toward zero, as polars' ``dt.total_seconds()``
+    micros = (start - booked) // timedelta(microseconds=1)
+    seconds = abs(micros) // 1_000_000 * (1 if micros >= 0 else -1)
+    return seconds / 3600.0
+
+
+def _as_category(value: Any) -> str:
+    """A value as polars casts it to String (bools are "true"/"false")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
 
 def _group_of(name: str) -> str:
     if name.startswith("diner_prior_") or name in ("diner_no_show_rate", "diner_cancel_rate"):
@@ -567,27 +656,48 @@ class AttendanceRisk:
         self.fit_seconds_ = time.perf_counter() - began
         return self
 
+    def _threads(self, X: np.ndarray) -> dict[str, Any]:
+        return {"num_threads": 1} if len(X) <= SMALL_FRAME_ROWS else {}
+
     def _raw(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(
-            self.booster_.predict(X, raw_score=True, num_iteration=self.best_iteration_)
+            self.booster_.predict(
+                X, raw_score=True, num_iteration=self.best_iteration_, **self._threads(X)
+            )
         )
+
+    def _small_rows(self, frame: pl.DataFrame) -> list[dict[str, Any]] | None:
+        if frame.height > SMALL_FRAME_ROWS:
+            return None
+        return self.design_.prepared_rows(frame)
 
     def feature_matrix(self, frame: pl.DataFrame) -> np.ndarray:
         """The matrix the booster sees for ``frame`` (columns ``feature_names_``)."""
+        rows = self._small_rows(frame)
+        if rows is not None:
+            return self.design_.matrix_of_rows(rows)
         return self.design_.matrix(self.design_.prepare(frame))
+
+    def calibrate(self, raw: np.ndarray) -> np.ndarray:
+        """P(target) from raw booster scores. The calibrators' own formulas
+        (Platt: the logistic of a line; isotonic: linear interpolation between
+        its thresholds, clipped), without scikit-learn's per-call input checks,
+        which cost more than the arithmetic on one booking."""
+        cal = self.calibrator_
+        if isinstance(cal, IsotonicRegression):
+            x = np.clip(raw, cal.X_min_, cal.X_max_)
+            # Isotonic steps tie many bookings; a negligible monotone term of the
+            # raw score breaks the ties so the ranking stays the booster's.
+            p = np.interp(x, cal.X_thresholds_, cal.y_thresholds_) + 1e-6 * np.tanh(raw / 8.0)
+        else:
+            p = expit(raw * float(cal.coef_[0, 0]) + float(cal.intercept_[0]))
+        return np.asarray(np.clip(p, 1e-6, 1 - 1e-6))
 
     def predict_proba(self, frame: pl.DataFrame) -> np.ndarray:
         """Calibrated probabilities, shape (n, 2): [P(not target), P(target)]."""
         if frame.height == 0:
             return np.empty((0, 2))
-        raw = self._raw(self.feature_matrix(frame))
-        if isinstance(self.calibrator_, IsotonicRegression):
-            # Isotonic steps tie many bookings; a negligible monotone term of the
-            # raw score breaks the ties so the ranking stays the booster's.
-            p = self.calibrator_.predict(raw) + 1e-6 * np.tanh(raw / 8.0)
-        else:
-            p = self.calibrator_.predict_proba(raw.reshape(-1, 1))[:, 1]
-        p = np.clip(p, 1e-6, 1 - 1e-6)
+        p = self.calibrate(self._raw(self.feature_matrix(frame)))
         return np.column_stack([1.0 - p, p])
 
     def predict(self, frame: pl.DataFrame, threshold: float = 0.5) -> np.ndarray:
@@ -601,32 +711,51 @@ class AttendanceRisk:
         the base value sum to the booster's raw score; derived features are
         summed into their group (e.g. all request_* into special_requests).
         """
-        X = self.feature_matrix(frame)
+        groups, values, base = self._contributions(self.feature_matrix(frame))
+        return pl.DataFrame(dict(zip(groups, values.T, strict=True))), base
+
+    def _contributions(self, X: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
         contrib = np.asarray(
-            self.booster_.predict(X, pred_contrib=True, num_iteration=self.best_iteration_)
+            self.booster_.predict(
+                X, pred_contrib=True, num_iteration=self.best_iteration_, **self._threads(X)
+            )
         ).reshape(len(X), -1)
         groups = list(dict.fromkeys(self.feature_groups_[n] for n in self.feature_names_))
         index = {
             g: [i for i, n in enumerate(self.feature_names_) if self.feature_groups_[n] == g]
             for g in groups
         }
-        table = pl.DataFrame({g: contrib[:, cols].sum(axis=1) for g, cols in index.items()})
-        return table, contrib[:, -1]
+        values = np.column_stack([contrib[:, cols].sum(axis=1) for cols in index.values()])
+        return groups, values, contrib[:, -1]
 
     def reasons(self, frame: pl.DataFrame, top: int | None = 3) -> list[list[tuple[str, float]]]:
         """Per booking, the ``top`` groups by absolute contribution to the log-odds,
         phrased for a host: e.g. [("lead time 21 days", 0.42), ("party of 8", 0.2)]."""
+        return self.explain(frame, top)[1]
+
+    def explain(
+        self, frame: pl.DataFrame, top: int | None = 3
+    ) -> tuple[np.ndarray, list[list[tuple[str, float]]]]:
+        """``predict_proba(frame)[:, 1]`` and ``reasons(frame, top)`` from one
+        feature matrix: the contributions sum to the raw score, so scoring a
+        booking with its reasons needs one pass over the trees."""
         if frame.height == 0:
-            return []
-        table, _ = self.contributions(frame)
-        rows = self.design_.prepare(frame).to_dicts()
-        values = table.to_numpy()
+            return np.empty(0), []
+        small = self._small_rows(frame)
+        rows = small if small is not None else self.design_.prepare(frame).to_dicts()
+        X = (
+            self.design_.matrix_of_rows(rows)
+            if small is not None
+            else self.design_.matrix(self.design_.prepare(frame))
+        )
+        groups, values, base = self._contributions(X)
+        p = self.calibrate(values.sum(axis=1) + base)
         out: list[list[tuple[str, float]]] = []
         for row, contrib in zip(rows, values, strict=True):
             order = np.argsort(-np.abs(contrib), kind="stable")
             order = order if top is None else order[:top]
-            out.append([(_phrase(table.columns[j], row), float(contrib[j])) for j in order])
-        return out
+            out.append([(_phrase(groups[j], row), float(contrib[j])) for j in order])
+        return p, out
 
 
 # --------------------------------------------------------------------------- baselines

@@ -16,6 +16,7 @@ from serving import problems
 from serving.attendance import AttendanceScorer
 from serving.champions import Champions
 from serving.config import ServingSettings, get_serving_settings
+from serving.deps import ActiveAccounts
 from serving.forecasts import ForecastBook
 from serving.observability import RequestContext, configure_logging
 from serving.ratelimit import RateLimit
@@ -57,6 +58,7 @@ def create_app(
             poll_seconds=settings.model_poll_seconds,
         )
         app.state.champions.start()
+        app.state.active_accounts = ActiveAccounts()
         app.state.attendance = AttendanceScorer(app.state.ledger)
         app.state.forecasts = ForecastBook(app.state.ledger, app.state.champions)
         try:

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from pydantic import Field
+from starlette.concurrency import run_in_threadpool
 
 from booking_core.accounts import KeyKind, Role, verify_api_key
 from booking_core.ledger import Ledger
@@ -25,27 +27,27 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
-def get_ledger(request: Request) -> Ledger:
+async def get_ledger(request: Request) -> Ledger:
     ledger: Ledger = request.app.state.ledger
     return ledger
 
 
-def get_settings(request: Request) -> ServingSettings:
+async def get_settings(request: Request) -> ServingSettings:
     settings: ServingSettings = request.app.state.settings
     return settings
 
 
-def get_champions(request: Request) -> Champions:
+async def get_champions(request: Request) -> Champions:
     champions: Champions = request.app.state.champions
     return champions
 
 
-def get_scorer(request: Request) -> AttendanceScorer:
+async def get_scorer(request: Request) -> AttendanceScorer:
     scorer: AttendanceScorer = request.app.state.attendance
     return scorer
 
 
-def get_forecasts(request: Request) -> ForecastBook:
+async def get_forecasts(request: Request) -> ForecastBook:
     book: ForecastBook = request.app.state.forecasts
     return book
 
@@ -65,14 +67,49 @@ def _unauthenticated(detail: str) -> ApiProblem:
     return ApiProblem(401, "not_authenticated", detail, {"WWW-Authenticate": "Bearer"})
 
 
-def current_principal(
+class ActiveAccounts:
+    """Whether a signed-in account is still enabled, asked of the ledger at
+    most once per ``ttl_seconds`` per account: every request carries a valid
+    token, and a query per request for an answer that changes once in an
+    account's life was a thread hop and a read on every call. Disabling an
+    account takes effect within ``ttl_seconds``."""
+
+    def __init__(self, ttl_seconds: float = 2.0) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._checked: dict[int, float] = {}
+
+    def known_active(self, user_id: int) -> bool:
+        checked = self._checked.get(user_id)
+        return checked is not None and time.monotonic() - checked < self.ttl_seconds
+
+    def check(self, ledger: Ledger, user_id: int) -> bool:
+        with ledger.read() as conn:
+            active = conn.execute(_ACTIVE, {"id": user_id}).first() is not None
+        if active:
+            if len(self._checked) > 100_000:  # a bound, not an eviction policy
+                self._checked.clear()
+            self._checked[user_id] = time.monotonic()
+        else:
+            self._checked.pop(user_id, None)
+        return active
+
+
+async def get_active_accounts(request: Request) -> ActiveAccounts:
+    accounts: ActiveAccounts = request.app.state.active_accounts
+    return accounts
+
+
+async def current_principal(
     ledger: LedgerDep,
     settings: SettingsDep,
+    accounts: Annotated[ActiveAccounts, Depends(get_active_accounts)],
     token: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Principal:
+    """Async, so that a request whose caller is known does not pay a thread
+    hop before its route runs; reads of the ledger go to the thread pool."""
     if api_key:
-        key = verify_api_key(ledger, api_key)
+        key = await run_in_threadpool(verify_api_key, ledger, api_key)
         if key is None:
             raise _unauthenticated("The API key is not valid or was revoked.")
         return Principal(
@@ -88,9 +125,13 @@ def current_principal(
         principal = read_access_token(token, settings.secret_key.get_secret_value())
     except BadToken as exc:
         raise _unauthenticated(str(exc)) from None
-    with ledger.read() as conn:
-        if conn.execute(_ACTIVE, {"id": principal.user_id}).first() is None:
-            raise _unauthenticated("This account is disabled.")
+    user_id = principal.user_id
+    if (
+        user_id is not None
+        and not accounts.known_active(user_id)
+        and not await run_in_threadpool(accounts.check, ledger, user_id)
+    ):
+        raise _unauthenticated("This account is disabled.")
     return principal
 
 

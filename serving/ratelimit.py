@@ -1,5 +1,9 @@
 """Rate limits per client address and per credential (API key or token),
-through the ``limits`` library (moving windows; memory or Redis storage).
+through the ``limits`` library (sliding-window counters; memory or Redis
+storage). A sliding-window counter keeps two counts per key, where a moving
+window keeps a timestamp per request and inserts each at the front of a
+list: at hundreds of requests a second that list, not the request, was the
+cost (measured in ``benchmarks/serving.py``).
 
 It runs before authentication, so it keys on the credential as presented
 (hashed): a made-up credential gets a bucket of its own but still counts
@@ -13,7 +17,7 @@ import json
 
 from limits import parse
 from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import SlidingWindowCounterRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from serving.problems import MEDIA_TYPE, PROBLEM_TYPE_BASE
@@ -30,7 +34,7 @@ class RateLimit:
     ) -> None:
         self.app = app
         self.rate = parse(rate)
-        self.limiter = MovingWindowRateLimiter(storage_from_string(storage))
+        self.limiter = SlidingWindowCounterRateLimiter(storage_from_string(storage))
         self.exempt = exempt
 
     def _keys(self, scope: Scope) -> list[tuple[str, str]]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -79,6 +81,17 @@ class BadToken(Exception):
 
 
 def read_access_token(token: str, secret: str) -> Principal:
+    """The caller a token names. A token seen before is not verified again
+    (its signature cannot have changed; its expiry is checked every time):
+    decoding and verifying costs more than the rest of a cheap request."""
+    principal, expires = _verified(token, secret)
+    if expires <= time.time():
+        raise BadToken("The access token has expired; sign in again.")
+    return principal
+
+
+@lru_cache(maxsize=4096)
+def _verified(token: str, secret: str) -> tuple[Principal, float]:
     try:
         claims = jwt.decode(
             token,
@@ -96,13 +109,14 @@ def read_access_token(token: str, secret: str) -> Principal:
         raise BadToken("The access token has expired; sign in again.") from exc
     except (jwt.InvalidTokenError, KeyError, ValueError, TypeError) as exc:
         raise BadToken("The access token is not valid.") from exc
-    return Principal(
+    principal = Principal(
         subject=f"user:{user_id}",
         role=role,
         user_id=user_id,
         diner_id=int(diner_id) if diner_id is not None else None,
         restaurant_ids=rids,
     )
+    return principal, float(claims["exp"])
 
 
 # ---------------------------------------------------------------- POS webhooks

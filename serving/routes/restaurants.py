@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from booking_core.availability import find_times
 from booking_core.search import Listing, SearchQuery, search_restaurants
@@ -101,7 +102,7 @@ def search(
 
 
 @router.get("/{restaurant_id}/availability", response_model=AvailabilityPublic)
-def availability(
+async def availability(
     restaurant_id: PathId,
     ledger: LedgerDep,
     date: LocalDate,
@@ -111,7 +112,8 @@ def availability(
     accessible: bool = False,
 ) -> AvailabilityPublic:
     """Every time the party could be booked that day, earliest first."""
-    times = find_times(
+    times = await run_in_threadpool(  # hot path: one thread-pool hop, as for bookings
+        find_times,
         ledger,
         restaurant_id,
         date,
