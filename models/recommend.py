@@ -48,6 +48,7 @@ from typing import Any, Literal
 import lightgbm as lgb
 import numpy as np
 import polars as pl
+from threadpoolctl import ThreadpoolController
 
 from models.embeddings import TextEmbedder, shared_store
 from models.taste import CatalogueView, TasteProfile, build_profiles
@@ -580,7 +581,9 @@ class Recommender:
             matrix = np.column_stack([f[n] for n in self._feature_names()])
             # The booster itself: the sklearn wrapper re-validates its
             # parameters on every call, a third of a request's time.
-            scored.scores = np.asarray(self.ranker_.booster_.predict(matrix), dtype=float)
+            scored.scores = np.asarray(
+                self.ranker_.booster_.predict(matrix, num_threads=1), dtype=float
+            )
         return scored
 
     # ------------------------------------------------------------ serving
@@ -620,10 +623,11 @@ class Recommender:
         if context.party_size is not None and context.party_size < 1:
             raise RecommenderError("party_size must be at least 1")
         profile = self.profile(user, context)
-        positions = self._retrieve(profile, context, self.candidates)
-        if len(positions) == 0:
-            return []
-        scored = self._score(profile, positions, context)
+        with _one_thread():
+            positions = self._retrieve(profile, context, self.candidates)
+            if len(positions) == 0:
+                return []
+            scored = self._score(profile, positions, context)
         return self._pick(profile, scored, k, context)
 
     def _pick(
@@ -818,6 +822,18 @@ class Recommender:
         state = dict(self.__dict__)
         state.pop("_embedder", None)
         return state
+
+
+_controller: ThreadpoolController | None = None
+
+
+def _one_thread() -> Any:
+    """BLAS on one thread for a request's small matrix products: waking a
+    second thread costs more than the work, and far more on a busy machine."""
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
 
 
 def _top(values: np.ndarray, n: int) -> np.ndarray:
