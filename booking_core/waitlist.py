@@ -108,9 +108,16 @@ def join(
     phone: str | None = None,
     diner_id: int | None = None,
     now: datetime | None = None,
+    quoted_wait_min: int | None = None,
+    quoted_by: str | None = None,
 ) -> WaitlistEntry:
+    """Join the waitlist with a quoted wait: the plain quote below, unless
+    the caller quoted one itself (``quoted_by`` names how, e.g. the seating
+    optimizer; ``quoted_wait_min`` None then means no table within its horizon)."""
     party_size = check_party_size(party_size)
     now = check_aware(now) if now is not None else ledger.clock()
+    if quoted_wait_min is not None and not 0 <= quoted_wait_min <= 24 * 60:
+        raise InvalidRequest(f"A quoted wait of {quoted_wait_min} minutes is not a quote.")
     with ledger.write() as conn:
         floor = get_floor(ledger, conn, restaurant_id)
         found = service_date_of(floor, now)
@@ -128,7 +135,11 @@ def join(
                 waitlist_entries.c.party_size.between(max(1, party_size - 2), party_size + 2),
             )
         ).scalar_one()
-        quote = quote_minutes(conn, floor, service_date, party_size, now, int(ahead))
+        quote = (
+            quoted_wait_min
+            if quoted_by is not None
+            else quote_minutes(conn, floor, service_date, party_size, now, int(ahead))
+        )
         entry_id = conn.execute(
             waitlist_entries.insert()
             .values(
@@ -150,7 +161,11 @@ def join(
             "waitlist",
             entry_id,
             restaurant_id,
-            {"party_size": party_size, "quoted_wait_min": quote},
+            {
+                "party_size": party_size,
+                "quoted_wait_min": quote,
+                "quoted_by": (quoted_by or "next free table")[:60],
+            },
             now,
         )
         return _load(conn, entry_id)

@@ -8,15 +8,18 @@ from datetime import date, timedelta
 from typing import Annotated
 
 import polars as pl
+import sqlalchemy as sa
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from booking_core.availability import get_floor
 from booking_core.errors import InvalidRequest
 from booking_core.ledger import Ledger
-from serving import attendance, forecasts
+from booking_core.schema import restaurants
+from serving import attendance, forecasts, turn_times
 from serving.attendance import AttendanceScorer
-from serving.champions import ATTENDANCE, DEMAND, Champions
+from serving.champions import ATTENDANCE, DEMAND, DURATION, Champions
 from serving.deps import (
     ChampionsDep,
     CurrentPrincipal,
@@ -30,6 +33,7 @@ from serving.deps import (
 from serving.observability import PREDICTIONS
 from serving.routes.reservations import readable
 from serving.security import Principal
+from serving.turn_times import TurnQuery, TurnTimes, floor_area_name
 
 # Fields named date and time would shadow the types inside a class body.
 LocalDate = date
@@ -102,6 +106,44 @@ def _score(
     if not who.may_run(found.restaurant_id):
         raise forbidden("Attendance risk is for the restaurant's staff.")
     return scorer.score(reservation_id, champions.get(ATTENDANCE), ledger.clock())
+
+
+class TurnTimePublic(BaseModel):
+    reservation_id: int
+    turn_time_min: int = Field(description="Predicted minutes at the table (median)")
+    model: str = DURATION
+    model_version: str | None = Field(description="None when the baseline answered")
+    source: str = Field(description="champion, or baseline")
+    baseline: str | None = Field(default=None, description="The baseline's rule, when it answered")
+
+
+@router.get("/turn-time/{reservation_id}", response_model=TurnTimePublic)
+def turn_time(
+    reservation_id: PathId, who: CurrentPrincipal, ledger: LedgerDep, champions: ChampionsDep
+) -> TurnTimePublic:
+    """How long this party will hold its table: what the seating plan uses."""
+    found = readable(ledger, who, reservation_id)
+    if not who.may_run(found.restaurant_id):
+        raise forbidden("Turn times are for the restaurant's staff.")
+    model = TurnTimes(champions.get(DURATION))
+    with ledger.read() as conn:
+        floor = get_floor(ledger, conn, found.restaurant_id)
+        tier = conn.execute(
+            sa.select(restaurants.c.price_tier).where(restaurants.c.id == found.restaurant_id)
+        ).scalar_one()
+    area = None
+    if found.table_ids and found.table_ids[0] in floor.tables:
+        area = floor_area_name(ledger, floor.tables[found.table_ids[0]].area_id)
+    query = TurnQuery(reservation_id, found.party_size, found.channel, found.start_at, area)
+    minutes = model.minutes(floor, tier, [query])[0]
+    PREDICTIONS.labels(DURATION, model.version or "-", model.source).inc()
+    return TurnTimePublic(
+        reservation_id=reservation_id,
+        turn_time_min=minutes,
+        model_version=model.version,
+        source=model.source,
+        baseline=turn_times.BASELINE_NAME if model.source == "baseline" else None,
+    )
 
 
 @router.get("/covers/{restaurant_id}", response_model=CoversForecast)

@@ -1,6 +1,7 @@
 """Seating at the host stand: the service's plan, table suggestions for a
 walk-in, and the host's decision (accept, or override with a reason; both
-are kept as training data)."""
+are kept as training data). The seating optimizer plans and suggests
+(``serving.seating_source``) with predicted turn times and show probabilities."""
 
 from __future__ import annotations
 
@@ -28,14 +29,26 @@ class PlannedPartyPublic(BaseModel):
     channel: str
     start_at: datetime
     end_at: datetime
-    table_ids: list[int]
+    table_ids: list[int] = Field(description="The tables the ledger holds for the party now")
     guest_name: str
+    planned_table_ids: list[int] = Field(
+        description="Where the plan seats the party (differs from table_ids: a suggested move)"
+    )
+    predicted_turn_min: int | None = Field(
+        description="Predicted minutes at the table (None: the party has left)"
+    )
+    show_probability: float | None = Field(default=None, ge=0, le=1)
 
 
 class SeatingPlan(BaseModel):
     restaurant_id: int
     service_date: date
     planner: str = Field(description="What made the plan: the optimizer, or the baseline")
+    status: str = Field(description="optimal, feasible, greedy; ledger when the baseline answered")
+    moves: int = Field(description="Parties the plan moves to other tables")
+    unseated: list[int] = Field(description="Reservations the plan could not seat")
+    turn_time_model: str = Field(description="dining_duration@vN, or the baseline")
+    attendance_model: str = Field(description="attendance_risk@vN, or the baseline")
     parties: list[PlannedPartyPublic]
 
 
@@ -43,12 +56,17 @@ class Suggestion(BaseModel):
     table_ids: list[int]
     table_names: list[str]
     seats: int
-    free_for_min: int
+    free_for_min: int | None = Field(
+        description="Minutes until a booked party needs the tables (None: not this service)"
+    )
+    moves: int = Field(default=0, description="Booked parties that would have to move")
 
 
 class Suggestions(BaseModel):
     party_size: int
     suggested_by: str
+    turn_time_min: int = Field(description="The walk-in's predicted minutes at the table")
+    turn_time_model: str
     suggestions: list[Suggestion]
 
 
@@ -78,17 +96,34 @@ def plan(
     source: SeatingSourceDep,
     date: date | None = None,
 ) -> SeatingPlan:
-    """Who sits where in a service (default: today's)."""
+    """Who sits where in a service (default: today's), as the ledger has it
+    and as the optimizer would seat it, with each party's predictions."""
     require_staff_of(who, restaurant_id)
-    day = date or ledger.clock().date()
+    now = ledger.clock()
+    day = date or now.date()
     parties = service_plan(ledger, restaurant_id, day)
+    advice = source.plan(restaurant_id, day, now)
+    planned = []
+    for p in parties:
+        a = advice.parties.get(p.reservation_id)
+        planned.append(
+            PlannedPartyPublic(
+                **{**p.__dict__, "table_ids": list(p.table_ids)},
+                planned_table_ids=list(a.planned_table_ids if a else p.table_ids),
+                predicted_turn_min=a.predicted_turn_min if a else None,
+                show_probability=a.show_probability if a else None,
+            )
+        )
     return SeatingPlan(
         restaurant_id=restaurant_id,
         service_date=day,
-        planner=source.planner,
-        parties=[
-            PlannedPartyPublic(**{**p.__dict__, "table_ids": list(p.table_ids)}) for p in parties
-        ],
+        planner=advice.planner,
+        status=advice.status,
+        moves=advice.moves,
+        unseated=list(advice.unseated),
+        turn_time_model=advice.turn_time_model,
+        attendance_model=advice.attendance_model,
+        parties=planned,
     )
 
 
@@ -100,20 +135,23 @@ def suggest_for_walk_in(
     source: SeatingSourceDep,
     party_size: Annotated[int, Query(ge=1, le=40)],
 ) -> Suggestions:
-    """Tables the party could take now for a whole turn, best first."""
+    """Tables the party could take now for its predicted turn, best first."""
     require_staff_of(who, restaurant_id)
-    found = source.suggest(ledger, restaurant_id, party_size, ledger.clock())
+    advice = source.suggest(restaurant_id, party_size, ledger.clock())
     return Suggestions(
         party_size=party_size,
-        suggested_by=source.planner,
+        suggested_by=advice.suggested_by,
+        turn_time_min=advice.turn_time_min,
+        turn_time_model=advice.turn_time_model,
         suggestions=[
             Suggestion(
-                table_ids=list(s.table_ids),
-                table_names=list(s.table_names),
-                seats=s.seats,
-                free_for_min=s.free_for_min,
+                table_ids=list(o.table_ids),
+                table_names=list(o.table_names),
+                seats=o.seats,
+                free_for_min=o.free_for_min,
+                moves=o.moves,
             )
-            for s in found
+            for o in advice.offers
         ],
     )
 

@@ -16,6 +16,7 @@ from booking_core.schema import waitlist_entries
 from booking_core.waitlist import WaitlistEntry
 from serving.deps import BodyId, CurrentPrincipal, LedgerDep, PathId, require_staff_of
 from serving.routes.reservations import ReservationPublic
+from serving.seating_source import SeatingSourceDep
 from serving.security import Principal
 
 router = APIRouter(prefix="/restaurants/{restaurant_id}/waitlist", tags=["waitlist"])
@@ -54,7 +55,10 @@ class WaitlistEntryPublic(BaseModel):
 class Quote(BaseModel):
     restaurant_id: int
     party_size: int
-    wait_min: int | None = Field(description="None: no table frees up within four hours")
+    wait_min: int | None = Field(
+        description="None: no table can be promised within the horizon (three hours)"
+    )
+    quoted_by: str = Field(description="The seating optimizer, or the booking core's baseline")
 
 
 class Seated(BaseModel):
@@ -84,18 +88,35 @@ def waiting(
 
 @router.get("/quote", response_model=Quote)
 def quote(
-    restaurant_id: PathId, ledger: LedgerDep, party_size: Annotated[int, Query(ge=1, le=40)]
+    restaurant_id: PathId,
+    ledger: LedgerDep,
+    source: SeatingSourceDep,
+    party_size: Annotated[int, Query(ge=1, le=40)],
 ) -> Quote:
     """How long a party of this size would wait now (public)."""
-    minutes = waitlist.quote(ledger, restaurant_id, party_size, now=ledger.clock())
-    return Quote(restaurant_id=restaurant_id, party_size=party_size, wait_min=minutes)
+    found = source.quote(restaurant_id, party_size, ledger.clock())
+    return Quote(
+        restaurant_id=restaurant_id,
+        party_size=party_size,
+        wait_min=found.wait_min,
+        quoted_by=found.quoted_by,
+    )
 
 
 @router.post("", response_model=WaitlistEntryPublic, status_code=status.HTTP_201_CREATED)
 def join(
-    restaurant_id: PathId, body: WaitlistJoin, who: CurrentPrincipal, ledger: LedgerDep
+    restaurant_id: PathId,
+    body: WaitlistJoin,
+    who: CurrentPrincipal,
+    ledger: LedgerDep,
+    source: SeatingSourceDep,
 ) -> WaitlistEntryPublic:
+    """Put a party on the waitlist with the optimizer's quote, counting the
+    parties ahead of it."""
     require_staff_of(who, restaurant_id)
+    now = ledger.clock()
+    # The optimizer's quote, or None: the booking core quotes inside the join.
+    found = source.quote_for_join(restaurant_id, body.party_size, now)
     entry = waitlist.join(
         ledger,
         restaurant_id,
@@ -103,7 +124,9 @@ def join(
         guest_name=body.guest_name,
         phone=body.phone,
         diner_id=body.diner_id,
-        now=ledger.clock(),
+        now=now,
+        quoted_wait_min=found.wait_min if found else None,
+        quoted_by=found.quoted_by if found else None,
     )
     return WaitlistEntryPublic.of(entry)
 
