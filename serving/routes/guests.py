@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -21,9 +22,10 @@ router = APIRouter(prefix="/diners/{diner_id}", tags=["guests"])
 
 class TagPublic(BaseModel):
     tag: str
-    source: str
-    confidence: float
-    set_by: str
+    source: str = Field(description="host (always wins), or machine (the guest-tag model)")
+    confidence: float = Field(description="1 for a host's tag; the model's for a machine tag")
+    set_by: str = Field(description="The host, or the model version that tagged")
+    set_at: datetime
 
 
 class GuestProfilePublic(BaseModel):
@@ -88,7 +90,13 @@ def profile(diner_id: PathId, who: CurrentPrincipal, ledger: LedgerDep) -> Guest
     return GuestProfilePublic(
         **{k: v for k, v in p.__dict__.items() if k != "tags"},
         tags=[
-            TagPublic(tag=t.tag, source=t.source, confidence=t.confidence, set_by=t.set_by)
+            TagPublic(
+                tag=t.tag,
+                source=t.source,
+                confidence=t.confidence,
+                set_by=t.set_by,
+                set_at=t.set_at,
+            )
             for t in p.tags
             if t.removed_at is None
         ],
