@@ -8,10 +8,11 @@ from dataclasses import replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from optimizer.acceptance import check_acceptance
+from optimizer.acceptance import check_acceptance, full_at_some_moment
+from optimizer.nights import standard_floor
 from optimizer.overbooking import wait_risk
-from optimizer.plan import PlanSettings, ServicePlan, greedy_plan, violations
-from optimizer.service import FloorPlan, Party, party_fits
+from optimizer.plan import PlanSettings, ServicePlan, greedy_plan, seat_everyone, violations
+from optimizer.service import FloorPlan, Party, intervals, party_fits
 from tests.optimizer.conftest import small_floor
 
 FLOOR = small_floor()
@@ -103,3 +104,75 @@ def test_wait_risk_counts_waits_beyond_fifteen_minutes_only(floor: FloorPlan) ->
     risk = wait_risk(one_two_top, [seated, flaky, Party(2, 2, 120, 60)], plan_settings,
                      samples=64)
     assert 0.0 < risk < 0.5
+
+
+def test_the_deadline_only_cuts_the_solver_short() -> None:
+    # No time at all: what lock-at-booking or a re-pack can take is still taken.
+    no_time = replace(CHECK, wall_limit_s=0.0)
+    free = check_acceptance(FLOOR, [Party(1, 2, 0, 90, tables=(1,))], Party(9, 2, 0, 90),
+                            settings=no_time)
+    assert free.accepted and free.how == "free table"
+    two_on_six = [Party(1, 2, 0, 90, tables=(5,))]
+    six = check_acceptance(FLOOR, two_on_six, Party(9, 6, 30, 60), settings=no_time)
+    assert six.accepted and six.how == "re-packed"
+
+
+@st.composite
+def busy_moments(draw: st.DrawFn) -> tuple[list[Party], Party]:
+    """Any bookings (not necessarily feasible together), some seated."""
+    parties = []
+    for i in range(draw(st.integers(0, 10))):
+        size = draw(st.integers(1, 6))
+        start = 15 * draw(st.integers(0, 8))
+        if draw(st.booleans()) and size <= 2:
+            parties.append(Party(i, size, start, 60, seated=True, tables=(i % 2 + 1,)))
+        else:
+            parties.append(Party(i, size, start, draw(st.sampled_from([60, 90]))))
+    seated = [p for p in parties if p.seated]
+    keep = [p for p in parties if not p.seated]
+    # Two seated parties never share a table at once (that is bad input).
+    for p in seated:
+        if all(q.tables != p.tables or q.start + q.duration <= p.start
+               or p.start + p.duration <= q.start for q in keep if q.seated):
+            keep.append(p)
+    return keep, Party(99, draw(st.integers(1, 6)), 15 * draw(st.integers(0, 8)), 60)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(busy_moments())
+def test_a_full_moment_is_a_proof(case: tuple[list[Party], Party]) -> None:
+    """Whenever the quick count says "full", no plan seats everyone."""
+    parties, new = case
+    spans = intervals(FLOOR, [*parties, new], reset_minutes=RESET)
+    if full_at_some_moment(FLOOR, spans, spans[-1]):
+        status, _ = seat_everyone(FLOOR, spans, settings=CHECK, limit_s=5.0)
+        assert status == "impossible"
+
+
+PAIRS = standard_floor(12, seed=2)  # several joinable pairs of two- and four-tops
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(1, 8), st.integers(0, 12), st.sampled_from([60, 90, 120])),
+                max_size=30))
+def test_tables_dealt_from_the_counts_are_a_feasible_plan(
+    raw: list[tuple[int, int, int]],
+) -> None:
+    parties = [Party(i, size, 15 * slot, minutes) for i, (size, slot, minutes) in enumerate(raw)]
+    spans = intervals(PAIRS, parties, reset_minutes=RESET)
+    status, plan = seat_everyone(PAIRS, spans, settings=CHECK, limit_s=5.0)
+    assert status in ("found", "impossible")
+    if status == "found":
+        found = ServicePlan(plan, (), "feasible", 0, 0, 0.0, 0)
+        assert violations(PAIRS, parties, found, reset_minutes=RESET) == []
+        assert set(plan) == {p.id for p in parties}
+
+
+def test_the_count_sees_a_floor_full_of_fours() -> None:
+    full = [Party(1, 4, 0, 90, tables=(3,)), Party(2, 4, 0, 90), Party(3, 4, 0, 90),
+            Party(4, 6, 0, 90)]
+    spans = intervals(FLOOR, [*full, Party(9, 4, 30, 60)], reset_minutes=RESET)
+    assert full_at_some_moment(FLOOR, spans, spans[-1])
+    # One of them leaves before the newcomer comes: then it cannot tell.
+    spans = intervals(FLOOR, [*full, Party(9, 4, 100, 60)], reset_minutes=RESET)
+    assert not full_at_some_moment(FLOOR, spans, spans[-1])
