@@ -26,7 +26,14 @@ from booking_core.ledger import Ledger
 from booking_core.schema import reservations, restaurants, world_reservation_truth
 from optimizer.nights import PastBooking, generated_history, make_night, standard_floor
 from optimizer.service import FloorPlan
-from optimizer.simulation import POLICIES, Night, NightResult, percentile, simulate_night
+from optimizer.simulation import (
+    POLICIES,
+    Night,
+    NightResult,
+    SeatingPolicy,
+    percentile,
+    simulate_night,
+)
 
 simulate_app = typer.Typer(help="Replay nights under seating policies.", no_args_is_help=True)
 console = Console()
@@ -156,9 +163,10 @@ def nights_for(restaurants: Sequence[Restaurant], *, load: float, nights: int, s
 
 
 def replay(nights: Sequence[Night], *, workers: int = 1,
-           progress: Callable[[int, int], None] | None = None) -> list[NightResult]:
+           progress: Callable[[int, int], None] | None = None,
+           policies: Sequence[SeatingPolicy] = POLICIES) -> list[NightResult]:
     """Every night under every policy (in ``workers`` processes)."""
-    jobs = [(night, policy) for night in nights for policy in POLICIES]
+    jobs = [(night, policy) for night in nights for policy in policies]
     results: list[NightResult] = []
     if workers <= 1:
         for i, job in enumerate(jobs):
@@ -197,14 +205,13 @@ class PolicySummary:
 
 
 def summarise(results: Sequence[NightResult]) -> list[PolicySummary]:
+    """One row per policy, in the order the policies were replayed."""
     out = []
-    for policy in POLICIES:
-        mine = [r for r in results if r.policy == policy.name]
-        if not mine:
-            continue
+    for name in dict.fromkeys(r.policy for r in results):
+        mine = [r for r in results if r.policy == name]
         times = [t for r in mine for t in r.solver_ms]
         out.append(PolicySummary(
-            policy.name, len(mine), sum(r.requests for r in mine),
+            name, len(mine), sum(r.requests for r in mine),
             sum(r.covers_seated for r in mine),
             sum(r.seat_minutes for r in mine) / max(sum(r.seat_capacity_minutes for r in mine), 1),
             sum(r.turned_away for r in mine), sum(r.overbooked for r in mine),
