@@ -13,9 +13,16 @@ runs in its own process; on this 2-core machine it competes with the two
 workers for the CPU, as do other engineers' jobs: the figures say what this
 machine did, not what two dedicated cores would.
 
-The served/in-process ratio divides the served risk p50 by the p50 of the
-same scoring call (features from the ledger, the champion's probability
-and reasons) made in this process without HTTP.
+Each endpoint is first driven at saturation (16 requests in flight: the
+requests per second it sustains). With a closed loop, latency at saturation
+is mostly queueing (16 in flight at N requests/s wait about 16/N s), so the
+risk-scoring latency target is measured in a second round at the load a
+host stand puts on it: 2 requests in flight, one per worker
+(``risk_p99_ms``); the saturated figures are kept (``risk_saturated_*``).
+
+The served/in-process ratio divides the served risk p50 (2 in flight) by
+the p50 of the same scoring call (features from the ledger, the champion's
+probability and reasons) made in this process without HTTP.
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ PASSWORD = "benchmark-password"
 TARGET_BOOKINGS_PER_S = 500.0
 TARGET_RISK_P99_MS = 20.0
 IN_FLIGHT = 16
+LATENCY_IN_FLIGHT = 2  # one request per worker: the risk latency round
 
 
 def _free_port() -> int:
@@ -181,14 +189,20 @@ def _requests(kind: str, ids: list[int], risky: list[int]) -> Iterator[tuple[str
 
 
 async def _drive(
-    base: str, token: str, kind: str, ids: list[int], risky: list[int], seconds: float
+    base: str,
+    token: str,
+    kind: str,
+    ids: list[int],
+    risky: list[int],
+    seconds: float,
+    in_flight: int = IN_FLIGHT,
 ) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"}
     source = _requests(kind, ids, risky)
     latencies: list[float] = []
     codes: dict[int, int] = {}
     stop = time.perf_counter() + seconds
-    connector = aiohttp.TCPConnector(limit=IN_FLIGHT)
+    connector = aiohttp.TCPConnector(limit=in_flight)
     async with aiohttp.ClientSession(base, headers=headers, connector=connector) as session:
 
         async def worker() -> None:
@@ -201,31 +215,46 @@ async def _drive(
                 codes[response.status] = codes.get(response.status, 0) + 1
 
         began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
+        await asyncio.gather(*(worker() for _ in range(in_flight)))
         elapsed = time.perf_counter() - began
     return {"requests": len(latencies), "seconds": elapsed, "latencies": latencies, "codes": codes}
 
 
 def _drive_in_child(
-    base: str, token: str, kind: str, ids: list[int], risky: list[int], seconds: float, out: Any
+    base: str,
+    token: str,
+    kind: str,
+    ids: list[int],
+    risky: list[int],
+    seconds: float,
+    in_flight: int,
+    out: Any,
 ) -> None:
-    out.put(asyncio.run(_drive(base, token, kind, ids, risky, seconds)))
+    out.put(asyncio.run(_drive(base, token, kind, ids, risky, seconds, in_flight)))
 
 
 def drive(
-    base: str, token: str, kind: str, ids: list[int], risky: list[int], seconds: float
+    base: str,
+    token: str,
+    kind: str,
+    ids: list[int],
+    risky: list[int],
+    seconds: float,
+    in_flight: int = IN_FLIGHT,
 ) -> dict[str, Any]:
     """Run the load from a second process, so the client's CPU is not ours."""
     queue: mp.Queue[dict[str, Any]] = mp.get_context("spawn").Queue()
     child = mp.get_context("spawn").Process(
-        target=_drive_in_child, args=(base, token, kind, ids, risky, seconds, queue)
+        target=_drive_in_child, args=(base, token, kind, ids, risky, seconds, in_flight, queue)
     )
     child.start()
     result = queue.get()
     child.join()
     lat = [x * 1000 for x in result["latencies"]]
+    created = result["codes"].get(201, 0)
     return {
         "rps": round(result["requests"] / result["seconds"], 1),
+        "created_rps": round(created / result["seconds"], 1),
         "p50_ms": round(_percentile(lat, 0.50), 2),
         "p99_ms": round(_percentile(lat, 0.99), 2),
         "requests": result["requests"],
@@ -275,15 +304,19 @@ def main() -> None:
             with urllib.request.urlopen(f"{base}/api/v1/auth/token", data=form.encode()) as r:
                 token = json.loads(r.read())["access_token"]
             results: dict[str, dict[str, Any]] = {}
+            load_before = os.getloadavg()
             for kind in ("availability", "booking", "risk"):
                 drive(base, token, kind, ids, risky, 2.0)  # warm caches and connections
                 results[kind] = drive(base, token, kind, ids, risky, args.seconds)
+            results["risk_latency"] = drive(
+                base, token, "risk", ids, risky, args.seconds, LATENCY_IN_FLIGHT
+            )
             inproc = in_process_risk(url, folder, risky)
             load = os.getloadavg()
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
-    report(console, results, inproc, ready, load)
+    report(console, results, inproc, ready, load_before, load)
 
 
 def report(
@@ -291,11 +324,14 @@ def report(
     results: dict[str, dict[str, Any]],
     inproc: dict[str, float],
     ready: dict[str, Any],
+    load_before: tuple[float, float, float],
     load: tuple[float, float, float],
 ) -> None:
-    ratio = round(results["risk"]["p50_ms"] / inproc["p50_ms"], 2)
+    latency = results["risk_latency"]
+    ratio = round(latency["p50_ms"] / inproc["p50_ms"], 2)
     out = {
         "booking_create_rps": results["booking"]["rps"],
+        "booking_create_201_rps": results["booking"]["created_rps"],
         "booking_create_p50_ms": results["booking"]["p50_ms"],
         "booking_create_p99_ms": results["booking"]["p99_ms"],
         "booking_create_codes": results["booking"]["codes"],
@@ -303,33 +339,41 @@ def report(
         "availability_p50_ms": results["availability"]["p50_ms"],
         "availability_p99_ms": results["availability"]["p99_ms"],
         "risk_rps": results["risk"]["rps"],
-        "risk_p50_ms": results["risk"]["p50_ms"],
-        "risk_p99_ms": results["risk"]["p99_ms"],
+        "risk_p50_ms": latency["p50_ms"],
+        "risk_p99_ms": latency["p99_ms"],
+        "risk_latency_in_flight": LATENCY_IN_FLIGHT,
+        "risk_latency_rps": latency["rps"],
+        "risk_saturated_p50_ms": results["risk"]["p50_ms"],
+        "risk_saturated_p99_ms": results["risk"]["p99_ms"],
         "risk_inprocess_p50_ms": inproc["p50_ms"],
         "risk_inprocess_p99_ms": inproc["p99_ms"],
         "risk_served_to_inprocess_ratio": ratio,
         "risk_model_version": ready["models"]["attendance_risk"]["version"],
         "workers": 2,
         "requests_in_flight": IN_FLIGHT,
+        "load_average_before_1_5_15": [round(x, 2) for x in load_before],
         "load_average_1_5_15": [round(x, 2) for x in load],
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    table = Table(title=f"HTTP API, 2 workers, {IN_FLIGHT} requests in flight over loopback")
+    table = Table(title="HTTP API, 2 workers, load from a second process over loopback")
+    table.add_column("in flight")
     for column in ("endpoint", "requests/s", "p50 ms", "p99 ms", "statuses", "target"):
         table.add_column(column)
     targets = {
         "booking": f">= {TARGET_BOOKINGS_PER_S:.0f}/s",
-        "risk": f"p99 <= {TARGET_RISK_P99_MS:.0f} ms",
+        "risk_latency": f"p99 <= {TARGET_RISK_P99_MS:.0f} ms",
     }
-    for kind, label in (
-        ("availability", "GET availability"),
-        ("booking", "POST reservation"),
-        ("risk", "GET attendance risk"),
+    for kind, label, flight in (
+        ("availability", "GET availability", IN_FLIGHT),
+        ("booking", "POST reservation", IN_FLIGHT),
+        ("risk", "GET attendance risk", IN_FLIGHT),
+        ("risk_latency", "GET attendance risk", LATENCY_IN_FLIGHT),
     ):
         r = results[kind]
         table.add_row(
+            str(flight),
             label,
             f"{r['rps']:.0f}",
             f"{r['p50_ms']:.2f}",
@@ -338,6 +382,7 @@ def report(
             targets.get(kind, ""),
         )
     table.add_row(
+        "1",
         "risk in-process (no HTTP)",
         "",
         f"{inproc['p50_ms']:.2f}",
@@ -347,7 +392,12 @@ def report(
     )
     console.print(table)
     console.print(
-        f"load average during the run: {out['load_average_1_5_15']} on {os.cpu_count()} CPUs"
+        f"booking creation: {out['booking_create_201_rps']:.0f}/s of them created (201), "
+        f"the rest refused as full (409)"
+    )
+    console.print(
+        f"load average before the rounds {out['load_average_before_1_5_15']}, after "
+        f"{out['load_average_1_5_15']} on {os.cpu_count()} CPUs"
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2) + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -17,6 +18,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from booking_core.schema import metadata, service_days
 from booking_core.settings import get_settings
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: SQLite's own busy handler queues the writers
+    fcntl = None  # type: ignore[assignment]
 
 
 def utcnow() -> datetime:
@@ -93,6 +99,14 @@ class Ledger:
     clock: Callable[[], datetime] = utcnow
     caches: dict[str, Any] = field(default_factory=dict)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _write_lock: threading.RLock | None = field(default=None, repr=False)
+    _write_depth: int = field(default=0, repr=False)
+    _lock_fd: int | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        if fcntl is not None and database and database != ":memory:":
+            self._write_lock = threading.RLock()
 
     @classmethod
     def open(cls, url: str | None = None, *, migrate: bool = True, pool_size: int = 10) -> Ledger:
@@ -124,13 +138,44 @@ class Ledger:
         its first statement; on PostgreSQL call ``lock_service_days`` before
         reading what the write depends on."""
         with (
+            self._writers(),
             self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn,
             conn.begin(),
         ):
             yield conn
 
+    @contextmanager
+    def _writers(self) -> Iterator[None]:
+        """SQLite writers queue on a lock file before BEGIN IMMEDIATE. SQLite's
+        own busy handler polls, sleeping 1, 2, 5, 10... ms between tries, so two
+        API workers booking at once lost most of their time asleep (p99 in the
+        hundreds of ms); a blocked ``flock`` wakes the moment the holder is done.
+        Threads of one process queue on a lock first (``flock`` is per file)."""
+        if self._write_lock is None:
+            yield
+            return
+        with self._write_lock:
+            self._write_depth += 1
+            try:
+                if self._write_depth == 1:
+                    fcntl.flock(self._write_lock_fd(), fcntl.LOCK_EX)
+                yield
+            finally:
+                self._write_depth -= 1
+                if self._write_depth == 0 and self._lock_fd is not None:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _write_lock_fd(self) -> int:
+        if self._lock_fd is None:
+            path = f"{self.engine.url.database}-writer.lock"
+            self._lock_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._lock_fd
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
 
 def lock_service_days(conn: sa.Connection, restaurant_id: int, dates: Iterable[date]) -> None:
