@@ -93,16 +93,23 @@ class ActiveAccounts:
             self._checked.pop(user_id, None)
         return active
 
+    def forget(self) -> None:
+        """After an account is closed here: this worker asks the ledger again."""
+        self._checked.clear()
+
 
 async def get_active_accounts(request: Request) -> ActiveAccounts:
     accounts: ActiveAccounts = request.app.state.active_accounts
     return accounts
 
 
+ActiveAccountsDep = Annotated[ActiveAccounts, Depends(get_active_accounts)]
+
+
 async def current_principal(
     ledger: LedgerDep,
     settings: SettingsDep,
-    accounts: Annotated[ActiveAccounts, Depends(get_active_accounts)],
+    accounts: ActiveAccountsDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Principal:

@@ -14,7 +14,7 @@ from booking_core.domain import TagSource
 from booking_core.errors import UnknownDiner
 from booking_core.ledger import Ledger
 from booking_core.schema import reservations
-from serving.deps import CurrentPrincipal, LedgerDep, PathId, forbidden
+from serving.deps import ActiveAccountsDep, CurrentPrincipal, LedgerDep, PathId, forbidden
 from serving.security import Principal
 
 router = APIRouter(prefix="/diners/{diner_id}", tags=["guests"])
@@ -138,7 +138,10 @@ def export(diner_id: PathId, who: CurrentPrincipal, ledger: LedgerDep) -> GuestE
 
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT)
-def erase(diner_id: PathId, who: CurrentPrincipal, ledger: LedgerDep) -> None:
+def erase(
+    diner_id: PathId, who: CurrentPrincipal, ledger: LedgerDep, accounts: ActiveAccountsDep
+) -> None:
     """Erase the diner's personal data and close their account (GDPR erasure)."""
     _self_or_admin(who, diner_id)
     privacy.erase_diner(ledger, diner_id, requested_by=who.subject)
+    accounts.forget()  # refused at once here; other workers within their 2 s

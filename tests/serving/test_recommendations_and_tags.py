@@ -190,3 +190,15 @@ def test_the_served_name_is_the_one_the_nightly_flow_registers() -> None:
     from pipelines.nightly import RECOMMEND
 
     assert RECOMMENDER == RECOMMEND
+
+
+def test_an_erased_diner_is_refused_at_once_though_accounts_are_remembered(town: Town) -> None:
+    with _app(town, with_model=False) as client:
+        ben = sign_in(client, "ben@town.example")
+        me = client.get(f"{API}/auth/me", headers=ben)
+        assert me.status_code == 200  # and this worker now remembers Ben is active
+        diner = me.json()["diner_id"]
+        assert client.delete(f"{API}/diners/{diner}", headers=ben).status_code == 204
+        refused = client.get(f"{API}/auth/me", headers=ben)
+        assert refused.status_code == 401
+        assert refused.json()["detail"] == "This account is disabled."
