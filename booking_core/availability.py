@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from booking_core.daybook import (
     DayBook,
-    PooledTableChoice,
     TableChoice,
+    choose_tables,
     load_day_book,
     table_policy,
 )
@@ -144,29 +144,19 @@ def find_times(
             continue
         if not book.pacing_allows(slot, party_size):
             continue
-        if isinstance(policy, PooledTableChoice):
-            # Quick: a search tries every slot of the day on each keystroke.
-            pooled = policy.choose_pooled(
-                floor,
-                book,
-                party_size,
-                slot.start_granule,
-                slot.end_granule,
-                area_id=area_id,
-                accessible=accessible,
-                quick=True,
-            )
-            option = pooled.option if pooled is not None else None
-        else:
-            option = policy.choose(
-                floor,
-                book,
-                party_size,
-                slot.start_granule,
-                slot.end_granule,
-                area_id=area_id,
-                accessible=accessible,
-            )
+        # Quick: a search tries every slot of the day on each keystroke.
+        choice = choose_tables(
+            policy,
+            floor,
+            book,
+            party_size,
+            slot.start_granule,
+            slot.end_granule,
+            area_id=area_id,
+            accessible=accessible,
+            quick=True,
+        )
+        option = choice.option if choice is not None else None
         if option is not None:
             times.append(
                 BookableTime(

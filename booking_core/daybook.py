@@ -194,6 +194,27 @@ class PooledTableChoice(TableChoice, Protocol):
     ) -> PooledChoice | None: ...
 
 
+def choose_tables(
+    policy: TableChoice,
+    floor: Floor,
+    book: DayBook,
+    party_size: int,
+    g0: int,
+    g1: int,
+    *,
+    area_id: int | None = None,
+    accessible: bool = False,
+    quick: bool = False,
+) -> PooledChoice | None:
+    """Ask ``policy`` for tables, with moves when it pools; ``None``: no room."""
+    if isinstance(policy, PooledTableChoice):
+        return policy.choose_pooled(
+            floor, book, party_size, g0, g1, area_id=area_id, accessible=accessible, quick=quick
+        )
+    option = policy.choose(floor, book, party_size, g0, g1, area_id=area_id, accessible=accessible)
+    return PooledChoice(option) if option is not None else None
+
+
 @dataclass
 class TablePolicyHolder:
     """Where the booking core looks up how tables are chosen (pluggable)."""

@@ -30,10 +30,10 @@ from booking_core.daybook import (
     DayBook,
     Holding,
     PooledChoice,
-    PooledTableChoice,
     TableChoice,
     TableMove,
     TablePolicyHolder,
+    choose_tables,
     load_day_book,
     table_policy,
 )
@@ -269,28 +269,16 @@ def _choose_option(
             f"{period.max_parties_per_slot or 'any number of'} parties per slot. "
             "Try another time."
         )
-    choice: PooledChoice | None
-    if isinstance(policy, PooledTableChoice):
-        choice = policy.choose_pooled(
-            floor,
-            book,
-            party_size,
-            slot.start_granule,
-            slot.end_granule,
-            area_id=area_id,
-            accessible=accessible,
-        )
-    else:
-        option = policy.choose(
-            floor,
-            book,
-            party_size,
-            slot.start_granule,
-            slot.end_granule,
-            area_id=area_id,
-            accessible=accessible,
-        )
-        choice = PooledChoice(option) if option is not None else None
+    choice = choose_tables(
+        policy,
+        floor,
+        book,
+        party_size,
+        slot.start_granule,
+        slot.end_granule,
+        area_id=area_id,
+        accessible=accessible,
+    )
     if choice is None:
         raise NoTableFree(
             f"No table for {party_size} is free at {slot.local_time} on {slot.service_date}"
