@@ -3,9 +3,14 @@
 The row has the columns the nightly flow trains on (``models.features.
 attendance_frame`` at the booking cut-off), computed with a few indexed
 queries instead of a scan of the ledger, from everything known now: a
-booking made now gets exactly the row the trainer would build for it (a
-test holds the two together). The restaurant's shrunk no-show rate changes
-slowly and is cached for a minute.
+booking scored the moment it is made gets the row the trainer builds for it,
+column by column (``tests/serving/test_attendance_features.py`` replays a
+ledger and holds the two together; floats agree to 1e-12 relative). Scored
+later, the row is the booking as it stands now (start, party) with the
+histories known now, while ``cutoff_at`` and ``lead_hours`` stay those of
+the booking. The restaurant's shrunk no-show rate changes slowly and is
+cached for one minute of ledger time, so outcomes recorded in the minute
+before a booking may be missing from its rate.
 
 Without a champion, the documented baseline answers: the diner's own
 no-show record shrunk toward the restaurant's rate,
@@ -16,7 +21,6 @@ restaurant's rate is itself shrunk toward 8 % as in the features.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +38,7 @@ from serving.champions import Loaded
 
 BASELINE_NAME = "diner record shrunk toward the restaurant's no-show rate"
 BASELINE_WEIGHT = 5.0
-RATE_TTL_SECONDS = 60.0
+RATE_TTL = timedelta(minutes=1)
 
 _r = reservations
 _RESERVATION = sa.select(
@@ -117,7 +121,7 @@ class Risk:
 class AttendanceScorer:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
-        self._rates: dict[int, tuple[float, float]] = {}
+        self._rates: dict[int, tuple[float, datetime]] = {}
         self._lock = threading.Lock()
 
     def features(self, reservation_id: int, now: datetime | None = None) -> pl.DataFrame:
@@ -175,14 +179,18 @@ class AttendanceScorer:
         return pl.from_dicts([values], schema=FEATURE_SCHEMA)
 
     def _restaurant_rate(self, conn: sa.Connection, restaurant_id: int, now: datetime) -> float:
+        # The cache's minute is on the ledger's clock, not the wall's: a rate
+        # counted at one ``now`` serves only the minute of ledger time after
+        # it (a replay, a simulation or a scoring "as of" an earlier moment
+        # gets its own count; on a live ledger the two clocks are the same).
         cached = self._rates.get(restaurant_id)
-        if cached is not None and time.monotonic() - cached[1] < RATE_TTL_SECONDS:
+        if cached is not None and timedelta(0) <= now - cached[1] < RATE_TTL:
             return cached[0]
         counts = conn.execute(_RESTAURANT_OUTCOMES, {"restaurant_id": restaurant_id, "now": now})
         no_shows, due = counts.one()
         rate = (no_shows + PRIOR_NO_SHOW_RATE * PRIOR_WEIGHT) / (due + PRIOR_WEIGHT)
         with self._lock:
-            self._rates[restaurant_id] = (rate, time.monotonic())
+            self._rates[restaurant_id] = (rate, now)
         return rate
 
     def score(
