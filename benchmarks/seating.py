@@ -75,7 +75,14 @@ NO_DEADLINE = dataclasses.replace(POOLED_PREDICTIVE, name="pooled-predictive, no
 # The median stay alone (k = 0), to show what the margin costs and saves.
 MEDIAN = dataclasses.replace(POOLED_PREDICTIVE, name="pooled-predictive, k=0",
                              spread_margin=0.0)
-CALIBRATION_MARGINS = (0.0, 0.25, 0.5, 0.75, 1.0)
+# Candidates for the predictive policy's guard against long waits: a margin
+# k on every predicted stay, or the median stay with a bound on the long
+# waits each booking adds (sampled stays and no-shows).
+CALIBRATION = (
+    *((f"k={k:g}", {"spread_margin": k}) for k in (0.0, 0.25, 0.5, 0.75, 1.0)),
+    *((f"k=0, added waits <= {t:g}", {"spread_margin": 0.0, "max_added_waits": t})
+      for t in (0.05, 0.1, 0.2, 0.4)),
+)
 
 
 def sources(args: argparse.Namespace, workdir: Path) -> dict[str, tuple[list[Any], str]]:
@@ -158,40 +165,43 @@ def latency(chosen: dict[str, tuple[list[Any], str]], seed: int) -> list[float]:
 
 def calibrate(args: argparse.Namespace, chosen: dict[str, tuple[list[Any], str]]) -> None:
     """Replay calibration nights (their own seed) under lock-at-booking and
-    pooled-predictive with each margin k, and keep the k that seats the most
-    covers without more long waits than lock-at-booking, at both loads."""
+    each candidate guard against long waits, and keep the one that seats the
+    most covers without more long waits than lock-at-booking at either load."""
+    wanted = set(args.candidates.split(";")) if args.candidates else None
     candidates = tuple(
-        dataclasses.replace(POOLED_PREDICTIVE, name=f"k={k:g}", spread_margin=k)
-        for k in CALIBRATION_MARGINS)
+        dataclasses.replace(POOLED_PREDICTIVE, name=label, **fields)
+        for label, fields in CALIBRATION if wanted is None or label in wanted)
     policies = {load: (LOCK_AT_BOOKING, *candidates) for load in (HIGH_LOAD, LOW_LOAD)}
     by_load = run_loads(chosen, nights=args.calibration_nights, seed=args.calibration_seed,
                         workers=args.workers, policies=policies)
     table = Table(title=f"Calibration nights (seed {args.calibration_seed}): pooled-predictive "
-                        "with P50 + k x (P90 - P50) against lock-at-booking")
-    for name in ("k", "high: covers", "high: waits > 15'", "low: covers", "low: waits > 15'"):
+                        "guards against lock-at-booking")
+    for name in ("guard", "high: covers", "high: waits > 15'", "low: covers", "low: waits > 15'"):
         table.add_column(name, justify="right")
     out: dict[str, Any] = {"seed": args.calibration_seed, "nights_per_restaurant":
-                           args.calibration_nights, "margins": {}}
-    for k, policy in zip(CALIBRATION_MARGINS, candidates, strict=True):
+                           args.calibration_nights, "candidates": {}}
+    for policy in candidates:
         row = {load: compare([r for rs in by_load[f"{load}"].values() for r in rs], policy.name)
                for load in (HIGH_LOAD, LOW_LOAD)}
-        out["margins"][f"{k:g}"] = {"high": row[HIGH_LOAD], "low": row[LOW_LOAD]}
+        out["candidates"][policy.name] = {"high": row[HIGH_LOAD], "low": row[LOW_LOAD]}
         h, lo = row[HIGH_LOAD], row[LOW_LOAD]
-        table.add_row(f"{k:g}", f"{h['covers_gain_pct']:+.1f}% {h['covers_gain_ci95']}",
+        table.add_row(policy.name, f"{h['covers_gain_pct']:+.1f}% {h['covers_gain_ci95']}",
                       f"{h['wait15_delta']:+d} {h['wait15_delta_ci95']}",
                       f"{lo['covers_gain_pct']:+.1f}% {lo['covers_gain_ci95']}",
                       f"{lo['wait15_delta']:+d} {lo['wait15_delta_ci95']}")
-    ok = [k for k, v in out["margins"].items()
+    ok = [k for k, v in out["candidates"].items()
           if v["high"]["wait15_delta"] <= 0 and v["low"]["wait15_delta"] <= 0]
-    pool = ok or list(out["margins"])
-    out["chosen"] = max(pool, key=lambda k: out["margins"][k]["high"]["covers_gain_pct"])
-    out["chosen_because"] = ("most high-load covers among the margins with no more long "
+    pool = ok or list(out["candidates"])
+    out["chosen"] = max(pool, key=lambda k: out["candidates"][k]["high"]["covers_gain_pct"])
+    out["chosen_because"] = ("most high-load covers among the guards with no more long "
                              "waits than lock-at-booking at either load" if ok else
-                             "no margin kept waits at lock-at-booking's: most covers")
+                             "no guard kept waits at lock-at-booking's: most covers")
     console.print(table)
-    console.print(f"chosen k = {out['chosen']} ({out['chosen_because']})")
+    console.print(f"chosen: {out['chosen']} ({out['chosen_because']})")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "seating_calibration.json").write_text(json.dumps(out, indent=2) + "\n")
+    path = RESULTS / (f"seating_calibration_{args.output}.json" if args.output
+                      else "seating_calibration.json")
+    path.write_text(json.dumps(out, indent=2) + "\n")
 
 
 def replan_60x400(seed: int) -> dict[str, float | str | int]:
@@ -247,6 +257,9 @@ def main() -> None:
                         help="choose the predictive duration margin on calibration nights")
     parser.add_argument("--calibration-nights", type=int, default=4)
     parser.add_argument("--calibration-seed", type=int, default=101)
+    parser.add_argument("--candidates", default="",
+                        help="calibrate only these guards (labels separated by ;)")
+    parser.add_argument("--output", default="", help="suffix of the calibration file")
     args = parser.parse_args()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

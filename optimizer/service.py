@@ -101,6 +101,9 @@ class Party:
     accessible: bool = False
     favourite_table: int | None = None
     must_seat: bool = True
+    # Log-normal sigma of the stay around ``duration`` (its median), when
+    # predicted: wait-aware acceptance samples stays from it.
+    duration_spread: float = 0.0
 
     @property
     def locked(self) -> bool:

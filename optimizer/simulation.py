@@ -36,7 +36,7 @@ import numpy as np
 
 from booking_core.floor import SeatingOption
 from optimizer.acceptance import chained, check_acceptance
-from optimizer.overbooking import wait_risk
+from optimizer.overbooking import added_long_waits, wait_risk
 from optimizer.plan import PlanSettings, _greedy, greedy_plan, seat_everyone
 from optimizer.service import FloorPlan, Party, intervals, party_fits
 
@@ -93,6 +93,9 @@ class SeatingPolicy:
     # the next booking. k is chosen on calibration nights (benchmarks/seating.py).
     spread_margin: float = 0.0
     max_wait_risk: float | None = None  # overbook while P(wait > 15 min) stays below this
+    # Wait-aware acceptance: refuse a booking that adds more than this many
+    # expected guests waiting over 15 minutes (stays and no-shows sampled).
+    max_added_waits: float | None = None
     # Deterministic work units (the same answer on a busy or idle machine);
     # 0.02 is about 30-50 ms of solver time on this 2-core machine.
     time_limit_s: float = 0.02
@@ -225,6 +228,7 @@ class _Service:
                 r.id, r.size, start, b.minutes,
                 show_probability=1.0 if b.state == "waiting" else r.show_probability,
                 tables=b.tables, accessible=r.accessible, must_seat=not b.overbooked,
+                duration_spread=self.spread(r),
             ))
         return out
 
@@ -262,17 +266,27 @@ class _Service:
                     return
         self.result.turned_away += 1
 
+    def spread(self, r: Request) -> float:
+        """What the policy knows of how much a stay varies (nothing, unless predictive)."""
+        return r.predicted_spread if self.policy.predictive else 0.0
+
     def try_accept(self, r: Request, t: int, minutes: int) -> tuple[int, ...] | None:
-        new = Party(r.id, r.size, t, minutes, r.show_probability, accessible=r.accessible)
+        new = Party(r.id, r.size, t, minutes, r.show_probability, accessible=r.accessible,
+                    duration_spread=self.spread(r))
         if not self.policy.pooled:
             return self.free_locked_option(new)
         started = time.perf_counter()
         answer = check_acceptance(self.floor, self.parties(), new, settings=self.settings)
+        near = chained(self.parties(), new, self.night.reset_minutes)
+        if answer.accepted and self.policy.max_added_waits is not None:
+            # Part of the answer the guest waits for, so timed with it.
+            added = added_long_waits(self.floor, near, new, self.settings, seed=r.id)
+            if added > self.policy.max_added_waits:
+                answer = replace(answer, accepted=False, how="too many waits")
         self.result.solver_ms.append(1000 * (time.perf_counter() - started))
         self.result.timed_out += answer.how == "timed out"
         if not answer.accepted or answer.tables is None:
             return None
-        near = chained(self.parties(), new, self.night.reset_minutes)
         if answer.how != "free table" and any(not p.must_seat for p in near):
             # Bookings already counting on no-shows nearby must keep their odds
             # (a table free in the current plan is taken as lock-at-booking would).

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from optimizer.acceptance import check_acceptance, full_at_some_moment
 from optimizer.nights import standard_floor
-from optimizer.overbooking import wait_risk
+from optimizer.overbooking import added_long_waits, wait_risk
 from optimizer.plan import PlanSettings, ServicePlan, greedy_plan, seat_everyone, violations
 from optimizer.service import FloorPlan, Party, intervals, party_fits
 from tests.optimizer.conftest import small_floor
@@ -176,3 +176,22 @@ def test_the_count_sees_a_floor_full_of_fours() -> None:
     # One of them leaves before the newcomer comes: then it cannot tell.
     spans = intervals(FLOOR, [*full, Party(9, 4, 100, 60)], reset_minutes=RESET)
     assert not full_at_some_moment(FLOOR, spans, spans[-1])
+
+
+def test_added_long_waits_counts_overstays_into_the_next_booking(floor: FloorPlan) -> None:
+    one_two_top = FloorPlan.build([floor.tables[1]])
+    plan_settings = PlanSettings(reset_minutes=0)
+    before = Party(1, 2, 0, 60, duration_spread=0.4)
+    # Booked right after a party whose stay varies a lot: often a long wait.
+    tight = added_long_waits(one_two_top, [before], Party(2, 2, 60, 60), plan_settings,
+                             samples=200, seed=1)
+    assert 0.1 < tight < 0.6
+    # An hour and a half later: hardly ever; after a party whose stay is certain: never.
+    assert added_long_waits(one_two_top, [before], Party(2, 2, 150, 60), plan_settings,
+                            samples=200, seed=1) < 0.02
+    sure = replace(before, duration_spread=0.0)
+    assert added_long_waits(one_two_top, [sure], Party(2, 2, 60, 60), plan_settings,
+                            samples=200, seed=1) == 0.0
+    # The same draws every time: a replayed night gives the same answer.
+    assert tight == added_long_waits(one_two_top, [before], Party(2, 2, 60, 60), plan_settings,
+                                     samples=200, seed=1)
