@@ -78,7 +78,7 @@ MEDIAN = dataclasses.replace(POOLED_PREDICTIVE, name="pooled-predictive, k=0",
 # Candidates for the predictive policy's guard against long waits: a margin
 # k on every predicted stay, or the median stay with a bound on the long
 # waits each booking adds (sampled stays and no-shows).
-CALIBRATION = (
+CALIBRATION: tuple[tuple[str, dict[str, Any]], ...] = (
     *((f"k={k:g}", {"spread_margin": k}) for k in (0.0, 0.25, 0.5, 0.75, 1.0)),
     *((f"k=0, added waits <= {t:g}", {"spread_margin": 0.0, "max_added_waits": t})
       for t in (0.0, 0.03, 0.05, 0.1, 0.2, 0.4)),
