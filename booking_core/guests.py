@@ -194,27 +194,41 @@ def set_tag(
         ).first()
         if current is not None and source is TagSource.MACHINE and current.source == TagSource.HOST:
             return False  # a host's tag, or a host's removal, stands
-        values = {
-            "source": source.value,
-            "confidence": confidence,
-            "set_by": set_by,
-            "set_at": now,
-            "removed_at": None,
-        }
-        if current is None:
-            conn.execute(guest_tags.insert().values(diner_id=diner_id, tag=tag, **values))
-        else:
-            conn.execute(guest_tags.update().where(guest_tags.c.id == current.id).values(**values))
-        outbox.append(
-            conn,
-            "guest.tag_set",
-            "diner",
-            diner_id,
-            None,
-            {"tag": tag, "source": source.value, "confidence": confidence},
-            now,
-        )
+        _write_tag(conn, diner_id, tag, current, source, confidence, set_by, now)
         return True
+
+
+def _write_tag(
+    conn: sa.Connection,
+    diner_id: int,
+    tag: str,
+    current: Any,
+    source: TagSource,
+    confidence: float,
+    set_by: str,
+    now: datetime,
+) -> None:
+    """Insert or overwrite (and un-remove) one tag row, with its event."""
+    values = {
+        "source": source.value,
+        "confidence": confidence,
+        "set_by": set_by,
+        "set_at": now,
+        "removed_at": None,
+    }
+    if current is None:
+        conn.execute(guest_tags.insert().values(diner_id=diner_id, tag=tag, **values))
+    else:
+        conn.execute(guest_tags.update().where(guest_tags.c.id == current.id).values(**values))
+    outbox.append(
+        conn,
+        "guest.tag_set",
+        "diner",
+        diner_id,
+        None,
+        {"tag": tag, "source": source.value, "confidence": confidence},
+        now,
+    )
 
 
 def remove_tag(ledger: Ledger, diner_id: int, tag: str, *, removed_by: str) -> None:
@@ -306,28 +320,7 @@ def set_machine_tags(
                 ):
                     counts["unchanged"] += 1
                     continue
-                values = {
-                    "source": TagSource.MACHINE.value,
-                    "confidence": confidence,
-                    "set_by": set_by,
-                    "set_at": now,
-                    "removed_at": None,
-                }
-                if tag_row is None:
-                    conn.execute(guest_tags.insert().values(diner_id=diner_id, tag=tag, **values))
-                else:
-                    conn.execute(
-                        guest_tags.update().where(guest_tags.c.id == tag_row.id).values(**values)
-                    )
-                outbox.append(
-                    conn,
-                    "guest.tag_set",
-                    "diner",
-                    diner_id,
-                    None,
-                    {"tag": tag, "source": TagSource.MACHINE.value, "confidence": confidence},
-                    now,
-                )
+                _write_tag(conn, diner_id, tag, tag_row, TagSource.MACHINE, confidence, set_by, now)
                 counts["set"] += 1
             if not retire_missing:
                 continue
