@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 
 from limits import parse
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
@@ -56,7 +57,7 @@ class RateLimit:
         for kind, key in self._keys(scope):
             if not await self.limiter.hit(self.rate, kind, key):
                 reset, _ = await self.limiter.get_window_stats(self.rate, kind, key)
-                await self._refuse(scope, send, kind, max(1, int(reset - _now())))
+                await self._refuse(scope, send, kind, max(1, int(reset - time.time())))
                 return
         await self.app(scope, receive, send)
 
@@ -85,9 +86,3 @@ class RateLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-def _now() -> float:
-    import time
-
-    return time.time()

@@ -16,7 +16,6 @@ import polars as pl
 import sqlalchemy as sa
 
 from booking_core.floor import Floor
-from booking_core.ledger import Ledger
 from booking_core.schema import dining_areas
 from booking_core.slots import service_date_of
 from models.tracking import to_pandas_input
@@ -106,12 +105,9 @@ class TurnTimes:
         ]
 
 
-def floor_area_name(ledger: Ledger, area_id: int) -> str | None:
+def floor_area_name(conn: sa.Connection, area_id: int) -> str | None:
     """The dining area's name, as the duration model knows areas."""
-    with ledger.read() as conn:
-        name = conn.execute(
-            sa.select(dining_areas.c.name).where(dining_areas.c.id == area_id)
-        ).scalar()
+    name = conn.execute(sa.select(dining_areas.c.name).where(dining_areas.c.id == area_id)).scalar()
     return str(name) if name is not None else None
 
 

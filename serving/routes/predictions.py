@@ -131,9 +131,9 @@ def turn_time(
         tier = conn.execute(
             sa.select(restaurants.c.price_tier).where(restaurants.c.id == found.restaurant_id)
         ).scalar_one()
-    area = None
-    if found.table_ids and found.table_ids[0] in floor.tables:
-        area = floor_area_name(ledger, floor.tables[found.table_ids[0]].area_id)
+        area = None
+        if found.table_ids and found.table_ids[0] in floor.tables:
+            area = floor_area_name(conn, floor.tables[found.table_ids[0]].area_id)
     query = TurnQuery(reservation_id, found.party_size, found.channel, found.start_at, area)
     minutes = model.minutes(floor, tier, [query])[0]
     PREDICTIONS.labels(DURATION, model.version or "-", model.source).inc()
