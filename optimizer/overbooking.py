@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from optimizer.plan import PlanSettings, _Occupancy
-from optimizer.service import FloorPlan, Party, intervals
+from optimizer.service import FloorPlan, Interval, Party, intervals
 
 GRACE_MINUTES = 20
 
@@ -66,28 +66,13 @@ def wait_risk(
     order = sorted((s for s in spans if not s.party.locked), key=lambda s: (s.start, s.party.id))
     failures = coming_total = 0
     for row in draws:
-        busy = _Occupancy()
-        for s in spans:
-            if s.party.locked:
-                busy.take(s.party.tables, s.start, s.end)
-        for s in order:
-            i = index.get(s.party.id)
-            comes = i is None or row[i] < s.party.show_probability
-            length = s.end - s.start
-            if not comes:
-                length = min(length, GRACE_MINUTES)
-            seated = False
-            for delay in range(0, patience + 1, 5) if comes else (0,):
-                a, b = s.start + delay, s.start + delay + length
-                pick = next((o.table_ids for o in s.options if busy.free(o.table_ids, a, b)),
-                            None)
-                if pick is not None:
-                    busy.take(pick, a, b)
-                    seated = True
-                    break
-            if comes:
-                coming_total += 1
-                failures += not seated
+        comes = [(i := index.get(s.party.id)) is None or row[i] < s.party.show_probability
+                 for s in order]
+        lengths = [s.end - s.start if c else min(s.end - s.start, GRACE_MINUTES)
+                   for s, c in zip(order, comes, strict=True)]
+        came, waited = _seat_night(spans, order, comes, lengths, patience)
+        coming_total += came
+        failures += waited
     return failures / max(coming_total, 1)
 
 
@@ -127,27 +112,39 @@ def _long_waits(floor: FloorPlan, parties: Sequence[Party], settings: PlanSettin
     order = sorted((s for s in spans if not s.party.locked), key=lambda s: (s.start, s.party.id))
     failures = 0
     for show_row, stay_row in zip(shows, stays, strict=True):
-        busy = _Occupancy()
-        for s in spans:
-            if s.party.locked:
-                busy.take(s.party.tables, s.start, s.end)
-        for s in order:
-            i = column[s.party.id]
-            comes = show_row[i] < s.party.show_probability
-            if comes:
-                length = max(5, round(s.party.duration * stay_row[i])) + settings.reset_minutes
-            else:
-                length = min(s.end - s.start, GRACE_MINUTES)
-            for delay in range(0, patience + 1, 5) if comes else (0,):
-                a, b = s.start + delay, s.start + delay + length
-                pick = next((o.table_ids for o in s.options if busy.free(o.table_ids, a, b)),
-                            None)
-                if pick is not None:
-                    busy.take(pick, a, b)
-                    break
-            else:
-                failures += comes
+        comes = [show_row[column[s.party.id]] < s.party.show_probability for s in order]
+        lengths = [
+            max(5, round(s.party.duration * stay_row[column[s.party.id]]))
+            + settings.reset_minutes if c else min(s.end - s.start, GRACE_MINUTES)
+            for s, c in zip(order, comes, strict=True)
+        ]
+        failures += _seat_night(spans, order, comes, lengths, patience)[1]
     return failures / max(len(shows), 1)
+
+
+def _seat_night(spans: Sequence[Interval], order: Sequence[Interval], comes: Sequence[bool],
+                lengths: Sequence[int], patience: int) -> tuple[int, int]:
+    """One sampled night seated as the host would: the parties in ``order``
+    (who ``comes``, each staying ``lengths``) each take the best-fitting
+    table free at their time or within ``patience`` minutes; a no-show only
+    holds a table at its time. Returns (parties who came, those of them who
+    waited longer)."""
+    busy = _Occupancy()
+    for s in spans:
+        if s.party.locked:
+            busy.take(s.party.tables, s.start, s.end)
+    came = waited = 0
+    for s, shows, length in zip(order, comes, lengths, strict=True):
+        for delay in range(0, patience + 1, 5) if shows else (0,):
+            a, b = s.start + delay, s.start + delay + length
+            pick = next((o.table_ids for o in s.options if busy.free(o.table_ids, a, b)), None)
+            if pick is not None:
+                busy.take(pick, a, b)
+                break
+        else:
+            waited += 1 if shows else 0
+        came += 1 if shows else 0
+    return came, waited
 
 
 __all__ = ["GRACE_MINUTES", "OverbookingPolicy", "added_long_waits", "wait_risk"]

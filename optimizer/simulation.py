@@ -37,7 +37,7 @@ import numpy as np
 from booking_core.floor import SeatingOption
 from optimizer.acceptance import chained, check_acceptance
 from optimizer.overbooking import added_long_waits, wait_risk
-from optimizer.plan import PlanSettings, _greedy, greedy_plan, seat_everyone
+from optimizer.plan import PlanSettings, _greedy, _Occupancy, greedy_plan, seat_everyone
 from optimizer.service import FloorPlan, Party, intervals, party_fits
 
 SEAT_ANYWHERE_AFTER = 15
@@ -300,17 +300,13 @@ class _Service:
         return answer.tables
 
     def free_locked_option(self, new: Party) -> tuple[int, ...] | None:
-        end = new.start + new.duration + self.night.reset_minutes
-        held: dict[int, list[tuple[int, int]]] = {}
+        reset = self.night.reset_minutes
+        held = _Occupancy()
         for p in self.parties():
-            for tb in p.tables:
-                held.setdefault(tb, []).append((p.start, p.start + p.duration +
-                                                self.night.reset_minutes))
+            held.take(p.tables, p.start, p.start + p.duration + reset)
         for option in self.floor.options:
-            if not party_fits(new, option):
-                continue
-            if all(not (a < end and new.start < b) for tb in option.table_ids
-                   for a, b in held.get(tb, ())):
+            if party_fits(new, option) and held.free(option.table_ids, new.start,
+                                                     new.start + new.duration + reset):
                 return option.table_ids
         return None
 
