@@ -69,7 +69,8 @@ def serve(
 
     import uvicorn
 
-    from serving.demo import prepare_metrics_dir
+    from serving.config import get_serving_settings
+    from serving.demo import prepare_metrics_dir, prepare_stores
 
     # Workers are separate processes: they read their settings from the environment.
     if database_url:
@@ -77,6 +78,8 @@ def serve(
     if var_dir:
         os.environ["SERVICESPHERE_VAR_DIR"] = var_dir
     prepare_metrics_dir(Path(os.environ.get("SERVICESPHERE_VAR_DIR", "var")), workers)
+    get_serving_settings.cache_clear()  # the variables above may have changed
+    prepare_stores(get_serving_settings())
     uvicorn.run(
         "serving.app:create_app",
         factory=True,

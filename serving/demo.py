@@ -93,6 +93,20 @@ def print_how_to(
     console.print(f"  its webhook signing secret: {pos_secret}")
 
 
+def prepare_stores(settings: ServingSettings) -> None:
+    """Migrate the ledger and create the MLflow store once, before the
+    workers start: several workers opening a new store at the same moment
+    race on its migrations (measured: one worker died on "duplicate column
+    name" and the server ran on the other alone)."""
+    Ledger.open(settings.ledger_url).dispose()
+    if settings.load_models:
+        from models.tracking import TrackingConfig
+
+        client = TrackingConfig.default(settings.var_dir).activate()
+        client.search_experiments(max_results=1)
+        client.search_registered_models(max_results=1)
+
+
 def prepare_metrics_dir(var_dir: Path, workers: int) -> None:
     """Several workers share their metrics through files; start each run clean."""
     if workers <= 1:
