@@ -50,7 +50,10 @@ Input frames (polars; extra columns are ignored unless said otherwise):
 Quantiles: P50 is the point model, fitted to ``log1p(covers)`` with a
 Huber loss by default (squared error for ordinary days, so it estimates the
 RMSLE-optimal mean of the logs; linear for the rare wild day such as a
-private party, which would otherwise drag the fit). The other quantiles come
+private party, which would otherwise drag the fit), then blended with a
+statistical forecast: ``(1 - w) * model + w * median`` in log1p units, the
+median being the series' median on the weekday the target day sells like
+(``blend_weight`` w, 0.1 by default). The other quantiles come
 from LightGBM quantile models on the same features, clipped so that
 ``p10 <= p50 <= p90``. Quantile models were chosen over a point model plus
 residual quantiles by horizon: they widen intervals for volatile, small
@@ -77,6 +80,8 @@ HOLIDAY_DISTANCE_CAP = 30  # days; "no holiday within a month" is all the model 
 BOOKS_LOOKBACK_DAYS = 56  # past service days used to learn how books relate to final covers
 LAST_YEAR_DAYS = 364  # 52 weeks: same weekday one year earlier
 LIKE_FEATURES = ("wd_ewm_6w", "wd_ewm_18w", "wd_median")
+BLEND_FEATURE = "like_wd_median"  # the statistical forecast the point forecast is blended with
+DEFAULT_BLEND_WEIGHT = 0.1  # chosen on origins before the Recruit holdout (see blend_weight)
 
 __all__ = ["DemandForecaster", "WeekdayMedianBaseline", "rmsle"]
 
@@ -215,7 +220,8 @@ def _calendar(dates: pl.Series, holidays: pl.DataFrame, countries: list[str]) ->
         # holiday Monday like a Sunday, a Thursday before a holiday like a Friday.
         weekday = dates.dt.weekday().to_numpy()
         off_today = is_hol | (weekday >= 6)
-        off_tomorrow = np.isin(days + 1, hol) | (weekday >= 5)
+        # Tomorrow is off after a Friday or a Saturday (not after a Sunday).
+        off_tomorrow = np.isin(days + 1, hol) | (weekday == 5) | (weekday == 6)
         like = np.where(
             off_today,
             np.where(off_tomorrow, 6, 7),
@@ -535,9 +541,18 @@ class DemandForecaster:
     interval_estimators: trees of each non-median quantile model (default: a
         quarter of ``n_estimators``, at a learning rate scaled up to match,
         at most 0.3): intervals need less precision than the point forecast.
+    blend_weight: weight in [0, 1] of a statistical forecast in the point
+        forecast, in log1p units: ``(1 - w) * model + w * median``, where the
+        median is the series' median of ``log1p(covers)`` on the weekday the
+        target day sells like (``0``: the model alone). It costs no fitting.
+        The default was chosen on Recruit origins before the benchmark's
+        holdout (``benchmarks/recruit_selection.py``).
     n_jobs: LightGBM threads (``None``: LightGBM's default, all cores).
     random_state: seed for LightGBM's bagging.
     """
+
+    # Models pickled before the blend existed predict as they did: no blend.
+    blend_weight: float = 0.0
 
     def __init__(
         self,
@@ -561,6 +576,7 @@ class DemandForecaster:
         lambda_l2: float = 10.0,
         max_bin: int = 63,
         interval_estimators: int | None = None,
+        blend_weight: float = DEFAULT_BLEND_WEIGHT,
         n_jobs: int | None = None,
         random_state: int = 0,
     ) -> None:
@@ -583,6 +599,7 @@ class DemandForecaster:
         self.lambda_l2 = lambda_l2
         self.max_bin = max_bin
         self.interval_estimators = interval_estimators
+        self.blend_weight = blend_weight
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -595,6 +612,8 @@ class DemandForecaster:
             raise ValueError(f"freq must be 'day' or 'slot', not {self.freq!r}")
         if 0.5 not in self.quantiles or any(not 0 < q < 1 for q in self.quantiles):
             raise ValueError("quantiles must lie in (0, 1) and include 0.5 (the point forecast)")
+        if not 0.0 <= self.blend_weight <= 1.0:
+            raise ValueError(f"blend_weight must lie in [0, 1], not {self.blend_weight!r}")
         windows = tuple(sorted(set(self.windows)))
         if len(windows) < 2:
             raise ValueError("windows needs at least two trailing windows")
@@ -783,8 +802,15 @@ class DemandForecaster:
             return pl.DataFrame(schema=out_schema)
         X = self._matrix(frame)
         raw = {q: booster.predict(X) for q, booster in self.boosters_.items()}
-        point = raw[0.5]
-        logs = {q: np.minimum(raw[q], point) if q < 0.5 else np.maximum(raw[q], point) for q in raw}
+        point = _blend(np.asarray(raw[0.5], dtype=np.float64), frame, self.blend_weight)
+        logs = {
+            q: point
+            if q == 0.5
+            else np.minimum(raw[q], point)
+            if q < 0.5
+            else np.maximum(raw[q], point)
+            for q in raw
+        }
         # Quantile models are trained independently; sort so they never cross.
         ordered = sorted(logs)
         stacked = np.sort(np.vstack([logs[q] for q in ordered]), axis=0)
@@ -794,6 +820,16 @@ class DemandForecaster:
             for i, q in enumerate(ordered)
         )
         return result.select(list(out_schema)).sort(*keys, "date")
+
+
+def _blend(point: np.ndarray, frame: pl.DataFrame, weight: float) -> np.ndarray:
+    """The point forecast pulled towards the series' median of the weekday the
+    day sells like, in log1p units (where that median is missing, the model
+    stands)."""
+    if weight == 0.0:
+        return point
+    anchor = frame[BLEND_FEATURE].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    return np.where(np.isnan(anchor), point, (1.0 - weight) * point + weight * anchor)
 
 
 def _column(q: float) -> str:

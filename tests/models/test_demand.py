@@ -3,6 +3,7 @@ no leakage past the origin, input checks, short histories, and real Recruit data
 
 from __future__ import annotations
 
+import copy
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -212,6 +213,51 @@ def test_missing_restaurant_id_in_restaurants_raises(
         )
 
 
+def test_blend_pulls_point_forecast_towards_the_weekday_median(
+    fitted: DemandForecaster, world: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]
+) -> None:
+    hist, _, _ = world
+    out = {}
+    for weight in (0.0, 0.5, 1.0):
+        model = copy.copy(fitted)
+        model.blend_weight = weight
+        out[weight] = forecast(model, world)
+    logs = {w: np.log1p(frame["p50"].to_numpy()) for w, frame in out.items()}
+    assert not np.allclose(logs[0.0], logs[1.0])
+    np.testing.assert_allclose(logs[0.5], 0.5 * (logs[0.0] + logs[1.0]), atol=1e-9)
+    # Weight 1 is the series' median of log1p(covers) on the same weekday
+    # (holidays apart) for days with no holiday today or tomorrow.
+    days_off = HOLIDAYS + [d - timedelta(days=1) for d in HOLIDAYS]
+    medians = (
+        hist.filter((pl.col("date") < ORIGIN) & ~pl.col("date").is_in(HOLIDAYS))
+        .group_by("restaurant_id", pl.col("date").dt.weekday().alias("weekday"))
+        .agg(pl.col("covers").log1p().median().alias("expected"))
+    )
+    ordinary = (
+        out[1.0]
+        .with_row_index()
+        .filter(~pl.col("date").is_in(days_off))
+        .with_columns(weekday=pl.col("date").dt.weekday())
+        .join(medians, on=["restaurant_id", "weekday"], how="inner")
+        .sort("index")
+    )
+    assert ordinary.height > 100
+    np.testing.assert_allclose(
+        logs[1.0][ordinary["index"].to_numpy()], ordinary["expected"].to_numpy(), atol=1e-6
+    )
+    for frame in out.values():
+        assert (frame["p10"] <= frame["p50"]).all() and (frame["p50"] <= frame["p90"]).all()
+
+
+@pytest.mark.parametrize("weight", [-0.1, 1.5])
+def test_blend_weight_outside_unit_interval_raises(
+    world: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame], weight: float
+) -> None:
+    hist, _, _ = world
+    with pytest.raises(ValueError, match="blend_weight"):
+        small_model(n_estimators=5, n_origins=2, blend_weight=weight).fit(hist)
+
+
 def test_short_history_restaurant_gets_a_forecast(
     fitted: DemandForecaster, world: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]
 ) -> None:
@@ -254,12 +300,13 @@ def test_days_around_holidays_sell_like_weekend_days() -> None:
     from models.demand import _calendar, _prepare_holidays
 
     # 2017-03-20 was a holiday Monday (Vernal Equinox Day).
-    days = pl.Series("date", [date(2017, 3, d) for d in (16, 17, 18, 19, 20, 21)])
+    days = pl.Series("date", [date(2017, 3, d) for d in (16, 17, 18, 19, 20, 21, 25, 26, 27)])
     frame = _calendar(days, _prepare_holidays([date(2017, 3, 20)]), ["*"])
-    # Thu, Fri, Sat, Sun before the holiday (like Saturday), holiday (like Sunday), Tue.
-    assert frame["weekday_like"].to_list() == [4, 5, 6, 6, 7, 2]
-    assert frame["day_type"].to_list() == [4, 5, 6, 7, 8, 2]
-    assert frame["days_to_holiday"].to_list() == [4, 3, 2, 1, 0, 30]
+    # Thu, Fri, Sat, Sun before the holiday (like Saturday), holiday (like Sunday), Tue;
+    # then an ordinary Sat, Sun (a Sunday before a working Monday sells like a Sunday), Mon.
+    assert frame["weekday_like"].to_list() == [4, 5, 6, 6, 7, 2, 6, 7, 1]
+    assert frame["day_type"].to_list() == [4, 5, 6, 7, 8, 2, 6, 7, 1]
+    assert frame["days_to_holiday"].to_list() == [4, 3, 2, 1, 0, 30, 30, 30, 30]
 
 
 def test_baseline_reproduces_weekday_medians() -> None:
