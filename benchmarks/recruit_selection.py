@@ -11,7 +11,17 @@ writes, per scored store-day, the actual covers, each variant's forecast and
 the statistical forecasts a blend may use (log1p units) to
 ``DIR/origin_YYYY-MM-DD.parquet``. ``blend`` reads those files and reports the
 RMSLE of each variant and of each blend over a grid of weights, per origin
-and pooled.
+and their mean (which decides).
+
+Variants: ``huber`` (the forecaster's point model), ``l2``, ``bucket`` (one
+model per horizon bucket 1-7, 8-21, 22-39), ``profile`` (no day-level lags
+or windows), ``resid`` (target: the residual from the sells-like weekday's
+recency-weighted mean), ``long`` (2000 trees, read at 700, 1500 and 2000).
+What they showed, and what was chosen (``DemandForecaster``'s default
+``blend_weight=0.1`` with the sells-like weekday median), is in the docstring
+of ``recruit_demand.py``. A dump takes 2-4 minutes per variant and origin on
+one thread (``--threads 1``: on a shared 2-core machine LightGBM's two
+threads wait on each other and run several times slower).
 """
 
 from __future__ import annotations
