@@ -70,18 +70,38 @@ HIGH_LOAD, LOW_LOAD = 1.2, 0.5
 console = Console(width=160)
 
 
-NO_DEADLINE = dataclasses.replace(POOLED_PREDICTIVE, name="pooled-predictive, no deadline",
-                                  wall_limit_s=None)
-# The median stay alone (k = 0), to show what the margin costs and saves.
-MEDIAN = dataclasses.replace(POOLED_PREDICTIVE, name="pooled-predictive, k=0",
-                             spread_margin=0.0)
-# Candidates for the predictive policy's guard against long waits: a margin
-# k on every predicted stay, or the median stay with a bound on the long
-# waits each booking adds (sampled stays and no-shows).
+NO_DEADLINE = dataclasses.replace(
+    POOLED_PREDICTIVE, name="pooled-predictive, no deadline", wall_limit_s=None
+)
+# What bid prices add on their own (lock-at-booking's tables, bid-price
+# admission), and the predictive policy as it was before them (a margin on
+# predicted stays, overbooking; no admission control).
+LOCK_BID = dataclasses.replace(
+    LOCK_AT_BOOKING, name="lock-at-booking + bid prices", bid_price_margin=1.0
+)
+MARGIN_ONLY = SeatingPolicy(
+    "pooled-predictive, margin only (before)",
+    pooled=True,
+    predictive=True,
+    spread_margin=0.75,
+    max_wait_risk=0.02,
+)
+# Candidates for the predictive policy, replayed on calibration nights: how
+# long each party is booked (the restaurant's turn times, or P50 + k x
+# (P90 - P50) of its predicted stay) and overbooking, all with bid-price
+# admission (margin 1: a booking is taken when its covers are at least the
+# covers it displaces, ties taken) and time steering.
+_BID = {"bid_price_margin": 1.0, "steer_times": True, "max_wait_risk": None}
 CALIBRATION: tuple[tuple[str, dict[str, Any]], ...] = (
-    *((f"k={k:g}", {"spread_margin": k}) for k in (0.0, 0.25, 0.5, 0.75, 1.0)),
-    *((f"k=0, added waits <= {t:g}", {"spread_margin": 0.0, "max_added_waits": t})
-      for t in (0.0, 0.03, 0.05, 0.1, 0.2, 0.4)),
+    ("bid, turn times", {**_BID, "predictive": False, "spread_margin": 0.0}),
+    *(
+        (f"bid, k={k:g}", {**_BID, "predictive": True, "spread_margin": k})
+        for k in (0.0, 0.1, 0.2, 0.3)
+    ),
+    (
+        "bid, k=0.2, overbooking 0.02",
+        {**_BID, "predictive": True, "spread_margin": 0.2, "max_wait_risk": 0.02},
+    ),
 )
 
 
@@ -89,26 +109,36 @@ def sources(args: argparse.Namespace, workdir: Path) -> dict[str, tuple[list[Any
     url = f"sqlite:///{workdir / 'world.db'}"
     generate_world(Ledger.open(url), size="tiny", seed=args.seed, today=date(2026, 6, 1))
     out: dict[str, tuple[list[Any], str]] = {
-        "world": (world_restaurants(url, limit=args.restaurants), "model")}
+        "world": (world_restaurants(url, limit=args.restaurants), "model")
+    }
     if RECRUIT.is_dir():
-        out["recruit"] = (recruit_restaurants(RECRUIT, limit=args.restaurants, seed=args.seed),
-                          "baseline")
+        out["recruit"] = (
+            recruit_restaurants(RECRUIT, limit=args.restaurants, seed=args.seed),
+            "baseline",
+        )
     return out
 
 
 def run_loads(
-    chosen: dict[str, tuple[list[Any], str]], *, nights: int, seed: int, workers: int,
+    chosen: dict[str, tuple[list[Any], str]],
+    *,
+    nights: int,
+    seed: int,
+    workers: int,
     policies: dict[float, tuple[SeatingPolicy, ...]],
 ) -> dict[str, dict[str, list[NightResult]]]:
     out: dict[str, dict[str, list[NightResult]]] = {}
     for load, mine in policies.items():
         for name, (restaurants, predictions) in chosen.items():
-            stream = nights_for(restaurants, load=load, nights=nights, seed=seed,
-                                predictions=predictions)
+            stream = nights_for(
+                restaurants, load=load, nights=nights, seed=seed, predictions=predictions
+            )
             started = time.perf_counter()
             results = replay(stream, workers=workers, policies=mine)
-            console.print(f"{name} load {load}: {len(stream)} nights x {len(mine)} policies in "
-                          f"{time.perf_counter() - started:.0f} s")
+            console.print(
+                f"{name} load {load}: {len(stream)} nights x {len(mine)} policies in "
+                f"{time.perf_counter() - started:.0f} s"
+            )
             out.setdefault(f"{load}", {})[name] = results
     return out
 
@@ -117,15 +147,29 @@ def paired(results: list[NightResult], base: str, other: str) -> np.ndarray:
     """Per night: covers and waits over 15 minutes under ``base`` and ``other``."""
     by = {(r.night, r.policy): r for r in results}
     nights = sorted({r.night for r in results})
-    return np.array([
-        (by[n, base].covers_seated, by[n, other].covers_seated,
-         by[n, base].waited_over_15, by[n, other].waited_over_15)
-        for n in nights if (n, base) in by and (n, other) in by
-    ], dtype=float)
+    return np.array(
+        [
+            (
+                by[n, base].covers_seated,
+                by[n, other].covers_seated,
+                by[n, base].waited_over_15,
+                by[n, other].waited_over_15,
+            )
+            for n in nights
+            if (n, base) in by and (n, other) in by
+        ],
+        dtype=float,
+    )
 
 
-def compare(results: list[NightResult], other: str, *, base: str = "lock-at-booking",
-            samples: int = 4000, seed: int = 0) -> dict[str, Any]:
+def compare(
+    results: list[NightResult],
+    other: str,
+    *,
+    base: str = "lock-at-booking",
+    samples: int = 4000,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Covers gain (%) and the change in guests waiting over 15 minutes of
     ``other`` over ``base``, with 95% bootstrap intervals over nights."""
     rows = paired(results, base, other)
@@ -157,8 +201,9 @@ def latency(chosen: dict[str, tuple[list[Any], str]], seed: int) -> list[float]:
     restaurant under pooled-predictive."""
     times: list[float] = []
     for restaurants, predictions in chosen.values():
-        for night in nights_for(restaurants, load=HIGH_LOAD, nights=1, seed=seed,
-                                predictions=predictions):
+        for night in nights_for(
+            restaurants, load=HIGH_LOAD, nights=1, seed=seed, predictions=predictions
+        ):
             times.extend(simulate_night(night, POOLED_PREDICTIVE).solver_ms)
     return times
 
@@ -170,37 +215,64 @@ def calibrate(args: argparse.Namespace, chosen: dict[str, tuple[list[Any], str]]
     wanted = set(args.candidates.split(";")) if args.candidates else None
     candidates = tuple(
         dataclasses.replace(POOLED_PREDICTIVE, name=label, **fields)
-        for label, fields in CALIBRATION if wanted is None or label in wanted)
+        for label, fields in CALIBRATION
+        if wanted is None or label in wanted
+    )
     policies = {load: (LOCK_AT_BOOKING, *candidates) for load in (HIGH_LOAD, LOW_LOAD)}
-    by_load = run_loads(chosen, nights=args.calibration_nights, seed=args.calibration_seed,
-                        workers=args.workers, policies=policies)
-    table = Table(title=f"Calibration nights (seed {args.calibration_seed}): pooled-predictive "
-                        "guards against lock-at-booking")
+    by_load = run_loads(
+        chosen,
+        nights=args.calibration_nights,
+        seed=args.calibration_seed,
+        workers=args.workers,
+        policies=policies,
+    )
+    table = Table(
+        title=f"Calibration nights (seed {args.calibration_seed}): pooled-predictive "
+        "guards against lock-at-booking"
+    )
     for name in ("guard", "high: covers", "high: waits > 15'", "low: covers", "low: waits > 15'"):
         table.add_column(name, justify="right")
-    out: dict[str, Any] = {"seed": args.calibration_seed, "nights_per_restaurant":
-                           args.calibration_nights, "candidates": {}}
+    out: dict[str, Any] = {
+        "seed": args.calibration_seed,
+        "nights_per_restaurant": args.calibration_nights,
+        "candidates": {},
+    }
     for policy in candidates:
-        row = {load: compare([r for rs in by_load[f"{load}"].values() for r in rs], policy.name)
-               for load in (HIGH_LOAD, LOW_LOAD)}
+        row = {
+            load: compare([r for rs in by_load[f"{load}"].values() for r in rs], policy.name)
+            for load in (HIGH_LOAD, LOW_LOAD)
+        }
         out["candidates"][policy.name] = {"high": row[HIGH_LOAD], "low": row[LOW_LOAD]}
         h, lo = row[HIGH_LOAD], row[LOW_LOAD]
-        table.add_row(policy.name, f"{h['covers_gain_pct']:+.1f}% {h['covers_gain_ci95']}",
-                      f"{h['wait15_delta']:+d} {h['wait15_delta_ci95']}",
-                      f"{lo['covers_gain_pct']:+.1f}% {lo['covers_gain_ci95']}",
-                      f"{lo['wait15_delta']:+d} {lo['wait15_delta_ci95']}")
-    ok = [k for k, v in out["candidates"].items()
-          if v["high"]["wait15_delta"] <= 0 and v["low"]["wait15_delta"] <= 0]
+        table.add_row(
+            policy.name,
+            f"{h['covers_gain_pct']:+.1f}% {h['covers_gain_ci95']}",
+            f"{h['wait15_delta']:+d} {h['wait15_delta_ci95']}",
+            f"{lo['covers_gain_pct']:+.1f}% {lo['covers_gain_ci95']}",
+            f"{lo['wait15_delta']:+d} {lo['wait15_delta_ci95']}",
+        )
+    ok = [
+        k
+        for k, v in out["candidates"].items()
+        if v["high"]["wait15_delta"] <= 0
+        and v["low"]["wait15_delta"] <= 0
+        and v["low"]["covers_gain_pct"] >= 0
+    ]
     pool = ok or list(out["candidates"])
     out["chosen"] = max(pool, key=lambda k: out["candidates"][k]["high"]["covers_gain_pct"])
-    out["chosen_because"] = ("most high-load covers among the guards with no more long "
-                             "waits than lock-at-booking at either load" if ok else
-                             "no guard kept waits at lock-at-booking's: most covers")
+    out["chosen_because"] = (
+        "most high-load covers among the candidates with no more long "
+        "waits than lock-at-booking at either load and no fewer covers "
+        "at low load"
+        if ok
+        else "no candidate kept waits at lock-at-booking's: most covers"
+    )
     console.print(table)
     console.print(f"chosen: {out['chosen']} ({out['chosen_because']})")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / (f"seating_calibration_{args.output}.json" if args.output
-                      else "seating_calibration.json")
+    path = RESULTS / (
+        f"seating_calibration_{args.output}.json" if args.output else "seating_calibration.json"
+    )
     path.write_text(json.dumps(out, indent=2) + "\n")
 
 
@@ -222,29 +294,58 @@ def replan_60x400(seed: int) -> dict[str, float | str | int]:
     while len(parties) < 400:
         size = rng.choice([1, 2, 2, 2, 3, 4, 4, 5, 6, 7, 8])
         turn = next(v for k, v in sorted(turns.items()) if k >= size)
-        new = Party(len(parties), size, rng.choice(slots), turn,
-                    show_probability=rng.uniform(0.8, 1.0))
+        new = Party(
+            len(parties), size, rng.choice(slots), turn, show_probability=rng.uniform(0.8, 1.0)
+        )
         plan = plan_service(floor, [*parties, new], settings=settings)
         if plan.all_seated:
-            parties = [Party(p.id, p.size, p.start, p.duration, p.show_probability,
-                             tables=plan.assignments[p.id]) for p in [*parties, new]]
-    predicted = [Party(p.id, p.size, p.start, max(30, p.duration + rng.choice((-15, 0, 15))),
-                       p.show_probability, tables=p.tables) for p in parties]
+            parties = [
+                Party(
+                    p.id,
+                    p.size,
+                    p.start,
+                    p.duration,
+                    p.show_probability,
+                    tables=plan.assignments[p.id],
+                )
+                for p in [*parties, new]
+            ]
+    predicted = [
+        Party(
+            p.id,
+            p.size,
+            p.start,
+            max(30, p.duration + rng.choice((-15, 0, 15))),
+            p.show_probability,
+            tables=p.tables,
+        )
+        for p in parties
+    ]
     started = time.perf_counter()
-    plan = plan_service(floor, predicted,
-                        settings=PlanSettings(reset_minutes=0, time_limit_s=2.0, workers=1))
+    plan = plan_service(
+        floor, predicted, settings=PlanSettings(reset_minutes=0, time_limit_s=2.0, workers=1)
+    )
     seconds = time.perf_counter() - started
     problems = violations(floor, predicted, plan)
-    return {"seconds": round(seconds, 3), "status": plan.status, "gap_pct": round(plan.gap_pct, 4),
-            "objective": plan.objective, "bound": plan.bound, "unseated": len(plan.unseated),
-            "moves": plan.moves, "violations": len(problems)}
+    return {
+        "seconds": round(seconds, 3),
+        "status": plan.status,
+        "gap_pct": round(plan.gap_pct, 4),
+        "objective": plan.objective,
+        "bound": plan.bound,
+        "unseated": len(plan.unseated),
+        "moves": plan.moves,
+        "violations": len(problems),
+    }
 
 
 def gain(rows: list[PolicySummary], name: str) -> tuple[float, int]:
     by = {r.policy: r for r in rows}
     base, mine = by["lock-at-booking"], by[name]
-    return (100.0 * (mine.covers_seated - base.covers_seated) / max(base.covers_seated, 1),
-            mine.waited_over_15 - base.waited_over_15)
+    return (
+        100.0 * (mine.covers_seated - base.covers_seated) / max(base.covers_seated, 1),
+        mine.waited_over_15 - base.waited_over_15,
+    )
 
 
 def main() -> None:
@@ -253,12 +354,16 @@ def main() -> None:
     parser.add_argument("--restaurants", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--calibrate", action="store_true",
-                        help="choose the predictive duration margin on calibration nights")
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="choose the predictive duration margin on calibration nights",
+    )
     parser.add_argument("--calibration-nights", type=int, default=4)
     parser.add_argument("--calibration-seed", type=int, default=101)
-    parser.add_argument("--candidates", default="",
-                        help="calibrate only these guards (labels separated by ;)")
+    parser.add_argument(
+        "--candidates", default="", help="calibrate only these guards (labels separated by ;)"
+    )
     parser.add_argument("--output", default="", help="suffix of the calibration file")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -267,9 +372,16 @@ def main() -> None:
     if args.calibrate:
         calibrate(args, chosen)
         return
-    by_load = run_loads(chosen, nights=args.nights, seed=args.seed, workers=args.workers,
-                        policies={HIGH_LOAD: (*POLICIES, MEDIAN, NO_DEADLINE),
-                                  LOW_LOAD: (*POLICIES, MEDIAN)})
+    by_load = run_loads(
+        chosen,
+        nights=args.nights,
+        seed=args.seed,
+        workers=args.workers,
+        policies={
+            HIGH_LOAD: (*POLICIES, LOCK_BID, MARGIN_ONLY, NO_DEADLINE),
+            LOW_LOAD: (*POLICIES, LOCK_BID, MARGIN_ONLY),
+        },
+    )
     summaries: dict[str, list[PolicySummary]] = {}
     comparisons: dict[str, dict[str, Any]] = {}
     for load, by_source in by_load.items():
@@ -280,33 +392,56 @@ def main() -> None:
         summaries[f"all, load {load}"] = summarise(everything)
         for name in dict.fromkeys(r.policy for r in everything):
             if name != "lock-at-booking":
-                comparisons[f"all, load {load}" + ("" if name == "pooled-predictive"
-                                                   else f", {name}")] = compare(everything, name)
+                comparisons[
+                    f"all, load {load}" + ("" if name == "pooled-predictive" else f", {name}")
+                ] = compare(everything, name)
     for title, rows in summaries.items():
         console.print(summary_table(title, rows))
     gains = Table(title="Against lock-at-booking, 95% bootstrap intervals over nights")
-    for name in ("nights (policy)", "n", "covers gain", "95% CI", "waits > 15' delta", "95% CI",
-                 "nights better / worse"):
+    for name in (
+        "nights (policy)",
+        "n",
+        "covers gain",
+        "95% CI",
+        "waits > 15' delta",
+        "95% CI",
+        "nights better / worse",
+    ):
         gains.add_column(name, justify="left" if name.startswith("nights (") else "right")
     for title, c in comparisons.items():
-        gains.add_row(title, str(c["nights"]), f"{c['covers_gain_pct']:+.1f}%",
-                      "[{:+.1f}, {:+.1f}]".format(*c["covers_gain_ci95"]),
-                      f"{c['wait15_delta']:+d}", "[{:+d}, {:+d}]".format(*c["wait15_delta_ci95"]),
-                      f"{c['nights_better']} / {c['nights_worse']}")
+        gains.add_row(
+            title,
+            str(c["nights"]),
+            f"{c['covers_gain_pct']:+.1f}%",
+            "[{:+.1f}, {:+.1f}]".format(*c["covers_gain_ci95"]),
+            f"{c['wait15_delta']:+d}",
+            "[{:+d}, {:+d}]".format(*c["wait15_delta_ci95"]),
+            f"{c['nights_better']} / {c['nights_worse']}",
+        )
     console.print(gains)
     replan = replan_60x400(args.seed)
     high = summaries[f"all, load {HIGH_LOAD}"]
-    in_replay = [t for rs in by_load[f"{HIGH_LOAD}"].values() for r in rs
-                 if r.policy == "pooled-predictive" for t in r.solver_ms]
+    in_replay = [
+        t
+        for rs in by_load[f"{HIGH_LOAD}"].values()
+        for r in rs
+        if r.policy == "pooled-predictive"
+        for t in r.solver_ms
+    ]
     accept_ms = latency(chosen, args.seed)
     high_c = comparisons[f"all, load {HIGH_LOAD}"]
     low_c = comparisons[f"all, load {LOW_LOAD}"]
     pooled_gain, pooled_wait = gain(high, "pooled")
     by_policy = {r.policy: r for r in high}
-    timed_out = sum(r.timed_out for rs in by_load[f"{HIGH_LOAD}"].values() for r in rs
-                    if r.policy == "pooled-predictive")
-    deadline_cost = (by_policy[NO_DEADLINE.name].covers_seated
-                     - by_policy["pooled-predictive"].covers_seated)
+    timed_out = sum(
+        r.timed_out
+        for rs in by_load[f"{HIGH_LOAD}"].values()
+        for r in rs
+        if r.policy == "pooled-predictive"
+    )
+    deadline_cost = (
+        by_policy[NO_DEADLINE.name].covers_seated - by_policy["pooled-predictive"].covers_seated
+    )
     results: dict[str, Any] = {
         "high_load_covers_gain_pct": high_c["covers_gain_pct"],
         "high_load_covers_gain_ci95": high_c["covers_gain_ci95"],
@@ -328,12 +463,18 @@ def main() -> None:
         "accept_deadline_ms": 1000 * (POOLED_PREDICTIVE.wall_limit_s or 0.0),
         "high_load_checks_timed_out": timed_out,
         "high_load_covers_lost_to_deadline": deadline_cost,
-        "spread_margin_k": POOLED_PREDICTIVE.spread_margin,
+        "pooled_predictive": {
+            "predictive_stays": POOLED_PREDICTIVE.predictive,
+            "spread_margin_k": POOLED_PREDICTIVE.spread_margin,
+            "bid_price_margin": POOLED_PREDICTIVE.bid_price_margin,
+            "max_wait_risk": POOLED_PREDICTIVE.max_wait_risk,
+            "steer_times": POOLED_PREDICTIVE.steer_times,
+        },
         "replan_60x400_s": replan["seconds"],
         "replan_60x400_gap_pct": replan["gap_pct"],
         "replan_60x400": replan,
         "loads": {"high": HIGH_LOAD, "low": LOW_LOAD},
-        "policies": [p.name for p in (*POLICIES, MEDIAN, NO_DEADLINE)],
+        "policies": [p.name for p in (*POLICIES, LOCK_BID, MARGIN_ONLY, NO_DEADLINE)],
         "comparisons": comparisons,
         "summaries": {k: [vars(r) for r in v] for k, v in summaries.items()},
         "nights_per_restaurant": args.nights,
@@ -346,32 +487,58 @@ def main() -> None:
     high_gain, high_wait = high_c["covers_gain_pct"], high_c["wait15_delta"]
     low_gain = low_c["covers_gain_pct"]
     checks = [
-        ("high load covers, pooled-predictive vs lock",
-         f"{high_gain:+.1f}% (95% CI {high_c['covers_gain_ci95']})", ">= +7%", high_gain >= 7),
-        ("high load guests waiting > 15 min, delta",
-         f"{high_wait:+d} (95% CI {high_c['wait15_delta_ci95']})", "<= 0", high_wait <= 0),
-        ("low load covers, pooled-predictive vs lock",
-         f"{low_gain:+.1f}% (95% CI {low_c['covers_gain_ci95']})", ">= 0%", low_gain >= 0),
-        ("acceptance check p99 (one at a time)",
-         f"{results['accept_p99_ms']} ms (in the 2-process replay "
-         f"{results['accept_in_replay_p99_ms']} ms)", "<= 50 ms",
-         float(results["accept_p99_ms"]) <= 50),
-        ("re-plan 60 tables x 400 reservations",
-         f"{replan['seconds']} s, {replan['status']}, gap {replan['gap_pct']}%",
-         "optimal or gap <= 1% in 2 s",
-         float(replan["gap_pct"]) <= 1 and float(replan["seconds"]) <= 2.5),
+        (
+            "high load covers, pooled-predictive vs lock",
+            f"{high_gain:+.1f}% (95% CI {high_c['covers_gain_ci95']})",
+            ">= +7%",
+            high_gain >= 7,
+        ),
+        (
+            "high load guests waiting > 15 min, delta",
+            f"{high_wait:+d} (95% CI {high_c['wait15_delta_ci95']})",
+            "<= 0",
+            high_wait <= 0,
+        ),
+        (
+            "low load covers, pooled-predictive vs lock",
+            f"{low_gain:+.1f}% (95% CI {low_c['covers_gain_ci95']})",
+            ">= 0%",
+            low_gain >= 0,
+        ),
+        (
+            "acceptance check p99 (one at a time)",
+            f"{results['accept_p99_ms']} ms (in the 2-process replay "
+            f"{results['accept_in_replay_p99_ms']} ms)",
+            "<= 50 ms",
+            float(results["accept_p99_ms"]) <= 50,
+        ),
+        (
+            "re-plan 60 tables x 400 reservations",
+            f"{replan['seconds']} s, {replan['status']}, gap {replan['gap_pct']}%",
+            "optimal or gap <= 1% in 2 s",
+            float(replan["gap_pct"]) <= 1 and float(replan["seconds"]) <= 2.5,
+        ),
     ]
     for row in checks:
         targets.add_row(row[0], row[1], row[2], "yes" if row[3] else "NO")
     console.print(targets)
-    console.print(f"deadline {results['accept_deadline_ms']:.0f} ms: {timed_out} high-load checks "
-                  f"timed out; covers without the deadline minus with it: {deadline_cost:+d}")
+    console.print(
+        f"deadline {results['accept_deadline_ms']:.0f} ms: {timed_out} high-load checks "
+        f"timed out; covers without the deadline minus with it: {deadline_cost:+d}"
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "seating.json").write_text(json.dumps(results, indent=2) + "\n")
-    save_plot({k: [r for r in v if r.policy in {p.name for p in POLICIES}]
-               for k, v in summaries.items() if k.startswith("all")}, RESULTS / "seating.png")
-    console.print(f"{results['duration_s']} s in all; results in {RESULTS / 'seating.json'} "
-                  f"and seating.png")
+    save_plot(
+        {
+            k: [r for r in v if r.policy in {p.name for p in POLICIES}]
+            for k, v in summaries.items()
+            if k.startswith("all")
+        },
+        RESULTS / "seating.png",
+    )
+    console.print(
+        f"{results['duration_s']} s in all; results in {RESULTS / 'seating.json'} and seating.png"
+    )
 
 
 if __name__ == "__main__":

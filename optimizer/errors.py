@@ -21,6 +21,12 @@ class InvalidDuration(SeatingInputError):
     code = "invalid_duration"
 
 
+class InvalidDemandHistory(SeatingInputError):
+    """The past requests given to the demand forecast are unusable."""
+
+    code = "invalid_demand_history"
+
+
 class UnknownTable(SeatingInputError):
     code = "unknown_table"
 
@@ -32,6 +38,7 @@ class OverlappingLocks(SeatingInputError):
 
 
 __all__ = [
+    "InvalidDemandHistory",
     "InvalidDuration",
     "OverlappingLocks",
     "PartyTooLargeForFloor",

@@ -25,6 +25,7 @@ import numpy as np
 
 from booking_core.floor import Table
 from booking_core.world.people import attendance_truth, median_duration
+from optimizer.bid_price import DemandHistory
 from optimizer.service import FloorPlan
 from optimizer.simulation import Night, Request
 
@@ -64,8 +65,16 @@ def standard_floor(n_tables: int, seed: int = 0) -> FloorPlan:
         for _ in range(int(count)):
             i = len(tables) + 1
             area = 1 if rng.random() < 0.75 else 2
-            tables.append(Table(i, f"T{i}", area, 1 if seats == 2 else seats // 2, seats,
-                                accessible=bool(rng.random() < 0.3)))
+            tables.append(
+                Table(
+                    i,
+                    f"T{i}",
+                    area,
+                    1 if seats == 2 else seats // 2,
+                    seats,
+                    accessible=bool(rng.random() < 0.3),
+                )
+            )
     combos = []
     for seats in (2, 4):
         group = [t for t in tables if t.max_covers == seats]
@@ -74,26 +83,40 @@ def standard_floor(n_tables: int, seed: int = 0) -> FloorPlan:
     return FloorPlan.build(tables, combos)
 
 
-def generated_history(n: int, *, seed: int = 0, price_tier: int = 2,
-                      weekday: int = 5) -> list[PastBooking]:
+def generated_history(
+    n: int, *, seed: int = 0, price_tier: int = 2, weekday: int = 5
+) -> list[PastBooking]:
     """Past bookings drawn straight from the world's laws, for a restaurant
     whose ledger is not at hand (tests, the what-if notebook's defaults)."""
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):
-        size = int(rng.choice([1, 2, 3, 4, 5, 6, 7, 8],
-                              p=[0.05, 0.45, 0.12, 0.2, 0.06, 0.07, 0.02, 0.03]))
+        size = int(
+            rng.choice([1, 2, 3, 4, 5, 6, 7, 8], p=[0.05, 0.45, 0.12, 0.2, 0.06, 0.07, 0.02, 0.03])
+        )
         minute = int(np.clip(rng.normal(150, 75), 0, 300)) // 15 * 15
         lead = int(rng.exponential(4 * 1440)) + 30
         channel = str(rng.choice(["web", "widget", "affiliate", "phone"], p=[0.5, 0.2, 0.1, 0.2]))
         _, p_ns, _ = attendance_truth(
-            lead_hours=lead / 60, party_size=size, deposit=False, weekday=weekday,
-            channel=channel, has_request=bool(rng.random() < 0.2),
-            flakiness=float(rng.normal()), noise_ns=float(rng.normal(0, 0.15)), noise_c=0.0,
+            lead_hours=lead / 60,
+            party_size=size,
+            deposit=False,
+            weekday=weekday,
+            channel=channel,
+            has_request=bool(rng.random() < 0.2),
+            flakiness=float(rng.normal()),
+            noise_ns=float(rng.normal(0, 0.15)),
+            noise_c=0.0,
         )
-        median = median_duration(party_size=size, price_tier=price_tier, lunch=False,
-                                 weekday=weekday, local_minute=18 * 60 + minute,
-                                 area="Main room", restaurant_pace=1.0)
+        median = median_duration(
+            party_size=size,
+            price_tier=price_tier,
+            lunch=False,
+            weekday=weekday,
+            local_minute=18 * 60 + minute,
+            area="Main room",
+            restaurant_pace=1.0,
+        )
         out.append(PastBooking(size, minute, lead, p_ns, median, bool(rng.random() < 0.03)))
     return out
 
@@ -152,11 +175,32 @@ def make_night(
             predicted, spread = by_size[h.size]
         flexibility = int(rng.choice([0, 15, 30], p=[0.4, 0.3, 0.3]))
         lead = max(h.lead_minutes, 15)
-        raw.append((start - lead, start, h.size, flexibility, p_show, predicted, spread, shows,
-                    late, actual, h.accessible))
+        raw.append(
+            (
+                start - lead,
+                start,
+                h.size,
+                flexibility,
+                p_show,
+                predicted,
+                spread,
+                shows,
+                late,
+                actual,
+                h.accessible,
+            )
+        )
     raw.sort(key=lambda r: (r[0], r[1]))
     requests = tuple(Request(i, *r) for i, r in enumerate(raw))
-    return Night(name, floor, turn_times, last_seating, closes, requests, reset_minutes)
+    demand = DemandHistory(
+        tuple(h.size for h in usable),
+        tuple(min(h.start_minute, last_seating) for h in usable),
+        tuple(h.lead_minutes for h in usable),
+        last_seating,
+    )
+    return Night(
+        name, floor, turn_times, last_seating, closes, requests, reset_minutes, demand=demand
+    )
 
 
 NO_LATER = 19  # a party later than the no-show cut-off is a no-show
@@ -164,8 +208,14 @@ NO_LATER = 19  # a party later than the no-show cut-off is a no-show
 
 def _median_of(h: PastBooking, minute: int) -> float:
     return h.median_minutes or median_duration(
-        party_size=h.size, price_tier=2, lunch=False, weekday=5,
-        local_minute=18 * 60 + minute, area="Main room", restaurant_pace=1.0)
+        party_size=h.size,
+        price_tier=2,
+        lunch=False,
+        weekday=5,
+        local_minute=18 * 60 + minute,
+        area="Main room",
+        restaurant_pace=1.0,
+    )
 
 
 def past_durations_by_size(
@@ -180,12 +230,19 @@ def past_durations_by_size(
     stays: dict[int, list[float]] = {}
     for h in history:
         stays.setdefault(h.size, []).append(
-            _median_of(h, h.start_minute) * math.exp(rng.normal(0, DURATION_SPREAD)))
+            _median_of(h, h.start_minute) * math.exp(rng.normal(0, DURATION_SPREAD))
+        )
     return {
         size: (float(np.median(v)), float(np.std(np.log(v))) if len(v) > 2 else DURATION_SPREAD)
         for size, v in stays.items()
     }
 
 
-__all__ = ["DINNER_TURN_TIMES", "PastBooking", "generated_history", "make_night",
-           "standard_floor", "world_turn_times"]
+__all__ = [
+    "DINNER_TURN_TIMES",
+    "PastBooking",
+    "generated_history",
+    "make_night",
+    "standard_floor",
+    "world_turn_times",
+]

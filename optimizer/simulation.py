@@ -12,8 +12,13 @@ Policies:
   seated fits (CP-SAT acceptance), tables are decided when parties arrive;
 - ``pooled-predictive``: the same with predicted turn times per party (a
   quantile of the predicted duration plus the reset buffer) instead of the
-  restaurant's turn time per party size, and, opt-in, overbooking bounded by
-  the risk that someone waits more than 15 minutes.
+  restaurant's turn time per party size, bid-price admission control
+  (``optimizer.bid_price``: a booking is taken only when its covers are worth
+  the covers its table time displaces from the requests still expected,
+  forecast from the restaurant's past bookings) and time steering (of the
+  times a flexible guest would take, the one the rest of the night misses
+  least); opt-in, overbooking bounded by the risk that someone waits more
+  than 15 minutes.
 
 The host is the same in every policy: an arriving party is seated at a free
 table that keeps the policy's promises to the other bookings (its own locked
@@ -36,6 +41,7 @@ import numpy as np
 
 from booking_core.floor import SeatingOption
 from optimizer.acceptance import chained, check_acceptance
+from optimizer.bid_price import BidPrices, DemandHistory, Programme
 from optimizer.overbooking import added_long_waits, wait_risk
 from optimizer.plan import PlanSettings, _greedy, _Occupancy, greedy_plan, seat_everyone
 from optimizer.service import FloorPlan, Party, intervals, party_fits
@@ -76,6 +82,9 @@ class Night:
     requests: tuple[Request, ...]
     reset_minutes: int = 10
     slot_minutes: int = 15
+    # The restaurant's past requests for this service (never this night's):
+    # what bid-price acceptance forecasts the demand still to come from.
+    demand: DemandHistory | None = None
 
     def turn_time(self, size: int) -> int:
         sizes = [s for s, _ in self.turn_times]
@@ -102,6 +111,15 @@ class SeatingPolicy:
     # The product's hard wall-clock deadline on an acceptance check (None:
     # work units only, to measure what the deadline costs).
     wall_limit_s: float | None = 0.04
+    # Bid-price admission control (optimizer.bid_price): refuse a booking
+    # whose covers are below this many times the covers its table time
+    # displaces from the requests still expected (None: off; needs the
+    # night's demand history). 1 is the break-even the LP defines; ties are taken.
+    bid_price_margin: float | None = None
+    bid_price_min_share: float = 0.25
+    # With bid prices: of the times the guest would take, offer the one whose
+    # table time the rest of the night misses least (not the first that fits).
+    steer_times: bool = False
 
     def planned_minutes(self, night: Night, r: Request) -> int:
         """Minutes the party is planned at the table (without the reset buffer)."""
@@ -114,14 +132,25 @@ class SeatingPolicy:
 
 Z90 = NormalDist().inv_cdf(0.9)
 # Chosen on calibration nights apart from the benchmark's (benchmarks/seating.py
-# --calibrate, results/seating_calibration.json): the margin with the most
-# covers among those with no more long waits than lock-at-booking at either
-# load; 0.5 left two more long waits at low load, 0 twenty-six more at high.
-SPREAD_MARGIN = 0.75
+# --calibrate --calibration-nights 6, results/seating_calibration.json): the
+# candidate with the most covers among those with no more long waits than
+# lock-at-booking at either load and no fewer covers at low load. With bid
+# prices, the predicted median (k = 0) kept long waits 4 below lock-at-booking's
+# at high load; the restaurant's turn times seated more but left 17 more waits.
+SPREAD_MARGIN = 0.0
 LOCK_AT_BOOKING = SeatingPolicy("lock-at-booking", pooled=False)
 POOLED = SeatingPolicy("pooled", pooled=True)
-POOLED_PREDICTIVE = SeatingPolicy("pooled-predictive", pooled=True, predictive=True,
-                                  spread_margin=SPREAD_MARGIN, max_wait_risk=0.02)
+# Pooled tables, bid-price admission from the demand still expected, steering
+# flexible guests to the time the night misses least, and each party booked
+# for P50 + k (P90 - P50) of its predicted stay.
+POOLED_PREDICTIVE = SeatingPolicy(
+    "pooled-predictive",
+    pooled=True,
+    predictive=True,
+    spread_margin=SPREAD_MARGIN,
+    bid_price_margin=1.0,
+    steer_times=True,
+)
 POLICIES = (LOCK_AT_BOOKING, POOLED, POOLED_PREDICTIVE)
 
 
@@ -148,6 +177,17 @@ class NightResult:
     @property
     def utilisation(self) -> float:
         return self.seat_minutes / self.seat_capacity_minutes if self.seat_capacity_minutes else 0.0
+
+
+@dataclass(frozen=True)
+class _Offer:
+    """A time the party could have, its tables, the moves that makes, and
+    the covers the rest of the night would lose (bid prices)."""
+
+    start: int
+    tables: tuple[int, ...]
+    moves: dict[int, tuple[int, ...]]
+    displaced: float
 
 
 @dataclass
@@ -177,10 +217,24 @@ class _Service:
         self.waiting: list[int] = []
         self.result = NightResult(night.name, policy.name, requests=len(night.requests))
         self.events: list[tuple[int, int, int, int]] = []
-        self.settings = PlanSettings(reset_minutes=night.reset_minutes,
-                                     time_limit_s=policy.time_limit_s, deterministic=True,
-                                     wall_limit_s=policy.wall_limit_s)
+        self.settings = PlanSettings(
+            reset_minutes=night.reset_minutes,
+            time_limit_s=policy.time_limit_s,
+            deterministic=True,
+            wall_limit_s=policy.wall_limit_s,
+        )
         self.now = -(10**9)
+        self.received = 0
+        self.bids: BidPrices | None = None
+        if policy.bid_price_margin is not None and night.demand is not None:
+            self.bids = BidPrices(
+                night.floor,
+                night.demand,
+                night.turn_time,
+                night.closes,
+                min_share=policy.bid_price_min_share,
+            )
+        self.programme: Programme | None = None
 
     # -------------------------------------------------------------- plumbing
 
@@ -220,16 +274,26 @@ class _Service:
                 assert b.seated_at is not None
                 # An overstaying party is expected to leave soon, not at once.
                 end = max(b.seated_at + b.minutes, self.now + 10)
-                out.append(Party(r.id, r.size, b.seated_at, end - b.seated_at, seated=True,
-                                 tables=b.tables))
+                out.append(
+                    Party(
+                        r.id, r.size, b.seated_at, end - b.seated_at, seated=True, tables=b.tables
+                    )
+                )
                 continue
             start = max(b.start, self.now) if b.state == "waiting" else b.start
-            out.append(Party(
-                r.id, r.size, start, b.minutes,
-                show_probability=1.0 if b.state == "waiting" else r.show_probability,
-                tables=b.tables, accessible=r.accessible, must_seat=not b.overbooked,
-                duration_spread=self.spread(r),
-            ))
+            out.append(
+                Party(
+                    r.id,
+                    r.size,
+                    start,
+                    b.minutes,
+                    show_probability=1.0 if b.state == "waiting" else r.show_probability,
+                    tables=b.tables,
+                    accessible=r.accessible,
+                    must_seat=not b.overbooked,
+                    duration_spread=self.spread(r),
+                )
+            )
         return out
 
     def set_tables(self, booking: _Booking, tables: tuple[int, ...]) -> None:
@@ -248,15 +312,37 @@ class _Service:
         return [t for t in times if 0 <= t <= self.night.last_seating and t > r.requested_at]
 
     def on_request(self, r: Request) -> None:
+        self.received += 1
+        self.programme = None  # solved at most once per request, when first needed
         minutes = self.policy.planned_minutes(self.night, r)
         times = self.candidate_times(r)
+        value = r.size
+        margin = self.policy.bid_price_margin or 0.0
+        priced_out = False
+        offers = []
         for t in times:
-            tables = self.try_accept(r, t, minutes)
-            if tables is not None:
-                self.take(r, t, minutes, tables, overbooked=False)
-                return
-        if self.policy.max_wait_risk is not None and times and (
-            times[0] - r.requested_at <= OVERBOOK_WITHIN
+            offer = self.try_accept(r, t, minutes)
+            if offer is None:
+                continue
+            if value < margin * offer.displaced - 1e-6:
+                priced_out = True  # nor is it worth overbooking
+                continue
+            offers.append(offer)
+            if not self.policy.steer_times or self.bids is None:
+                break  # the first time that fits and is worth its table
+        if offers:
+            # Steering: of the times the guest would take, the one whose table
+            # time the rest of the night misses least.
+            best = min(offers, key=lambda o: o.displaced)
+            for bid, tables in best.moves.items():
+                self.set_tables(self.bookings[bid], tables)
+            self.take(r, best.start, minutes, best.tables, overbooked=False)
+            return
+        if (
+            self.policy.max_wait_risk is not None
+            and times
+            and not priced_out
+            and (times[0] - r.requested_at <= OVERBOOK_WITHIN)
         ):
             # Overbooking is decided late, when the book is nearly complete,
             # and only at the time asked for.
@@ -270,13 +356,28 @@ class _Service:
         """What the policy knows of how much a stay varies (nothing, unless predictive)."""
         return r.predicted_spread if self.policy.predictive else 0.0
 
-    def try_accept(self, r: Request, t: int, minutes: int) -> tuple[int, ...] | None:
-        new = Party(r.id, r.size, t, minutes, r.show_probability, accessible=r.accessible,
-                    duration_spread=self.spread(r))
+    def try_accept(self, r: Request, t: int, minutes: int) -> _Offer | None:
+        """Could the party have a table at ``t``, and what would the rest of
+        the night lose (bid prices)? Nothing changes until an offer is taken."""
+        new = Party(
+            r.id,
+            r.size,
+            t,
+            minutes,
+            r.show_probability,
+            accessible=r.accessible,
+            duration_spread=self.spread(r),
+        )
         if not self.policy.pooled:
-            return self.free_locked_option(new)
+            tables = self.free_locked_option(new)
+            if tables is None:
+                return None
+            return _Offer(t, tables, {}, self.displaced(r, t, tables))
         started = time.perf_counter()
         answer = check_acceptance(self.floor, self.parties(), new, settings=self.settings)
+        displaced = 0.0
+        if answer.accepted and answer.tables is not None:
+            displaced = self.displaced(r, t, answer.tables)
         near = chained(self.parties(), new, self.night.reset_minutes)
         if answer.accepted and self.policy.max_added_waits is not None:
             # Part of the answer the guest waits for, so timed with it.
@@ -295,9 +396,25 @@ class _Service:
                 self.policy.max_wait_risk or 0.0
             ):
                 return None
-        for bid, tables in answer.moves.items():
-            self.set_tables(self.bookings[bid], tables)
-        return answer.tables
+        return _Offer(t, answer.tables, dict(answer.moves), displaced)
+
+    def displaced(self, r: Request, t: int, tables: tuple[int, ...]) -> float:
+        """Bid prices: the covers the requests still to come lose if the party
+        holds ``tables`` at ``t`` (0 without bid prices)."""
+        if self.bids is None:
+            return 0.0
+        if self.programme is None:
+            reset = self.night.reset_minutes
+            holds = [
+                (p.tables, p.start, p.start + p.duration + reset)
+                for p in self.parties()
+                if p.tables
+            ]
+            self.programme = self.bids.programme(self.now, self.received, holds)
+        # Priced as the programme models a party of this size (the restaurant's
+        # turn time), so that a request exactly like the marginal one expected
+        # is a tie, and ties are taken.
+        return self.programme.displaced(tables, t, t + self.night.turn_time(r.size))
 
     def free_locked_option(self, new: Party) -> tuple[int, ...] | None:
         reset = self.night.reset_minutes
@@ -305,22 +422,25 @@ class _Service:
         for p in self.parties():
             held.take(p.tables, p.start, p.start + p.duration + reset)
         for option in self.floor.options:
-            if party_fits(new, option) and held.free(option.table_ids, new.start,
-                                                     new.start + new.duration + reset):
+            if party_fits(new, option) and held.free(
+                option.table_ids, new.start, new.start + new.duration + reset
+            ):
                 return option.table_ids
         return None
 
     def overbooking_allows(self, r: Request, t: int, minutes: int) -> bool:
-        new = Party(r.id, r.size, t, minutes, r.show_probability, accessible=r.accessible,
-                    must_seat=False)
+        new = Party(
+            r.id, r.size, t, minutes, r.show_probability, accessible=r.accessible, must_seat=False
+        )
         started = time.perf_counter()
         near = chained(self.parties(), new, self.night.reset_minutes)
         risk = wait_risk(self.floor, [*near, new], self.settings, seed=r.id, samples=16)
         self.result.risk_ms.append(1000 * (time.perf_counter() - started))
         return risk <= (self.policy.max_wait_risk or 0.0)
 
-    def take(self, r: Request, t: int, minutes: int, tables: tuple[int, ...], *,
-             overbooked: bool) -> None:
+    def take(
+        self, r: Request, t: int, minutes: int, tables: tuple[int, ...], *, overbooked: bool
+    ) -> None:
         self.bookings[r.id] = _Booking(r, t, minutes, tables, overbooked=overbooked)
         self.result.accepted += 1
         self.result.overbooked += int(overbooked)
@@ -364,10 +484,14 @@ class _Service:
         self.result.waited_over_15 += 1
 
     def free_options(self, b: _Booking) -> list[SeatingOption]:
-        party = Party(b.request.id, b.request.size, self.now, b.minutes,
-                      accessible=b.request.accessible)
-        return [o for o in self.floor.options if party_fits(party, o)
-                and not any(t in self.occupied for t in o.table_ids)]
+        party = Party(
+            b.request.id, b.request.size, self.now, b.minutes, accessible=b.request.accessible
+        )
+        return [
+            o
+            for o in self.floor.options
+            if party_fits(party, o) and not any(t in self.occupied for t in o.table_ids)
+        ]
 
     def seat_waiting(self) -> None:
         for bid in list(self.waiting):
@@ -384,8 +508,9 @@ class _Service:
             if pick is not None:
                 self.seat(b, pick)
 
-    def choose_table(self, b: _Booking, options: Sequence[SeatingOption], *,
-                     force: bool) -> tuple[int, ...] | None:
+    def choose_table(
+        self, b: _Booking, options: Sequence[SeatingOption], *, force: bool
+    ) -> tuple[int, ...] | None:
         mine = [o for o in options if o.table_ids == b.tables]
         ordered = [*mine, *(o for o in options if o.table_ids != b.tables)]
         for o in ordered:
@@ -397,15 +522,29 @@ class _Service:
             # assignment from the floor as it is, the rest re-planned).
             others = [p for p in self.parties(skip=b.request.id) if p.locked or p.must_seat]
             for o in ordered[:3]:
-                here = Party(b.request.id, b.request.size, self.now, b.minutes, seated=True,
-                             tables=o.table_ids)
-                spans = intervals(self.floor, [*others, here],
-                                  reset_minutes=self.night.reset_minutes, now=self.now,
-                                  check=False)
+                here = Party(
+                    b.request.id,
+                    b.request.size,
+                    self.now,
+                    b.minutes,
+                    seated=True,
+                    tables=o.table_ids,
+                )
+                spans = intervals(
+                    self.floor,
+                    [*others, here],
+                    reset_minutes=self.night.reset_minutes,
+                    now=self.now,
+                    check=False,
+                )
                 plan = _greedy(self.floor, spans)
                 if not all(p.id in plan for p in others):
-                    status, plan = seat_everyone(self.floor, spans, settings=self.settings,
-                                                 limit_s=self.settings.time_limit_s)
+                    status, plan = seat_everyone(
+                        self.floor,
+                        spans,
+                        settings=self.settings,
+                        limit_s=self.settings.time_limit_s,
+                    )
                     if status != "found":
                         continue
                 for p in others:
@@ -433,8 +572,10 @@ class _Service:
             # ones are re-planned.
             end = self.now + b.minutes + self.night.reset_minutes
             bumped = [
-                other for other in self.bookings.values()
-                if other is not b and other.state in ("booked", "waiting")
+                other
+                for other in self.bookings.values()
+                if other is not b
+                and other.state in ("booked", "waiting")
                 and set(other.tables) & set(tables)
                 and other.start < end
                 and self.now < other.start + other.minutes + self.night.reset_minutes
@@ -442,8 +583,7 @@ class _Service:
             for other in bumped:
                 other.tables = ()
             if bumped and self.policy.pooled:
-                plan = greedy_plan(self.floor, self.parties(), settings=self.settings,
-                                   now=self.now)
+                plan = greedy_plan(self.floor, self.parties(), settings=self.settings, now=self.now)
                 for other in bumped:
                     other.tables = plan.assignments.get(other.request.id, ())
         b.state = "seated"
@@ -457,8 +597,9 @@ class _Service:
             self.occupied[t] = r.id
         self.result.parties_seated += 1
         self.result.covers_seated += r.size
-        self.result.seat_minutes += r.size * min(r.actual_minutes,
-                                                 max(self.night.closes - self.now, 0))
+        self.result.seat_minutes += r.size * min(
+            r.actual_minutes, max(self.night.closes - self.now, 0)
+        )
         self.push(b.leaves_at, _FREE, r.id)
 
 
