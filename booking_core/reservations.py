@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from booking_core import outbox
 from booking_core.availability import (
+    DayStamp,
     cached_day_book,
     day_stamp,
     get_floor,
@@ -48,6 +50,7 @@ from booking_core.domain import (
     ReservationState,
 )
 from booking_core.errors import (
+    BookingError,
     Conflict,
     DinerAlreadyBooked,
     IdempotencyConflict,
@@ -381,6 +384,95 @@ def book(
     now: datetime | None = None,
 ) -> Reservation:
     """Accept a booking or raise a ``BookingError`` saying why not."""
+    checked = _check_request(ledger, request, now)
+    policy = policy or table_policy.policy
+    try:
+        with ledger.write() as conn:
+            done = _book_in(conn, ledger, checked, policy, {})
+    except IntegrityError as exc:
+        outcome = _after_race(ledger, checked)
+        if isinstance(outcome, Reservation):
+            return outcome
+        raise outcome from exc
+    done.publish(ledger)
+    return done.reservation
+
+
+def book_many(
+    ledger: Ledger,
+    requests: Sequence[BookingRequest],
+    *,
+    policy: TableChoice | None = None,
+    now: datetime | None = None,
+) -> list[Reservation | BookingError]:
+    """Several bookings in one write transaction (a group commit): each is
+    accepted or refused on its own, as ``book`` would in this order, behind a
+    savepoint, so a refusal leaves the others standing. One lock, one BEGIN
+    and one COMMIT for the lot, and each booking's day book carries on to
+    the next one for the same day, which is what lets a busy API worker
+    write more bookings per second than it could one transaction each.
+    An error that is not a ``BookingError`` (the database gone) fails them all."""
+    policy = policy or table_policy.policy
+    results: list[Reservation | BookingError] = []
+    done: list[_Booked] = []
+    fresh: dict[tuple[int, date], tuple[DayStamp, DayBook]] = {}
+    with ledger.write() as conn:
+        for request in requests:
+            try:
+                checked = _check_request(ledger, request, now)
+            except BookingError as exc:
+                results.append(exc)
+                continue
+            try:
+                with conn.begin_nested():
+                    booked = _book_in(conn, ledger, checked, policy, fresh)
+            except BookingError as exc:
+                results.append(exc)
+                continue
+            except IntegrityError:
+                results.append(_after_race(ledger, checked, conn))
+                continue
+            results.append(booked.reservation)
+            done.append(booked)
+            if booked.floor and booked.service_date and booked.stamp and booked.day_book:
+                key = (booked.floor.restaurant_id, booked.service_date)
+                fresh[key] = (booked.stamp, booked.day_book)
+    for booked in done:  # committed now
+        booked.publish(ledger)
+    return results
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A booking request that passed the checks needing no database."""
+
+    request: BookingRequest
+    day: date
+    at: time
+    party_size: int
+    channel: Channel
+    now: datetime
+    fingerprint: str | None
+
+
+@dataclass
+class _Booked:
+    """A booking written in an open transaction, and the day book to keep
+    once that transaction has committed."""
+
+    reservation: Reservation
+    floor: Floor | None = None
+    service_date: date | None = None
+    stamp: DayStamp | None = None
+    day_book: DayBook | None = None
+
+    def publish(self, ledger: Ledger) -> None:
+        # Only committed state may be remembered (see remember_day_book).
+        if self.floor and self.service_date and self.stamp and self.day_book:
+            remember_day_book(ledger, self.floor, self.service_date, self.stamp, self.day_book)
+
+
+def _check_request(ledger: Ledger, request: BookingRequest, now: datetime | None) -> _Checked:
     day = parse_date(request.local_date)
     at = parse_time(request.local_time)
     party_size = check_party_size(request.party_size)
@@ -390,90 +482,110 @@ def book(
     if len(request.special_requests) > 2000:
         raise InvalidRequest("Special requests are limited to 2,000 characters.")
     now = check_aware(now, "booking time") if now is not None else ledger.clock()
-    policy = policy or table_policy.policy
     # Only a retried request needs recognising; hashing costs ~0.1 ms otherwise.
     fingerprint = request.fingerprint() if request.idempotency_key else None
-    try:
-        with ledger.write() as conn:
-            if request.idempotency_key and fingerprint:
-                existing = _by_idempotency_key(conn, request.idempotency_key, fingerprint)
-                if existing is not None:
-                    return existing
-            floor = get_floor(ledger, conn, request.restaurant_id)
-            floor.check_party_fits(party_size)
-            slot = _slot_for_request(floor, day, at, party_size)
-            if slot.start_at <= now:
-                raise InvalidRequest(
-                    f"{day} {at:%H:%M} has already passed in {floor.timezone}; "
-                    "a host seats a party that is here now as a walk-in."
-                )
-            lock_service_days(conn, floor.restaurant_id, [slot.service_date])
-            if request.idempotency_key and fingerprint and ledger.is_postgres:
-                # A retry that raced its own first attempt waited on the day
-                # lock; now that it holds it, the first attempt is visible.
-                existing = _by_idempotency_key(conn, request.idempotency_key, fingerprint)
-                if existing is not None:
-                    return existing
-            if request.diner_id is not None:
-                _check_diner(conn, ledger, request.diner_id, slot.start_at, None)
-            # Under the day lock, the cached day book is exact if nothing but
-            # our own version bump happened since it was remembered.
-            stamp = day_stamp(conn, floor, slot.service_date)
-            v = stamp[1]
-            before = (stamp[0], (v[0], v[1] - 1, v[2]))
-            cached = cached_day_book(ledger, floor, slot.service_date, before)
-            day_book = cached.copy() if cached else load_day_book(conn, floor, slot.service_date)
-            choice = _choose_option(
-                floor,
-                day_book,
-                slot,
-                party_size,
-                area_id=request.area_id,
-                accessible=request.accessible,
-                check_pacing=True,
-                policy=policy,
-            )
-            option = choice.option
-            _apply_moves(conn, floor, day_book, choice.moves, now)
-            reservation = _insert(
-                conn,
-                floor,
-                slot.service_date,
-                slot.start_at,
-                slot.end_at,
-                party_size,
-                channel,
-                ReservationState.BOOKED,
-                now,
-                option,
-                request=request,
-                fingerprint=fingerprint,
-            )
-        day_book.add_holding(
-            Holding(
-                reservation.id,
-                option.table_ids,
-                slot.start_granule,
-                slot.end_granule,
-                party_size,
-                True,
-                request.area_id,
-                request.accessible,
-            )
+    return _Checked(request, day, at, party_size, channel, now, fingerprint)
+
+
+def _book_in(
+    conn: sa.Connection,
+    ledger: Ledger,
+    checked: _Checked,
+    policy: TableChoice,
+    fresh: dict[tuple[int, date], tuple[DayStamp, DayBook]],
+) -> _Booked:
+    """The booking itself, inside the caller's write transaction. ``fresh``
+    holds the day books this transaction has written so far (not committed,
+    so not in the ledger's cache yet)."""
+    request, now, fingerprint = checked.request, checked.now, checked.fingerprint
+    if request.idempotency_key and fingerprint:
+        existing = _by_idempotency_key(conn, request.idempotency_key, fingerprint)
+        if existing is not None:
+            return _Booked(existing)
+    floor = get_floor(ledger, conn, request.restaurant_id)
+    floor.check_party_fits(checked.party_size)
+    slot = _slot_for_request(floor, checked.day, checked.at, checked.party_size)
+    if slot.start_at <= now:
+        raise InvalidRequest(
+            f"{checked.day} {checked.at:%H:%M} has already passed in {floor.timezone}; "
+            "a host seats a party that is here now as a walk-in."
         )
-        day_book.add_start(slot.start_granule, party_size)
-        remember_day_book(ledger, floor, slot.service_date, stamp, day_book)  # committed now
-        return reservation
-    except IntegrityError as exc:
-        # Only reachable when two writers raced past different day locks
-        # (an idempotency key reused on another day, or a table claimed by a
-        # neighbouring day's late service).
-        if request.idempotency_key and fingerprint:
-            with ledger.read() as conn:
-                existing = _by_idempotency_key(conn, request.idempotency_key, fingerprint)
-            if existing is not None:
-                return existing
-        raise NoTableFree("That table was taken a moment ago; please search again.") from exc
+    lock_service_days(conn, floor.restaurant_id, [slot.service_date])
+    if request.idempotency_key and fingerprint and ledger.is_postgres:
+        # A retry that raced its own first attempt waited on the day
+        # lock; now that it holds it, the first attempt is visible.
+        existing = _by_idempotency_key(conn, request.idempotency_key, fingerprint)
+        if existing is not None:
+            return _Booked(existing)
+    if request.diner_id is not None:
+        _check_diner(conn, ledger, request.diner_id, slot.start_at, None)
+    # Under the day lock, a remembered day book is exact if nothing but our
+    # own version bump happened since it was remembered.
+    stamp = day_stamp(conn, floor, slot.service_date)
+    v = stamp[1]
+    before = (stamp[0], (v[0], v[1] - 1, v[2]))
+    ours = fresh.get((floor.restaurant_id, slot.service_date))
+    cached = ours[1] if ours and ours[0] == before else None
+    cached = cached or cached_day_book(ledger, floor, slot.service_date, before)
+    day_book = cached.copy() if cached else load_day_book(conn, floor, slot.service_date)
+    choice = _choose_option(
+        floor,
+        day_book,
+        slot,
+        checked.party_size,
+        area_id=request.area_id,
+        accessible=request.accessible,
+        check_pacing=True,
+        policy=policy,
+    )
+    option = choice.option
+    _apply_moves(conn, floor, day_book, choice.moves, now)
+    reservation = _insert(
+        conn,
+        floor,
+        slot.service_date,
+        slot.start_at,
+        slot.end_at,
+        checked.party_size,
+        checked.channel,
+        ReservationState.BOOKED,
+        now,
+        option,
+        request=request,
+        fingerprint=fingerprint,
+    )
+    day_book.add_holding(
+        Holding(
+            reservation.id,
+            option.table_ids,
+            slot.start_granule,
+            slot.end_granule,
+            checked.party_size,
+            True,
+            request.area_id,
+            request.accessible,
+        )
+    )
+    day_book.add_start(slot.start_granule, checked.party_size)
+    return _Booked(reservation, floor, slot.service_date, stamp, day_book)
+
+
+def _after_race(
+    ledger: Ledger, checked: _Checked, conn: sa.Connection | None = None
+) -> Reservation | BookingError:
+    """Only reachable when two writers raced past different day locks (an
+    idempotency key reused on another day, or a table claimed by a
+    neighbouring day's late service): the retried booking, or a refusal."""
+    request, fingerprint = checked.request, checked.fingerprint
+    if request.idempotency_key and fingerprint:
+        if conn is not None:
+            existing = _by_idempotency_key(conn, request.idempotency_key, fingerprint)
+        else:
+            with ledger.read() as fresh_conn:
+                existing = _by_idempotency_key(fresh_conn, request.idempotency_key, fingerprint)
+        if existing is not None:
+            return existing
+    return NoTableFree("That table was taken a moment ago; please search again.")
 
 
 def _by_idempotency_key(conn: sa.Connection, key: str, fingerprint: str) -> Reservation | None:

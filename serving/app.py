@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from booking_core.ledger import Ledger
 from serving import problems
 from serving.attendance import AttendanceScorer
+from serving.booking_writer import BookingWriter
 from serving.champions import Champions
 from serving.config import ServingSettings, get_serving_settings
 from serving.deps import ActiveAccounts
@@ -61,9 +62,12 @@ def create_app(
         app.state.active_accounts = ActiveAccounts()
         app.state.attendance = AttendanceScorer(app.state.ledger)
         app.state.forecasts = ForecastBook(app.state.ledger, app.state.champions)
+        app.state.booking_writer = BookingWriter(app.state.ledger)
+        app.state.booking_writer.start()
         try:
             yield
         finally:
+            app.state.booking_writer.stop()
             app.state.champions.stop()
             if own_ledger:
                 app.state.ledger.dispose()

@@ -16,6 +16,7 @@ from booking_core.accounts import KeyKind, Role, verify_api_key
 from booking_core.ledger import Ledger
 from booking_core.schema import users
 from serving.attendance import AttendanceScorer
+from serving.booking_writer import BookingWriter
 from serving.champions import Champions
 from serving.config import ServingSettings
 from serving.forecasts import ForecastBook
@@ -47,6 +48,11 @@ async def get_scorer(request: Request) -> AttendanceScorer:
     return scorer
 
 
+async def get_booking_writer(request: Request) -> BookingWriter:
+    writer: BookingWriter = request.app.state.booking_writer
+    return writer
+
+
 async def get_forecasts(request: Request) -> ForecastBook:
     book: ForecastBook = request.app.state.forecasts
     return book
@@ -57,6 +63,7 @@ SettingsDep = Annotated[ServingSettings, Depends(get_settings)]
 ChampionsDep = Annotated[Champions, Depends(get_champions)]
 ScorerDep = Annotated[AttendanceScorer, Depends(get_scorer)]
 ForecastsDep = Annotated[ForecastBook, Depends(get_forecasts)]
+BookingWriterDep = Annotated[BookingWriter, Depends(get_booking_writer)]
 
 _ACTIVE = sa.select(users.c.id).where(
     users.c.id == sa.bindparam("id"), users.c.disabled_at.is_(None)

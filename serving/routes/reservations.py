@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, status
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from booking_core.accounts import KeyKind, Role
 from booking_core.domain import CancelledBy, Channel, ReservationState
@@ -17,11 +16,10 @@ from booking_core.reservations import (
     BookingRequest,
     Reservation,
     advance,
-    book,
     get_reservation,
     modify,
 )
-from serving.deps import BodyId, CurrentPrincipal, LedgerDep, PathId, forbidden
+from serving.deps import BodyId, BookingWriterDep, CurrentPrincipal, LedgerDep, PathId, forbidden
 from serving.security import Principal
 
 # Fields named date and time would shadow the types inside a class body.
@@ -116,6 +114,7 @@ async def create(
     body: ReservationCreate,
     who: CurrentPrincipal,
     ledger: LedgerDep,
+    writer: BookingWriterDep,
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=96)] = None,
 ) -> ReservationPublic:
     """Book a table. Retrying with the same ``Idempotency-Key`` returns the
@@ -133,9 +132,9 @@ async def create(
         accessible=body.accessible,
         idempotency_key=f"{who.subject}:{idempotency_key}" if idempotency_key else None,
     )
-    # The hottest write: async, with the ledger's work in one thread-pool hop
-    # (a sync route pays a second hop to serialise its answer).
-    booked = await run_in_threadpool(book, ledger, request, now=ledger.clock())
+    # The hottest write goes to this worker's booking writer, which commits
+    # whatever has queued up together (serving/booking_writer.py).
+    booked = await writer.book(request)
     return ReservationPublic.of(booked)
 
 
