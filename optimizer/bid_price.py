@@ -29,8 +29,9 @@ less than ``min_share`` of the requests have historically arrived, the share
 is held at ``min_share`` (the forecast then under-states the demand, so the
 policy accepts more, never less; 0.25 was set by hand, not tuned, and 0.1
 did no better on calibration nights). The LP is small (a few hundred
-variables, about a hundred capacity rows): building and solving it takes
-about 7 ms (p99 12 ms), a re-solve about 1 ms; it is built once per request.
+variables, about a hundred capacity rows): building and solving it takes a
+median 7-10 ms on the shared 2-core machine, a re-solve about 1 ms; it is
+built once per request, and re-solved once per time tried.
 """
 
 from __future__ import annotations
