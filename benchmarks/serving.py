@@ -80,7 +80,7 @@ class BookingSlot(NamedTuple):
 LATENCY_IN_FLIGHT = 2  # one request per worker: the risk latency round
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -160,25 +160,26 @@ def start_server(url: str, folder: Path, port: int) -> subprocess.Popen[bytes]:
         "SERVICESPHERE_RATE_LIMIT": "10000000/minute",
         "SERVICESPHERE_MODEL_POLL_SECONDS": "3600",
     }
-    log = (folder / "server.log").open("wb")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "servicesphere"),
-            "serve",
-            "--workers",
-            "2",
-            "--port",
-            str(port),
-            "--database-url",
-            url,
-            "--var-dir",
-            str(folder),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    # The child keeps its own copy of the log's descriptor; ours closes here.
+    with (folder / "server.log").open("wb") as log:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "servicesphere"),
+                "serve",
+                "--workers",
+                "2",
+                "--port",
+                str(port),
+                "--database-url",
+                url,
+                "--var-dir",
+                str(folder),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     return process
 
 
@@ -341,7 +342,7 @@ def main() -> None:
         folder = Path(tmp)
         console.print("Building a small world and training the attendance champion...")
         url, ids, risky, slots = prepare(folder)
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         server = start_server(url, folder, port)
         try:

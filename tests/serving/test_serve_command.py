@@ -7,9 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -17,40 +14,15 @@ from pathlib import Path
 
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from benchmarks.serving import free_port, start_server
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    port = _free_port()
-    log = tmp_path / "server.log"
-    env = {
-        **os.environ,
-        "SERVICESPHERE_VAR_DIR": str(tmp_path),
-        "SERVICESPHERE_ENVIRONMENT": "development",
-        "SERVICESPHERE_DATABASE_URL": "",
-    }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "servicesphere"),
-                "serve",
-                "--workers",
-                "2",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    port = free_port()
+    process = start_server(f"sqlite:///{tmp_path / 'servicesphere.db'}", tmp_path, port)
     try:
-        yield f"http://127.0.0.1:{port}", log
+        yield f"http://127.0.0.1:{port}", tmp_path / "server.log"
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=60)
