@@ -66,7 +66,7 @@ from booking_core.errors import (
 from booking_core.floor import Floor, SeatingOption
 from booking_core.ledger import Ledger, lock_service_days
 from booking_core.schema import diners, reservation_tables, reservations, table_claims
-from booking_core.slots import Slot, granule_span, make_slot, service_date_of
+from booking_core.slots import Slot, current_service, granule_span, make_slot
 from booking_core.validation import (
     check_aware,
     check_channel,
@@ -739,10 +739,7 @@ def _seat_walk_in_in(
 ) -> Reservation:
     floor = get_floor(ledger, conn, restaurant_id)
     floor.check_party_fits(party_size)
-    found = service_date_of(floor, now)
-    if found is None:
-        raise OutsideServiceHours(f"{floor.name} is not in service at this time.")
-    service_date, period, _ = found
+    service_date, period, _ = current_service(floor, now)
     g0 = granule_span(now, now)[0]
     turn = period.turn_time(party_size)
     end = now + timedelta(minutes=turn)

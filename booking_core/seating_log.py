@@ -19,11 +19,11 @@ from sqlalchemy.exc import IntegrityError
 from booking_core.availability import get_floor
 from booking_core.daybook import load_day_book
 from booking_core.domain import HOLDING_STATES, PACING_STATES
-from booking_core.errors import InvalidRequest, NoTableFree, OutsideServiceHours
+from booking_core.errors import InvalidRequest, NoTableFree
 from booking_core.ledger import Ledger
 from booking_core.reservations import Reservation, _seat_walk_in_in, table_policy
 from booking_core.schema import reservation_tables, reservations, seating_decisions
-from booking_core.slots import granule_span, service_date_of
+from booking_core.slots import current_service, granule_span
 from booking_core.validation import check_aware, check_party_size
 
 BASELINE = "best-fit baseline"
@@ -115,10 +115,7 @@ def walk_in_suggestions(
     with ledger.read() as conn:
         floor = get_floor(ledger, conn, restaurant_id)
         floor.check_party_fits(party_size)
-        found = service_date_of(floor, now)
-        if found is None:
-            raise OutsideServiceHours(f"{floor.name} is not in service at this time.")
-        service_date, period, _ = found
+        service_date, period, _ = current_service(floor, now)
         book = load_day_book(conn, floor, service_date)
     g0, g1 = granule_span(now, now + timedelta(minutes=period.turn_time(party_size)))
     horizon = 4 * 8  # two hours past the turn is "free for the evening"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from booking_core.domain import GRANULE_MINUTES
+from booking_core.errors import OutsideServiceHours
 from booking_core.floor import Floor, ServicePeriod
 
 GRANULE_SECONDS = GRANULE_MINUTES * 60
@@ -91,6 +92,17 @@ def service_date_of(floor: Floor, moment: datetime) -> tuple[date, ServicePeriod
             if period.opens_min <= minute < period.closes_min:
                 return day, period, minute
     return None
+
+
+def current_service(
+    floor: Floor, now: datetime, *, closed: str = "is not in service at this time"
+) -> tuple[date, ServicePeriod, int]:
+    """``service_date_of`` for what a host does now: outside service hours it
+    raises ``OutsideServiceHours`` ("<restaurant> <closed>.")."""
+    found = service_date_of(floor, now)
+    if found is None:
+        raise OutsideServiceHours(f"{floor.name} {closed}.")
+    return found
 
 
 def service_window(floor: Floor, service_date: date) -> tuple[int, int] | None:

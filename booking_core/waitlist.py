@@ -17,15 +17,30 @@ from booking_core import outbox
 from booking_core.availability import get_floor
 from booking_core.daybook import load_day_book
 from booking_core.domain import GRANULE_MINUTES, WaitlistState
-from booking_core.errors import IllegalTransition, InvalidRequest, NotFound, OutsideServiceHours
+from booking_core.errors import IllegalTransition, InvalidRequest, NotFound
 from booking_core.floor import Floor
 from booking_core.ledger import Ledger, lock_service_days
 from booking_core.reservations import Reservation, seat_walk_in
 from booking_core.schema import waitlist_entries
-from booking_core.slots import granule_of, granule_start, service_date_of
+from booking_core.slots import current_service, granule_of, granule_start, service_date_of
 from booking_core.validation import check_aware, check_party_size
 
 QUOTE_HORIZON_MIN = 240
+
+
+def waiting_for_the_same_tables(
+    restaurant_id: int, service_date: date, party_size: int
+) -> sa.ColumnElement[bool]:
+    """The parties still waiting (or notified) that compete with a party of
+    ``party_size`` for tables: within two covers of it, since a table seats a
+    range of sizes. A new party's quote counts these ahead of it."""
+    w = waitlist_entries.c
+    return sa.and_(
+        w.restaurant_id == restaurant_id,
+        w.service_date == service_date,
+        w.state.in_([WaitlistState.WAITING, WaitlistState.NOTIFIED]),
+        w.party_size.between(max(1, party_size - 2), party_size + 2),
+    )
 
 
 @dataclass(frozen=True)
@@ -120,19 +135,13 @@ def join(
         raise InvalidRequest(f"A quoted wait of {quoted_wait_min} minutes is not a quote.")
     with ledger.write() as conn:
         floor = get_floor(ledger, conn, restaurant_id)
-        found = service_date_of(floor, now)
-        if found is None:
-            raise OutsideServiceHours(
-                f"{floor.name} is not in service now; the waitlist is closed."
-            )
-        service_date = found[0]
+        service_date = current_service(
+            floor, now, closed="is not in service now; the waitlist is closed"
+        )[0]
         lock_service_days(conn, restaurant_id, [service_date])
         ahead = conn.execute(
             sa.select(sa.func.count()).where(
-                waitlist_entries.c.restaurant_id == restaurant_id,
-                waitlist_entries.c.service_date == service_date,
-                waitlist_entries.c.state.in_([WaitlistState.WAITING, WaitlistState.NOTIFIED]),
-                waitlist_entries.c.party_size.between(max(1, party_size - 2), party_size + 2),
+                waiting_for_the_same_tables(restaurant_id, service_date, party_size)
             )
         ).scalar_one()
         quote = (

@@ -27,8 +27,8 @@ from fastapi import Depends, Request
 
 from booking_core import waitlist
 from booking_core.availability import get_floor
-from booking_core.domain import HOLDING_STATES, ReservationState, WaitlistState
-from booking_core.errors import BookingError, OutsideServiceHours
+from booking_core.domain import HOLDING_STATES, ReservationState
+from booking_core.errors import BookingError
 from booking_core.floor import Floor
 from booking_core.ledger import Ledger
 from booking_core.schema import (
@@ -40,7 +40,7 @@ from booking_core.schema import (
     waitlist_entries,
 )
 from booking_core.seating_log import BASELINE, walk_in_suggestions
-from booking_core.slots import service_date_of
+from booking_core.slots import current_service, service_date_of
 from booking_core.validation import check_party_size
 from optimizer.errors import SeatingInputError
 from optimizer.plan import PlanSettings, plan_service
@@ -317,10 +317,7 @@ class SeatingSource:
         with self.ledger.read() as conn:
             floor = get_floor(self.ledger, conn, restaurant_id)
         floor.check_party_fits(party_size)
-        found = service_date_of(floor, now)
-        if found is None:
-            raise OutsideServiceHours(f"{floor.name} is not in service at this time.")
-        return _load(self.ledger, restaurant_id, found[0])
+        return _load(self.ledger, restaurant_id, current_service(floor, now)[0])
 
     def suggest(self, restaurant_id: int, party_size: int, now: datetime) -> WalkInAdvice:
         """Tables for a walk-in now, best first: free for the party's predicted
@@ -411,16 +408,12 @@ class SeatingSource:
         does not answer (the booking core then quotes as it joins)."""
         service = self._now_service(restaurant_id, party_size, now)
         w = waitlist_entries
+        competing = waitlist.waiting_for_the_same_tables(restaurant_id, service.day, party_size)
         with self.ledger.read() as conn:
             ahead = list(
                 conn.execute(
                     sa.select(w.c.party_size)
-                    .where(
-                        w.c.restaurant_id == restaurant_id,
-                        w.c.service_date == service.day,
-                        w.c.state.in_([WaitlistState.WAITING, WaitlistState.NOTIFIED]),
-                        w.c.party_size.between(max(1, party_size - 2), party_size + 2),
-                    )
+                    .where(competing)
                     .order_by(w.c.joined_at, w.c.id)
                 ).scalars()
             )

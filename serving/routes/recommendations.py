@@ -27,7 +27,7 @@ class Recommendations(BaseModel):
     diner_id: int
     model: str
     model_version: str | None
-    source: str
+    source: str = Field(description="champion, or baseline")
     baseline: str | None
     items: list[RecommendationPublic]
 
@@ -59,7 +59,7 @@ def recommend(
         diner_id=diner_id,
         model=source.name,
         model_version=source.version,
-        source="baseline" if source.description else "model",
+        source="baseline" if source.description else "champion",
         baseline=source.description,
         items=[RecommendationPublic(**i.__dict__) for i in items],
     )

@@ -142,7 +142,8 @@ def test_the_champion_recommends_to_taste_and_only_what_can_be_booked(town: Town
         )
         assert got.status_code == 200, got.text
         body = got.json()
-        assert (body["model"], body["model_version"], body["source"]) == (RECOMMENDER, "3", "model")
+        served_by = (body["model"], body["model_version"], body["source"])
+        assert served_by == (RECOMMENDER, "3", "champion")
         names = [i["name"] for i in body["items"]]
         assert "Trattoria Uno" not in names  # her favourite, but it cannot seat eight then
         assert names[0] in ("Osteria Due", "Pizzeria Tre")  # Italian first
