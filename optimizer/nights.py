@@ -199,7 +199,15 @@ def make_night(
         last_seating,
     )
     return Night(
-        name, floor, turn_times, last_seating, closes, requests, reset_minutes, demand=demand
+        name,
+        floor,
+        turn_times,
+        last_seating,
+        closes,
+        requests,
+        reset_minutes,
+        demand=demand,
+        learned_predictions=predictions == "model",
     )
 
 

@@ -40,7 +40,7 @@ from statistics import NormalDist
 import numpy as np
 
 from booking_core.floor import SeatingOption
-from optimizer.acceptance import chained, check_acceptance
+from optimizer.acceptance import ACCEPT_SETTINGS, chained, check_acceptance
 from optimizer.bid_price import BidPrices, DemandHistory, Programme
 from optimizer.overbooking import added_long_waits, wait_risk
 from optimizer.plan import PlanSettings, _greedy, _Occupancy, greedy_plan, seat_everyone
@@ -85,6 +85,10 @@ class Night:
     # The restaurant's past requests for this service (never this night's):
     # what bid-price acceptance forecasts the demand still to come from.
     demand: DemandHistory | None = None
+    # False when the predicted stays are the per-size baseline (the median
+    # and spread of the restaurant's past stays per party size), not a
+    # learned model's per-party predictions.
+    learned_predictions: bool = True
 
     def turn_time(self, size: int) -> int:
         sizes = [s for s, _ in self.turn_times]
@@ -101,6 +105,10 @@ class SeatingPolicy:
     # predicted stay: the median alone lets half the parties overstay into
     # the next booking. k is chosen on calibration nights (benchmarks/seating.py).
     spread_margin: float = 0.0
+    # The margin k on nights whose predictions are the per-size baseline
+    # (``Night.learned_predictions`` False): a median per party size misses
+    # more than a per-party prediction does (None: ``spread_margin``).
+    baseline_spread_margin: float | None = None
     max_wait_risk: float | None = None  # overbook while P(wait > 15 min) stays below this
     # Wait-aware acceptance: refuse a booking that adds more than this many
     # expected guests waiting over 15 minutes (stays and no-shows sampled).
@@ -108,9 +116,12 @@ class SeatingPolicy:
     # Deterministic work units (the same answer on a busy or idle machine);
     # 0.02 is about 30-50 ms of solver time on this 2-core machine.
     time_limit_s: float = 0.02
-    # The product's hard wall-clock deadline on an acceptance check (None:
-    # work units only, to measure what the deadline costs).
-    wall_limit_s: float | None = 0.04
+    # A hard wall-clock deadline on an acceptance check, as the product has
+    # (``optimizer.acceptance.ACCEPT_SETTINGS``, 40 ms). None in replays:
+    # work units alone bound the solver, so the same nights give the same
+    # answers on a busy or an idle machine (``LIVE_DEADLINE_S`` measures the
+    # live check's latency and what the deadline costs).
+    wall_limit_s: float | None = None
     # Bid-price admission control (optimizer.bid_price): refuse a booking
     # whose covers are below this many times the covers its table time
     # displaces from the requests still expected (None: off; needs the
@@ -125,12 +136,18 @@ class SeatingPolicy:
         """Minutes the party is planned at the table (without the reset buffer)."""
         if not self.predictive:
             return max(night.turn_time(r.size) - night.reset_minutes, 5)
+        k = self.spread_margin
+        if not night.learned_predictions and self.baseline_spread_margin is not None:
+            k = self.baseline_spread_margin
         p90 = r.predicted_minutes * math.exp(Z90 * r.predicted_spread)
-        minutes = r.predicted_minutes + self.spread_margin * (p90 - r.predicted_minutes)
+        minutes = r.predicted_minutes + k * (p90 - r.predicted_minutes)
         return max(5, 5 * math.ceil(minutes / 5))
 
 
 Z90 = NormalDist().inv_cdf(0.9)
+# The live acceptance check's wall-clock deadline, for replays that measure
+# its latency or what it costs (never for the ones that compare policies).
+LIVE_DEADLINE_S = ACCEPT_SETTINGS.wall_limit_s
 # Chosen on calibration nights apart from the benchmark's (benchmarks/seating.py
 # --calibrate --calibration-nights 6, results/seating_calibration.json): the
 # candidate with the most covers among those with no more long waits than
@@ -612,6 +629,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 __all__ = [
+    "LIVE_DEADLINE_S",
     "LOCK_AT_BOOKING",
     "POLICIES",
     "POOLED",

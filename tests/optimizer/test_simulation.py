@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from typer.testing import CliRunner
 
 from optimizer.nights import generated_history, make_night, standard_floor
-from optimizer.simulation import LOCK_AT_BOOKING, POLICIES, Night, simulate_night
+from optimizer.simulation import (
+    LOCK_AT_BOOKING,
+    POLICIES,
+    POOLED_PREDICTIVE,
+    Night,
+    NightResult,
+    simulate_night,
+)
 from serving.cli import app
 
 
 @pytest.fixture(scope="module")
 def night() -> Night:
-    return make_night("test night", standard_floor(10, seed=3), generated_history(200, seed=4),
-                      load=0.9, seed=5)
+    return make_night(
+        "test night", standard_floor(10, seed=3), generated_history(200, seed=4), load=0.9, seed=5
+    )
 
 
 def test_night_is_drawn_once_and_is_reproducible(night: Night) -> None:
-    again = make_night("test night", standard_floor(10, seed=3), generated_history(200, seed=4),
-                       load=0.9, seed=5)
+    again = make_night(
+        "test night", standard_floor(10, seed=3), generated_history(200, seed=4), load=0.9, seed=5
+    )
     assert again.requests == night.requests
-    assert [r.requested_at for r in night.requests] == sorted(r.requested_at
-                                                               for r in night.requests)
+    assert [r.requested_at for r in night.requests] == sorted(
+        r.requested_at for r in night.requests
+    )
     assert all(0 <= r.start <= night.last_seating for r in night.requests)
 
 
@@ -45,9 +57,61 @@ def test_lock_at_booking_is_deterministic(night: Night) -> None:
     assert simulate_night(night, LOCK_AT_BOOKING) == simulate_night(night, LOCK_AT_BOOKING)
 
 
+def _outcome(result: NightResult) -> NightResult:
+    """What a replay decided, without how long it took."""
+    return replace(result, solver_ms=[], risk_ms=[])
+
+
+def test_replays_are_bounded_by_work_units_not_the_clock() -> None:
+    # A busy night with a tight solver budget, so that some checks run out:
+    # work units, not wall-clock time, decide where, so replays agree.
+    busy = make_night(
+        "busy night", standard_floor(10, seed=3), generated_history(200, seed=4), load=1.3, seed=6
+    )
+    tight = replace(POOLED_PREDICTIVE, time_limit_s=0.0005)
+    assert POOLED_PREDICTIVE.wall_limit_s is None and tight.wall_limit_s is None
+    first, second = simulate_night(busy, tight), simulate_night(busy, tight)
+    assert _outcome(first) == _outcome(second)
+    assert first.accepted > 0 and first.timed_out > 0
+
+
+def test_baseline_nights_use_their_own_stay_margin() -> None:
+    history = generated_history(200, seed=4)
+    floor = standard_floor(10, seed=3)
+    learned = make_night("learned", floor, history, load=0.9, seed=5)
+    baseline = make_night("baseline", floor, history, load=0.9, seed=5, predictions="baseline")
+    assert learned.learned_predictions and not baseline.learned_predictions
+    policy = replace(POOLED_PREDICTIVE, spread_margin=0.0, baseline_spread_margin=0.5)
+    median = replace(POOLED_PREDICTIVE, spread_margin=0.0)
+    for r in learned.requests:  # learned predictions: the margin k = 0
+        assert policy.planned_minutes(learned, r) == median.planned_minutes(learned, r)
+    longer = [
+        policy.planned_minutes(baseline, r) > median.planned_minutes(baseline, r)
+        for r in baseline.requests
+    ]
+    assert all(
+        policy.planned_minutes(baseline, r) >= median.planned_minutes(baseline, r)
+        for r in baseline.requests
+    )
+    assert any(longer)
+
+
 def test_cli_prints_the_table() -> None:
-    result = CliRunner().invoke(app, ["simulate", "seating", "--source", "generated",
-                                      "--nights", "1", "--restaurants", "1", "--load", "0.3"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "simulate",
+            "seating",
+            "--source",
+            "generated",
+            "--nights",
+            "1",
+            "--restaurants",
+            "1",
+            "--load",
+            "0.3",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "lock-at-booking" in result.output and "pooled-predictive" in result.output
 
