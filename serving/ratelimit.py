@@ -20,7 +20,7 @@ import time
 from limits import parse
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.problems import MEDIA_TYPE, PROBLEM_TYPE_BASE
 
@@ -38,8 +38,26 @@ class RateLimit:
         self.rate = parse(rate)
         # The asyncio flavour of the configured storage (memory://, redis://...).
         uri = storage if storage.startswith("async+") else f"async+{storage}"
-        self.limiter = SlidingWindowCounterRateLimiter(storage_from_string(uri))
+        # limits' asyncio Redis storage defaults to coredis; redis-py (already a
+        # dependency) has an asyncio client of its own.
+        options = {"implementation": "redispy"} if uri.startswith("async+redis") else {}
+        self.storage = storage_from_string(uri, **options)
+        self.limiter = SlidingWindowCounterRateLimiter(self.storage)
         self.exempt = exempt
+
+    def _closing_on_shutdown(self, send: Send) -> Send:
+        """Close the storage's connections (Redis) when the app shuts down;
+        they belong to this event loop, which is about to end."""
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                client = getattr(getattr(self.storage, "bridge", None), "storage", None)
+                close = getattr(client, "aclose", None)
+                if close is not None:
+                    await close()
+            await send(message)
+
+        return sending
 
     def _keys(self, scope: Scope) -> list[tuple[str, str]]:
         client = scope.get("client")
@@ -51,6 +69,9 @@ class RateLimit:
         return keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, self._closing_on_shutdown(send))
+            return
         if scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return

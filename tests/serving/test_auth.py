@@ -224,3 +224,43 @@ def test_rate_limit_per_client_answers_429_with_retry_after(world: World) -> Non
         assert int(refused.headers["retry-after"]) >= 1
         assert refused.json()["code"] == "rate_limited"
         assert client.get("/healthz").status_code == 200  # operations are exempt
+
+
+def _redis_url() -> str | None:
+    import redis
+
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        return None
+    return url
+
+
+def test_rate_limit_in_redis_is_shared_by_workers(world: World) -> None:
+    """Two apps stand for two worker processes: with Redis storage they
+    spend one budget (with memory storage each worker would have its own)."""
+    import uuid
+
+    from fastapi.testclient import TestClient
+
+    from serving.app import create_app
+    from serving.champions import Champions
+    from tests.serving.conftest import api_settings
+
+    url = _redis_url()
+    if url is None:
+        pytest.skip("no Redis server on 127.0.0.1:6379")
+    # A rate nobody else uses, so counts left in Redis by an earlier run do not count.
+    rate = f"{3 + uuid.uuid4().int % 1000}/hour"
+    budget = int(rate.split("/")[0])
+    settings = api_settings(rate_limit=rate, rate_limit_storage=url)
+    one = create_app(settings, ledger=world.ledger, champions=Champions(None))
+    two = create_app(settings, ledger=world.ledger, champions=Champions(None))
+    with TestClient(one) as first, TestClient(two) as second:
+        codes = [
+            (first if i % 2 else second).get(f"{API}/restaurants").status_code
+            for i in range(budget + 1)
+        ]
+    assert codes[:budget] == [200] * budget
+    assert codes[budget] == 429
