@@ -122,8 +122,10 @@ class BidPrices:
     """Shadow prices of table time for one service.
 
     ``duration`` gives the minutes a party of a size holds its table, reset
-    included. Tables are grouped in classes by the party sizes they seat
-    (areas and accessibility are left out: the prices are an estimate)."""
+    included: the stay the policy would book it for (the request being
+    priced is charged its own booked stay, by the same rule). Tables are
+    grouped in classes by the party sizes they seat (areas and
+    accessibility are left out: the prices are an estimate)."""
 
     floor: FloorPlan
     history: DemandHistory

@@ -13,6 +13,9 @@ policy then replays the same night. Predictions come in two kinds:
   how long the restaurant's past parties stayed (``past_durations_by_size``),
   and the historical no-show rate. (Lock-at-booking, as hosts do today,
   books the restaurant's turn time per size whatever the predictions.)
+
+Either way the night carries the per-size past stays (``Night.past_stays``):
+what bid-price admission expects a request still to come to be booked for.
 """
 
 from __future__ import annotations
@@ -208,6 +211,7 @@ def make_night(
         reset_minutes,
         demand=demand,
         learned_predictions=predictions == "model",
+        past_stays=tuple((size, m, v) for size, (m, v) in sorted(by_size.items())),
     )
 
 

@@ -15,7 +15,9 @@ Policies:
   restaurant's turn time per party size, bid-price admission control
   (``optimizer.bid_price``: a booking is taken only when its covers are worth
   the covers its table time displaces from the requests still expected,
-  forecast from the restaurant's past bookings) and time steering (of the
+  forecast from the restaurant's past bookings; the request and the requests
+  still to come are held for the stays the policy books, by one rule,
+  ``SeatingPolicy.stay_minutes``) and time steering (of the
   times a flexible guest would take, the one the rest of the night misses
   least); opt-in, overbooking bounded by the risk that someone waits more
   than 15 minutes.
@@ -89,6 +91,10 @@ class Night:
     # and spread of the restaurant's past stays per party size), not a
     # learned model's per-party predictions.
     learned_predictions: bool = True
+    # Per party size, the median and log spread of how long the restaurant's
+    # past parties stayed: what a request still to come is expected to be
+    # booked for (its own prediction is not known until it asks).
+    past_stays: tuple[tuple[int, float, float], ...] = ()
 
     def turn_time(self, size: int) -> int:
         sizes = [s for s, _ in self.turn_times]
@@ -132,16 +138,51 @@ class SeatingPolicy:
     # table time the rest of the night misses least (not the first that fits).
     steer_times: bool = False
 
-    def planned_minutes(self, night: Night, r: Request) -> int:
-        """Minutes the party is planned at the table (without the reset buffer)."""
+    def stay_minutes(self, night: Night, size: int, median: float, spread: float) -> int:
+        """Minutes a party is booked at the table (without the reset buffer),
+        given its predicted median stay and log spread: the one stay rule,
+        for the booking and for the bid-price LP's requests still to come."""
         if not self.predictive:
-            return max(night.turn_time(r.size) - night.reset_minutes, 5)
+            return max(night.turn_time(size) - night.reset_minutes, 5)
         k = self.spread_margin
         if not night.learned_predictions and self.baseline_spread_margin is not None:
             k = self.baseline_spread_margin
-        p90 = r.predicted_minutes * math.exp(Z90 * r.predicted_spread)
-        minutes = r.predicted_minutes + k * (p90 - r.predicted_minutes)
+        p90 = median * math.exp(Z90 * spread)
+        minutes = median + k * (p90 - median)
         return max(5, 5 * math.ceil(minutes / 5))
+
+    def planned_minutes(self, night: Night, r: Request) -> int:
+        """Minutes the party is planned at the table (without the reset buffer)."""
+        return self.stay_minutes(night, r.size, r.predicted_minutes, r.predicted_spread)
+
+    def expected_minutes(self, night: Night, size: int) -> int:
+        """Minutes a request of ``size`` still to come is expected to be booked
+        for: the stay rule on the restaurant's past stays of that size (the
+        turn time's stay where none are known)."""
+        if self.predictive:
+            for s, median, spread in night.past_stays:
+                if s == size:
+                    return self.stay_minutes(night, size, median, spread)
+        return max(night.turn_time(size) - night.reset_minutes, 5)
+
+
+def bid_prices_for(night: Night, policy: SeatingPolicy) -> BidPrices | None:
+    """The bid prices a policy admits with on a night (None: off, or no demand
+    history). The LP holds a table for a request still to come as long as the
+    policy would book it (``expected_minutes``), reset included, as it
+    charges the request being priced its booked stay."""
+    if policy.bid_price_margin is None or night.demand is None:
+        return None
+    reset = night.reset_minutes
+    held = {s: policy.expected_minutes(night, s) + reset for s in set(night.demand.sizes)}
+
+    def duration(size: int) -> int:
+        minutes = held.get(size)
+        return policy.expected_minutes(night, size) + reset if minutes is None else minutes
+
+    return BidPrices(
+        night.floor, night.demand, duration, night.closes, min_share=policy.bid_price_min_share
+    )
 
 
 Z90 = NormalDist().inv_cdf(0.9)
@@ -247,15 +288,7 @@ class _Service:
         )
         self.now = -(10**9)
         self.received = 0
-        self.bids: BidPrices | None = None
-        if policy.bid_price_margin is not None and night.demand is not None:
-            self.bids = BidPrices(
-                night.floor,
-                night.demand,
-                night.turn_time,
-                night.closes,
-                min_share=policy.bid_price_min_share,
-            )
+        self.bids = bid_prices_for(night, policy)
         self.programme: Programme | None = None
 
     # -------------------------------------------------------------- plumbing
@@ -394,12 +427,12 @@ class _Service:
             tables = self.free_locked_option(new)
             if tables is None:
                 return None
-            return _Offer(t, tables, {}, self.displaced(r, t, tables))
+            return _Offer(t, tables, {}, self.displaced(t, minutes, tables))
         started = time.perf_counter()
         answer = check_acceptance(self.floor, self.parties(), new, settings=self.settings)
         displaced = 0.0
         if answer.accepted and answer.tables is not None:
-            displaced = self.displaced(r, t, answer.tables)
+            displaced = self.displaced(t, minutes, answer.tables)
         near = chained(self.parties(), new, self.night.reset_minutes)
         if answer.accepted and self.policy.max_added_waits is not None:
             # Part of the answer the guest waits for, so timed with it.
@@ -420,9 +453,9 @@ class _Service:
                 return None
         return _Offer(t, answer.tables, dict(answer.moves), displaced)
 
-    def displaced(self, r: Request, t: int, tables: tuple[int, ...]) -> float:
+    def displaced(self, t: int, minutes: int, tables: tuple[int, ...]) -> float:
         """Bid prices: the covers the requests still to come lose if the party
-        holds ``tables`` at ``t`` (0 without bid prices)."""
+        holds ``tables`` at ``t`` for ``minutes`` (0 without bid prices)."""
         if self.bids is None:
             return 0.0
         if self.programme is None:
@@ -433,10 +466,10 @@ class _Service:
                 if p.tables
             ]
             self.programme = self.bids.programme(self.now, self.received, holds)
-        # Priced as the programme models a party of this size (the restaurant's
-        # turn time), so that a request exactly like the marginal one expected
-        # is a tie, and ties are taken.
-        return self.programme.displaced(tables, t, t + self.night.turn_time(r.size))
+        # Charged the stay it is booked for, reset included, by the rule the
+        # programme holds the requests still to come with: a request predicted
+        # like the typical one of its size is a tie with it, and ties are taken.
+        return self.programme.displaced(tables, t, t + minutes + self.night.reset_minutes)
 
     def free_locked_option(self, new: Party) -> tuple[int, ...] | None:
         reset = self.night.reset_minutes
@@ -645,6 +678,7 @@ __all__ = [
     "NightResult",
     "Request",
     "SeatingPolicy",
+    "bid_prices_for",
     "percentile",
     "simulate_night",
 ]

@@ -100,3 +100,22 @@ def test_policy_seats_more_covers_when_demand_is_heavy() -> None:
         plain += simulate_night(night, LOCK_AT_BOOKING).covers_seated
         priced += simulate_night(night, with_bids).covers_seated
     assert priced > plain
+
+
+def test_doubling_the_stay_doubles_the_granules_the_lp_charges() -> None:
+    # One size, one slot: every LP variable is a request for a four at 1 h.
+    past = DemandHistory((4,) * 10, (60,) * 10, (600,) * 10, last_seating=240, spread_slots=0)
+
+    def charged(minutes: int) -> set[float]:
+        programme = BidPrices(FLOOR, past, lambda _size: minutes, closes=360).programme(
+            -2000, 5, holds=[]
+        )
+        variables = programme.solver.variables()
+        return {sum(row.GetCoefficient(x) for row in programme.rows.values()) for x in variables}
+
+    # A single four-top, a joined pair of two-tops, the six-top: each is one
+    # table or two, held for every granule of the stay.
+    short, long = charged(60), charged(120)
+    assert short == {4, 8} and long == {8, 16}
+    programme = BidPrices(FLOOR, past, lambda _size: 120, closes=360).programme(-2000, 5, [])
+    assert programme.displaced((3,), 60, 180) >= programme.displaced((3,), 60, 120)

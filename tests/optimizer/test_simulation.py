@@ -14,6 +14,7 @@ from optimizer.simulation import (
     POOLED_PREDICTIVE,
     Night,
     NightResult,
+    bid_prices_for,
     simulate_night,
 )
 from serving.cli import app
@@ -122,3 +123,39 @@ def test_cli_refuses_bad_input() -> None:
     assert "Unknown source 'moon'" in result.output
     result = CliRunner().invoke(app, ["simulate", "seating", "--load", "-1"])
     assert result.exit_code == 2
+
+
+def test_bid_prices_charge_the_stay_that_is_booked() -> None:
+    history = generated_history(200, seed=4)
+    floor = standard_floor(10, seed=3)
+    baseline = make_night("baseline", floor, history, load=0.9, seed=5, predictions="baseline")
+    learned = make_night("learned", floor, history, load=0.9, seed=5)
+    for k in (0.0, 0.5, 2.0):
+        policy = replace(POOLED_PREDICTIVE, spread_margin=k, baseline_spread_margin=k)
+        # Baseline predictions are the per-size past stays: the request being
+        # priced and the requests still to come are held alike.
+        bids = bid_prices_for(baseline, policy)
+        assert bids is not None
+        for r in baseline.requests:
+            booked = policy.planned_minutes(baseline, r)
+            assert policy.expected_minutes(baseline, r.size) == booked
+            assert bids.duration(r.size) == booked + baseline.reset_minutes
+        # Learned nights: the stays still to come follow the margin too.
+        bids = bid_prices_for(learned, policy)
+        assert bids is not None and learned.past_stays
+        for size, median, spread in learned.past_stays:
+            stay = policy.stay_minutes(learned, size, median, spread)
+            assert bids.duration(size) == stay + learned.reset_minutes
+    longer = replace(POOLED_PREDICTIVE, baseline_spread_margin=2.0)
+    shorter = replace(POOLED_PREDICTIVE, baseline_spread_margin=0.0)
+    assert all(
+        longer.expected_minutes(baseline, s) > shorter.expected_minutes(baseline, s)
+        for s, _, spread in baseline.past_stays
+        if spread > 0.05
+    )
+    # Turn-time policies keep pricing with the restaurant's turn times.
+    lock = replace(LOCK_AT_BOOKING, bid_price_margin=1.0)
+    lock_bids = bid_prices_for(baseline, lock)
+    assert lock_bids is not None
+    assert all(lock_bids.duration(s) == baseline.turn_time(s) for s, _, _ in baseline.past_stays)
+    assert bid_prices_for(baseline, LOCK_AT_BOOKING) is None
