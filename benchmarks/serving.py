@@ -41,8 +41,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from queue import Empty
 from typing import Any, NamedTuple
 
 import aiohttp
@@ -202,13 +204,29 @@ def wait_ready(base: str, timeout: float = 180.0) -> dict[str, Any]:
 # ---------------------------------------------------------------- the load generator
 
 
-def _requests(
-    kind: str, ids: list[int], risky: list[int], slots: list[BookingSlot], first: int
-) -> Iterator[tuple[str, str, Any]]:
-    n = first
+@dataclass(frozen=True)
+class Round:
+    """One round of load: what to ask (``kind``) of which server, for how
+    long, with how many requests in flight; ``first`` offsets the request
+    stream (the warm-up books other slots than the measured round)."""
+
+    base: str
+    token: str
+    kind: str
+    ids: list[int]
+    risky: list[int]
+    slots: list[BookingSlot]
+    seconds: float
+    in_flight: int = IN_FLIGHT
+    first: int = 0
+
+
+def _requests(load: Round) -> Iterator[tuple[str, str, Any]]:
+    ids, risky, slots = load.ids, load.risky, load.slots
+    n = load.first
     while True:
         n += 1
-        if kind == "availability":
+        if load.kind == "availability":
             day = LIVE_TODAY + timedelta(days=30 + n % 20)
             yield (
                 "GET",
@@ -216,7 +234,7 @@ def _requests(
                 f"?date={day}&party_size={2 + n % 3}",
                 None,
             )
-        elif kind == "risk":
+        elif load.kind == "risk":
             yield "GET", f"/api/v1/predictions/attendance/{risky[n % len(risky)]}", None
         else:
             slot = slots[n % len(slots)]
@@ -230,24 +248,14 @@ def _requests(
             yield "POST", "/api/v1/reservations", body
 
 
-async def _drive(
-    base: str,
-    token: str,
-    kind: str,
-    ids: list[int],
-    risky: list[int],
-    slots: list[BookingSlot],
-    seconds: float,
-    in_flight: int = IN_FLIGHT,
-    first: int = 0,
-) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"}
-    source = _requests(kind, ids, risky, slots, first)
+async def _drive(load: Round) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {load.token}"}
+    source = _requests(load)
     latencies: list[float] = []
     codes: dict[int, int] = {}
-    stop = time.perf_counter() + seconds
-    connector = aiohttp.TCPConnector(limit=in_flight)
-    async with aiohttp.ClientSession(base, headers=headers, connector=connector) as session:
+    stop = time.perf_counter() + load.seconds
+    connector = aiohttp.TCPConnector(limit=load.in_flight)
+    async with aiohttp.ClientSession(load.base, headers=headers, connector=connector) as session:
 
         async def worker() -> None:
             while time.perf_counter() < stop:
@@ -259,45 +267,27 @@ async def _drive(
                 codes[response.status] = codes.get(response.status, 0) + 1
 
         began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(in_flight)))
+        await asyncio.gather(*(worker() for _ in range(load.in_flight)))
         elapsed = time.perf_counter() - began
     return {"requests": len(latencies), "seconds": elapsed, "latencies": latencies, "codes": codes}
 
 
-def _drive_in_child(
-    base: str,
-    token: str,
-    kind: str,
-    ids: list[int],
-    risky: list[int],
-    slots: list[BookingSlot],
-    seconds: float,
-    in_flight: int,
-    first: int,
-    out: Any,
-) -> None:
-    out.put(asyncio.run(_drive(base, token, kind, ids, risky, slots, seconds, in_flight, first)))
+def _drive_in_child(load: Round, out: Any) -> None:
+    out.put(asyncio.run(_drive(load)))
 
 
-def drive(
-    base: str,
-    token: str,
-    kind: str,
-    ids: list[int],
-    risky: list[int],
-    slots: list[BookingSlot],
-    seconds: float,
-    in_flight: int = IN_FLIGHT,
-    first: int = 0,
-) -> dict[str, Any]:
+def drive(load: Round) -> dict[str, Any]:
     """Run the load from a second process, so the client's CPU is not ours."""
-    queue: mp.Queue[dict[str, Any]] = mp.get_context("spawn").Queue()
-    child = mp.get_context("spawn").Process(
-        target=_drive_in_child,
-        args=(base, token, kind, ids, risky, slots, seconds, in_flight, first, queue),
-    )
+    context = mp.get_context("spawn")
+    queue: mp.Queue[dict[str, Any]] = context.Queue()
+    child = context.Process(target=_drive_in_child, args=(load, queue))
     child.start()
-    result = queue.get()
+    try:
+        # A load generator that died (the server gone) must not hang the run.
+        result = queue.get(timeout=load.seconds + 120)
+    except Empty:
+        child.kill()
+        raise SystemExit(f"the {load.kind} load generator gave no result; see server.log") from None
     child.join()
     lat = [x * 1000 for x in result["latencies"]]
     created = result["codes"].get(201, 0)
@@ -356,12 +346,13 @@ def main() -> None:
             results: dict[str, dict[str, Any]] = {}
             load_before = os.getloadavg()
             for kind in ("availability", "booking", "risk"):
+                measured = Round(base, token, kind, ids, risky, slots, args.seconds)
                 # Warm caches and connections; the warm-up books the second
                 # half of the slots, the measured round the first.
-                drive(base, token, kind, ids, risky, slots, 2.0, first=len(slots) // 2)
-                results[kind] = drive(base, token, kind, ids, risky, slots, args.seconds)
+                drive(replace(measured, seconds=2.0, first=len(slots) // 2))
+                results[kind] = drive(measured)
             results["risk_latency"] = drive(
-                base, token, "risk", ids, risky, slots, args.seconds, LATENCY_IN_FLIGHT
+                Round(base, token, "risk", ids, risky, slots, args.seconds, LATENCY_IN_FLIGHT)
             )
             inproc = in_process_risk(url, folder, risky)
             load = os.getloadavg()

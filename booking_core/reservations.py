@@ -394,7 +394,8 @@ def book(
         if isinstance(outcome, Reservation):
             return outcome
         raise outcome from exc
-    done.publish(ledger)
+    if done.day_book is not None:
+        done.day_book.publish(ledger)
     return done.reservation
 
 
@@ -414,8 +415,7 @@ def book_many(
     An error that is not a ``BookingError`` (the database gone) fails them all."""
     policy = policy or table_policy.policy
     results: list[Reservation | BookingError] = []
-    done: list[_Booked] = []
-    fresh: dict[tuple[int, date], tuple[DayStamp, DayBook]] = {}
+    fresh: dict[tuple[int, date], _DayBookToKeep] = {}
     with ledger.write() as conn:
         for request in requests:
             try:
@@ -433,12 +433,10 @@ def book_many(
                 results.append(_after_race(ledger, checked, conn))
                 continue
             results.append(booked.reservation)
-            done.append(booked)
-            if booked.floor and booked.service_date and booked.stamp and booked.day_book:
-                key = (booked.floor.restaurant_id, booked.service_date)
-                fresh[key] = (booked.stamp, booked.day_book)
-    for booked in done:  # committed now
-        booked.publish(ledger)
+            if booked.day_book is not None:
+                fresh[booked.day_book.key] = booked.day_book
+    for kept in fresh.values():  # committed now; the last of each day is the latest
+        kept.publish(ledger)
     return results
 
 
@@ -455,21 +453,32 @@ class _Checked:
     fingerprint: str | None
 
 
-@dataclass
-class _Booked:
-    """A booking written in an open transaction, and the day book to keep
-    once that transaction has committed."""
+@dataclass(frozen=True)
+class _DayBookToKeep:
+    """A day book as a write transaction left it, to remember once that
+    transaction has committed (only committed state may be remembered: see
+    ``remember_day_book``)."""
 
-    reservation: Reservation
-    floor: Floor | None = None
-    service_date: date | None = None
-    stamp: DayStamp | None = None
-    day_book: DayBook | None = None
+    floor: Floor
+    service_date: date
+    stamp: DayStamp
+    day_book: DayBook
+
+    @property
+    def key(self) -> tuple[int, date]:
+        return self.floor.restaurant_id, self.service_date
 
     def publish(self, ledger: Ledger) -> None:
-        # Only committed state may be remembered (see remember_day_book).
-        if self.floor and self.service_date and self.stamp and self.day_book:
-            remember_day_book(ledger, self.floor, self.service_date, self.stamp, self.day_book)
+        remember_day_book(ledger, self.floor, self.service_date, self.stamp, self.day_book)
+
+
+@dataclass(frozen=True)
+class _Booked:
+    """A booking written in an open transaction; ``day_book`` is None for an
+    idempotent retry, which wrote nothing."""
+
+    reservation: Reservation
+    day_book: _DayBookToKeep | None = None
 
 
 def _check_request(ledger: Ledger, request: BookingRequest, now: datetime | None) -> _Checked:
@@ -492,7 +501,7 @@ def _book_in(
     ledger: Ledger,
     checked: _Checked,
     policy: TableChoice,
-    fresh: dict[tuple[int, date], tuple[DayStamp, DayBook]],
+    fresh: dict[tuple[int, date], _DayBookToKeep],
 ) -> _Booked:
     """The booking itself, inside the caller's write transaction. ``fresh``
     holds the day books this transaction has written so far (not committed,
@@ -525,7 +534,7 @@ def _book_in(
     v = stamp[1]
     before = (stamp[0], (v[0], v[1] - 1, v[2]))
     ours = fresh.get((floor.restaurant_id, slot.service_date))
-    cached = ours[1] if ours and ours[0] == before else None
+    cached = ours.day_book if ours and ours.stamp == before else None
     cached = cached or cached_day_book(ledger, floor, slot.service_date, before)
     day_book = cached.copy() if cached else load_day_book(conn, floor, slot.service_date)
     choice = _choose_option(
@@ -567,7 +576,7 @@ def _book_in(
         )
     )
     day_book.add_start(slot.start_granule, checked.party_size)
-    return _Booked(reservation, floor, slot.service_date, stamp, day_book)
+    return _Booked(reservation, _DayBookToKeep(floor, slot.service_date, stamp, day_book))
 
 
 def _after_race(

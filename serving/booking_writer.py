@@ -27,7 +27,6 @@ import sys
 import threading
 from dataclasses import dataclass
 
-from booking_core.errors import BookingError
 from booking_core.ledger import Ledger
 from booking_core.reservations import BookingRequest, Reservation, book_many
 
@@ -115,7 +114,7 @@ class BookingWriter:
             log.exception("booking batch failed", extra={"bookings": len(batch)})
             outcomes = [exc] * len(batch)
         self.batches += 1
-        self.written += sum(1 for o in outcomes if not isinstance(o, BookingError))
+        self.written += sum(1 for o in outcomes if isinstance(o, Reservation))
         for pending, outcome in zip(batch, outcomes, strict=True):
             with contextlib.suppress(RuntimeError):  # that event loop has closed
                 pending.loop.call_soon_threadsafe(_settle, pending.future, outcome)

@@ -35,7 +35,8 @@ from booking_core.restaurants import add_restaurant
 from models.extract import LedgerSnapshot
 from models.features import attendance_frame
 from serving.attendance import FEATURE_SCHEMA, AttendanceScorer
-from tests.conftest import NOW, bistro_spec
+from tests.conftest import bistro_spec
+from tests.serving.conftest import Clock
 
 # lead_hours and the shrunk no-show rate are computed with different
 # arithmetic on each side (timedelta / hour vs microseconds / 3.6e9; SQL
@@ -44,14 +45,6 @@ FLOAT_RTOL = 1e-12
 STEPS = 260
 TIMES = [f"{h:02d}:{m:02d}" for h in range(17, 22) for m in (0, 15, 30, 45)]
 REQUESTS = ["", "", "", "Birthday", "window please", "allergic to nuts"]
-
-
-@dataclass
-class Clock:
-    now: datetime = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass
