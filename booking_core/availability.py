@@ -14,14 +14,16 @@ import sqlalchemy as sa
 
 from booking_core.daybook import (
     DayBook,
+    PooledTableChoice,
     TableChoice,
     choose_tables,
     load_day_book,
     table_policy,
 )
-from booking_core.errors import InvalidRequest
+from booking_core.errors import InvalidRequest, NoTableFree
 from booking_core.floor import Floor, floor_version, load_floor
 from booking_core.ledger import Ledger
+from booking_core.past_demand import ServiceHistory, demand_now, service_history
 from booking_core.schema import service_days
 from booking_core.slots import service_slots
 from booking_core.validation import check_party_size, parse_date, parse_time
@@ -122,7 +124,6 @@ def find_times(
     hi = parse_time(latest, "latest time") if latest is not None else None
     if lo is not None and hi is not None and hi < lo:
         raise InvalidRequest(f"The window {lo:%H:%M}-{hi:%H:%M} ends before it starts.")
-    policy = policy or table_policy.policy
     now = now or ledger.clock()
     with ledger.read() as conn:
         floor = get_floor(ledger, conn, restaurant_id)
@@ -133,6 +134,18 @@ def find_times(
         if not slots:
             return []
         book = get_day_book(ledger, conn, floor, day)
+        policy = policy or table_policy.for_floor(floor)
+        histories: dict[str, ServiceHistory | None] = {}
+        if isinstance(policy, PooledTableChoice):
+            for period in {s.period.name: s.period for s in slots}.values():
+                histories[period.name] = service_history(ledger, conn, floor, period, day)
+    # One demand per service for the whole search: a pooled policy may then
+    # price every slot against the same programme.
+    demands = {
+        name: demand_now(history, book, now)
+        for name, history in histories.items()
+        if history is not None
+    }
     times = []
     lo_min = lo.hour * 60 + lo.minute if lo else None
     hi_min = hi.hour * 60 + hi.minute if hi else None
@@ -145,17 +158,21 @@ def find_times(
         if not book.pacing_allows(slot, party_size):
             continue
         # Quick: a search tries every slot of the day on each keystroke.
-        choice = choose_tables(
-            policy,
-            floor,
-            book,
-            party_size,
-            slot.start_granule,
-            slot.end_granule,
-            area_id=area_id,
-            accessible=accessible,
-            quick=True,
-        )
+        try:
+            choice = choose_tables(
+                policy,
+                floor,
+                book,
+                party_size,
+                slot.start_granule,
+                slot.end_granule,
+                area_id=area_id,
+                accessible=accessible,
+                quick=True,
+                demand=demands.get(slot.period.name),
+            )
+        except NoTableFree:  # kept for later parties (admission control)
+            choice = None
         option = choice.option if choice is not None else None
         if option is not None:
             times.append(

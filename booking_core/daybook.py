@@ -4,10 +4,12 @@ the ledger by ``load_day_book`` or in memory by the world generator."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Protocol, runtime_checkable
+from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import sqlalchemy as sa
 
@@ -15,6 +17,11 @@ from booking_core.domain import HOLDING_STATES, PACING_STATES, Channel, Reservat
 from booking_core.floor import Floor, SeatingOption
 from booking_core.schema import reservation_tables, reservations
 from booking_core.slots import Slot, granule_of, granule_span
+
+if TYPE_CHECKING:
+    from booking_core.past_demand import ServiceDemand
+
+log = logging.getLogger("servicesphere.booking_core")
 
 
 def _mask(g0: int, g1: int) -> int:
@@ -68,8 +75,16 @@ class DayBook:
         """A held reservation now holds other tables over the same granules."""
         old = self.holdings[reservation_id]
         self.release(old.table_ids, old.g0, old.g1)
-        new = Holding(old.reservation_id, tuple(sorted(table_ids)), old.g0, old.g1,
-                      old.party_size, old.movable, old.area_id, old.accessible)
+        new = Holding(
+            old.reservation_id,
+            tuple(sorted(table_ids)),
+            old.g0,
+            old.g1,
+            old.party_size,
+            old.movable,
+            old.area_id,
+            old.accessible,
+        )
         self.add_holding(new)
 
     def _need(self, g0: int, g1: int) -> int:
@@ -94,6 +109,10 @@ class DayBook:
         counts = self.starts.setdefault(granule, [0, 0])
         counts[0] += sign * party_size
         counts[1] += sign
+
+    def parties_starting(self, g0: int, g1: int) -> int:
+        """Booked parties (not walk-ins) starting in granules [g0, g1)."""
+        return sum(counts[1] for g, counts in self.starts.items() if g0 <= g < g1)
 
     def pacing_allows(self, slot: Slot, party_size: int) -> bool:
         covers, parties = self.starts.get(slot.start_granule, (0, 0))
@@ -178,7 +197,10 @@ class PooledChoice:
 class PooledTableChoice(TableChoice, Protocol):
     """A table choice that may re-assign booked parties of the service date
     (``DayBook.holdings``) to make room. ``quick``: a search of times, where
-    an answer within a millisecond or two matters more than the last fit."""
+    an answer within a millisecond or two matters more than the last fit.
+    ``demand``: the service's past and present demand, when the booking core
+    has enough history; a policy may then refuse a booking that fits by
+    raising ``TablesKeptForLaterParties`` (admission control)."""
 
     def choose_pooled(
         self,
@@ -191,6 +213,7 @@ class PooledTableChoice(TableChoice, Protocol):
         area_id: int | None = None,
         accessible: bool = False,
         quick: bool = False,
+        demand: ServiceDemand | None = None,
     ) -> PooledChoice | None: ...
 
 
@@ -205,21 +228,60 @@ def choose_tables(
     area_id: int | None = None,
     accessible: bool = False,
     quick: bool = False,
+    demand: ServiceDemand | None = None,
 ) -> PooledChoice | None:
-    """Ask ``policy`` for tables, with moves when it pools; ``None``: no room."""
+    """Ask ``policy`` for tables, with moves when it pools; ``None``: no room
+    (a pooled policy may also raise ``TablesKeptForLaterParties``)."""
     if isinstance(policy, PooledTableChoice):
         return policy.choose_pooled(
-            floor, book, party_size, g0, g1, area_id=area_id, accessible=accessible, quick=quick
+            floor,
+            book,
+            party_size,
+            g0,
+            g1,
+            area_id=area_id,
+            accessible=accessible,
+            quick=quick,
+            demand=demand,
         )
     option = policy.choose(floor, book, party_size, g0, g1, area_id=area_id, accessible=accessible)
     return PooledChoice(option) if option is not None else None
 
 
+class TablePolicy(StrEnum):
+    """A restaurant's seating setting (``restaurants.table_policy``)."""
+
+    LOCK_AT_BOOKING = "lock_at_booking"
+    POOLED = "pooled"  # pooled acceptance with admission control
+
+
 @dataclass
 class TablePolicyHolder:
-    """Where the booking core looks up how tables are chosen (pluggable)."""
+    """Where the booking core looks up how tables are chosen (pluggable).
+
+    ``policy`` serves the restaurants set to lock at booking (every one by
+    default; a caller may set another choice for them all). ``pooled``
+    serves those set to pooled: the optimizer builds on the booking core,
+    not the other way round, so the application plugs it in at start-up
+    (``serving.app`` does); until then such a restaurant locks at booking."""
 
     policy: TableChoice = field(default_factory=BestFitAtBooking)
+    pooled: PooledTableChoice | None = None
+    _warned: bool = field(default=False, repr=False)
+
+    def for_floor(self, floor: Floor) -> TableChoice:
+        if floor.table_policy != TablePolicy.POOLED:
+            return self.policy
+        if self.pooled is None:
+            if not self._warned:
+                self._warned = True
+                log.warning(
+                    "restaurant set to pooled seating, but no pooled policy is plugged in: "
+                    "locking at booking",
+                    extra={"restaurant_id": floor.restaurant_id},
+                )
+            return self.policy
+        return self.pooled
 
 
 table_policy = TablePolicyHolder()

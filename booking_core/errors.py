@@ -59,6 +59,13 @@ class NoTableFree(Unavailable):
     code = "no_table_free"
 
 
+class TablesKeptForLaterParties(NoTableFree):
+    """A table would fit, but a pooled restaurant's admission control keeps
+    its time for the larger parties still expected (bid prices)."""
+
+    code = "tables_kept_for_later_parties"
+
+
 class PacingLimitReached(Unavailable):
     code = "pacing_limit_reached"
 

@@ -99,6 +99,7 @@ class Floor:
     card_hold_minor: int = 0
     cancellation_fee_minor: int = 0
     floor_version: int = 0
+    table_policy: str = "lock_at_booking"  # the restaurant's seating setting
 
     @cached_property
     def zone(self) -> ZoneInfo:
@@ -255,6 +256,7 @@ def load_floor(conn: sa.Connection, restaurant_id: int) -> Floor:
         card_hold_minor=r["card_hold_minor"],
         cancellation_fee_minor=r["cancellation_fee_minor"],
         floor_version=r["floor_version"],
+        table_policy=r["table_policy"],
     )
 
 

@@ -32,6 +32,7 @@ from booking_core.daybook import (
     DayBook,
     Holding,
     PooledChoice,
+    PooledTableChoice,
     TableChoice,
     TableMove,
     TablePolicyHolder,
@@ -60,11 +61,13 @@ from booking_core.errors import (
     OutsideServiceHours,
     PacingLimitReached,
     RestaurantClosed,
+    TablesKeptForLaterParties,
     UnknownDiner,
     UnknownReservation,
 )
 from booking_core.floor import Floor, SeatingOption
 from booking_core.ledger import Ledger, lock_service_days
+from booking_core.past_demand import ServiceDemand, service_demand
 from booking_core.schema import diners, reservation_tables, reservations, table_claims
 from booking_core.slots import Slot, current_service, granule_span, make_slot
 from booking_core.validation import (
@@ -263,6 +266,7 @@ def _choose_option(
     accessible: bool,
     check_pacing: bool,
     policy: TableChoice,
+    demand: ServiceDemand | None = None,
 ) -> PooledChoice:
     if check_pacing and not book.pacing_allows(slot, party_size):
         period = slot.period
@@ -272,16 +276,24 @@ def _choose_option(
             f"{period.max_parties_per_slot or 'any number of'} parties per slot. "
             "Try another time."
         )
-    choice = choose_tables(
-        policy,
-        floor,
-        book,
-        party_size,
-        slot.start_granule,
-        slot.end_granule,
-        area_id=area_id,
-        accessible=accessible,
-    )
+    try:
+        choice = choose_tables(
+            policy,
+            floor,
+            book,
+            party_size,
+            slot.start_granule,
+            slot.end_granule,
+            area_id=area_id,
+            accessible=accessible,
+            demand=demand,
+        )
+    except TablesKeptForLaterParties:
+        raise TablesKeptForLaterParties(
+            f"The tables that could seat {party_size} at {slot.local_time} on "
+            f"{slot.service_date} are kept for the larger parties still expected then; "
+            "try another time."
+        ) from None
     if choice is None:
         raise NoTableFree(
             f"No table for {party_size} is free at {slot.local_time} on {slot.service_date}"
@@ -289,6 +301,21 @@ def _choose_option(
             + "; taking it would double-book a table."
         )
     return choice
+
+
+def _demand(
+    ledger: Ledger,
+    conn: sa.Connection,
+    floor: Floor,
+    slot: Slot,
+    book: DayBook,
+    policy: TableChoice,
+    now: datetime,
+) -> ServiceDemand | None:
+    """The demand a pooled policy admits against (only a pooled one asks)."""
+    if not isinstance(policy, PooledTableChoice):
+        return None
+    return service_demand(ledger, conn, floor, slot.period, slot.service_date, book, now)
 
 
 def _apply_moves(
@@ -385,7 +412,6 @@ def book(
 ) -> Reservation:
     """Accept a booking or raise a ``BookingError`` saying why not."""
     checked = _check_request(ledger, request, now)
-    policy = policy or table_policy.policy
     try:
         with ledger.write() as conn:
             done = _book_in(conn, ledger, checked, policy, {})
@@ -412,8 +438,8 @@ def book_many(
     and one COMMIT for the lot, and each booking's day book carries on to
     the next one for the same day, which is what lets a busy API worker
     write more bookings per second than it could one transaction each.
-    An error that is not a ``BookingError`` (the database gone) fails them all."""
-    policy = policy or table_policy.policy
+    An error that is not a ``BookingError`` (the database gone) fails them all.
+    Without ``policy``, each restaurant's seating setting chooses the tables."""
     results: list[Reservation | BookingError] = []
     fresh: dict[tuple[int, date], _DayBookToKeep] = {}
     with ledger.write() as conn:
@@ -500,7 +526,7 @@ def _book_in(
     conn: sa.Connection,
     ledger: Ledger,
     checked: _Checked,
-    policy: TableChoice,
+    policy: TableChoice | None,
     fresh: dict[tuple[int, date], _DayBookToKeep],
 ) -> _Booked:
     """The booking itself, inside the caller's write transaction. ``fresh``
@@ -537,6 +563,7 @@ def _book_in(
     cached = ours.day_book if ours and ours.stamp == before else None
     cached = cached or cached_day_book(ledger, floor, slot.service_date, before)
     day_book = cached.copy() if cached else load_day_book(conn, floor, slot.service_date)
+    chosen = policy or table_policy.for_floor(floor)
     choice = _choose_option(
         floor,
         day_book,
@@ -545,7 +572,8 @@ def _book_in(
         area_id=request.area_id,
         accessible=request.accessible,
         check_pacing=True,
-        policy=policy,
+        policy=chosen,
+        demand=_demand(ledger, conn, floor, slot, day_book, chosen, now),
     )
     option = choice.option
     _apply_moves(conn, floor, day_book, choice.moves, now)
@@ -809,7 +837,6 @@ def modify(
     if local_date is None and local_time is None and party_size is None:
         raise InvalidRequest("Nothing to change: give a new date, time or party size.")
     now = check_aware(now, "time") if now is not None else ledger.clock()
-    policy = policy or table_policy.policy
     try:
         with ledger.write() as conn:
             return _modify_in(
@@ -826,7 +853,7 @@ def _modify_in(
     local_date: date | str | None,
     local_time: time | str | None,
     party_size: int | None,
-    policy: TableChoice,
+    policy: TableChoice | None,
     now: datetime,
 ) -> Reservation:
     current = _load(conn, reservation_id, lock=True)
@@ -850,6 +877,7 @@ def _modify_in(
         _check_diner(conn, ledger, current.diner_id, slot.start_at, reservation_id)
     _release(conn, reservation_id, now)
     day_book = load_day_book(conn, floor, slot.service_date, exclude_reservation=reservation_id)
+    chosen = policy or table_policy.for_floor(floor)
     choice = _choose_option(
         floor,
         day_book,
@@ -858,7 +886,8 @@ def _modify_in(
         area_id=current.area_id,
         accessible=current.accessible,
         check_pacing=True,
-        policy=policy,
+        policy=chosen,
+        demand=_demand(ledger, conn, floor, slot, day_book, chosen, now),
     )
     option = choice.option
     _apply_moves(conn, floor, day_book, choice.moves, now)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 
 from booking_core import outbox
+from booking_core.daybook import TablePolicy
 from booking_core.domain import GRANULE_MINUTES
 from booking_core.errors import InvalidRequest, UnknownRestaurant
 from booking_core.ledger import Ledger
@@ -90,6 +91,7 @@ class RestaurantSpec:
     cancellation_window_hours: int = 24
     source: str = "manual"
     external_ref: str | None = None
+    table_policy: str = TablePolicy.LOCK_AT_BOOKING
 
 
 def _minutes(value: str, what: str) -> int:
@@ -139,7 +141,17 @@ def period_rows(restaurant_id: int, period: PeriodSpec) -> list[dict[str, Any]]:
     ]
 
 
+def check_table_policy(value: str) -> TablePolicy:
+    """The seating setting named by ``value``, or ``InvalidRequest``."""
+    try:
+        return TablePolicy(value)
+    except ValueError:
+        names = " or ".join(repr(p.value) for p in TablePolicy)
+        raise InvalidRequest(f"{value!r} is not a table policy; the setting is {names}.") from None
+
+
 def _validate(spec: RestaurantSpec) -> None:
+    check_table_policy(spec.table_policy)
     try:
         ZoneInfo(spec.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -191,6 +203,7 @@ def create_restaurant(conn: sa.Connection, spec: RestaurantSpec, now: datetime) 
                 cancellation_window_hours=spec.cancellation_window_hours,
                 source=spec.source,
                 external_ref=spec.external_ref,
+                table_policy=TablePolicy(spec.table_policy).value,
                 created_at=now,
             )
             .returning(restaurants.c.id)
@@ -310,6 +323,40 @@ def set_special_date(
         )
 
 
+def get_table_policy(ledger: Ledger, restaurant_id: int) -> TablePolicy:
+    with ledger.read() as conn:
+        value = conn.execute(
+            sa.select(restaurants.c.table_policy).where(restaurants.c.id == restaurant_id)
+        ).scalar()
+    if value is None:
+        raise UnknownRestaurant(f"There is no restaurant with id {restaurant_id}.")
+    return TablePolicy(value)
+
+
+def set_table_policy(ledger: Ledger, restaurant_id: int, policy: str) -> TablePolicy:
+    """Change how the restaurant's tables are chosen for new bookings and
+    searches (bookings already taken keep their tables). Bumps the floor
+    version, so every cached floor, and the policy with it, is reloaded."""
+    chosen = check_table_policy(policy)
+    with ledger.write() as conn:
+        _bump_floor(conn, restaurant_id)
+        conn.execute(
+            restaurants.update()
+            .where(restaurants.c.id == restaurant_id)
+            .values(table_policy=chosen.value)
+        )
+        outbox.append(
+            conn,
+            "restaurant.table_policy_set",
+            "restaurant",
+            restaurant_id,
+            restaurant_id,
+            {"table_policy": chosen.value},
+            ledger.clock(),
+        )
+    return chosen
+
+
 def set_table_active(ledger: Ledger, restaurant_id: int, table_id: int, active: bool) -> None:
     with ledger.write() as conn:
         _bump_floor(conn, restaurant_id)
@@ -357,7 +404,10 @@ __all__: Sequence[str] = [
     "RestaurantSpec",
     "TableSpec",
     "add_restaurant",
+    "check_table_policy",
     "create_restaurant",
+    "get_table_policy",
     "set_special_date",
     "set_table_active",
+    "set_table_policy",
 ]

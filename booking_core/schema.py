@@ -86,6 +86,9 @@ restaurants = sa.Table(
     sa.Column("cancellation_window_hours", sa.SmallInteger, nullable=False, server_default="24"),
     sa.Column("source", sa.String(20), nullable=False, server_default="manual"),
     sa.Column("external_ref", sa.String(64), nullable=True),
+    # How tables are chosen (booking_core.restaurants.TABLE_POLICIES): lock
+    # the best free table at booking, or pool them with admission control.
+    sa.Column("table_policy", sa.String(20), nullable=False, server_default="lock_at_booking"),
     # Bumped by every change to tables, hours or policy: caches key on it.
     sa.Column("floor_version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", UtcDateTime, nullable=False),
@@ -93,6 +96,7 @@ restaurants = sa.Table(
     sa.CheckConstraint(
         "latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180", name="geo"
     ),
+    sa.CheckConstraint("table_policy IN ('lock_at_booking', 'pooled')", name="table_policy"),
     sa.UniqueConstraint("source", "external_ref"),
 )
 

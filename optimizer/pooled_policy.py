@@ -6,26 +6,68 @@ table is free does it ask the optimizer whether moving booked parties of that
 service date (not those at the restaurant, nor another day's) makes room; the
 booking core then writes the moves with the booking, under the same day lock.
 Times are the day book's 15-minute granules and the restaurant's turn times,
-which already include the reset of the table, so no buffer is added."""
+which already include the reset of the table, so no buffer is added.
+
+Admission control (when the booking core hands over the service's demand:
+enough past bookings of that service): a booking that fits is still
+refused when its covers are below ``bid_price_margin`` times the covers its
+table time displaces from the requests still expected, as the seating
+simulator's pooled-predictive policy does (``optimizer.bid_price``: the LP
+over the rest of the night, re-solved without the booking's tables). As in
+the simulator, the tables priced are the ones the check chose, the holds
+are the parties as they stand (before any move), and every party is held
+for its turn time. A search of times (``quick``) builds the programme once
+and re-solves it per slot; a booking builds its own."""
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
+from datetime import date
+
 from booking_core.daybook import BestFitAtBooking, DayBook, PooledChoice, TableMove
+from booking_core.errors import TablesKeptForLaterParties
 from booking_core.floor import Floor, SeatingOption
+from booking_core.past_demand import ServiceDemand, ServiceHistory
 from optimizer.acceptance import check_acceptance
+from optimizer.bid_price import BidPrices, DemandHistory, Programme
 from optimizer.plan import PlanSettings
 from optimizer.service import FloorPlan, Party
 
 NEW_PARTY = -1
+# Bid prices kept per (restaurant, service date, period, floor version).
+BID_PRICE_BOUND = 256
+
+
+@dataclass
+class _SearchProgramme:
+    """The programme one search prices its slots against (per thread: a
+    programme is re-solved in place, so it is never shared between threads)."""
+
+    book: DayBook
+    demand: ServiceDemand
+    programme: Programme
 
 
 class PooledAcceptance:
     """``TableChoice`` + ``PooledTableChoice`` for the booking core."""
 
-    def __init__(self, *, time_limit_s: float = 0.025) -> None:
+    def __init__(
+        self,
+        *,
+        time_limit_s: float = 0.025,
+        bid_price_margin: float | None = 1.0,
+        min_share: float = 0.25,
+    ) -> None:
         self.time_limit_s = time_limit_s
+        # 1: break-even as the LP defines it, ties taken (the simulator's
+        # pooled-predictive setting); None: no admission control.
+        self.bid_price_margin = bid_price_margin
+        self.min_share = min_share
         self._best_fit = BestFitAtBooking()
         self._floors: dict[tuple[int, int], FloorPlan] = {}
+        self._bids: dict[tuple[int, date, str, int], BidPrices] = {}
+        self._search = threading.local()
 
     def choose(
         self,
@@ -53,7 +95,83 @@ class PooledAcceptance:
         area_id: int | None = None,
         accessible: bool = False,
         quick: bool = False,
+        demand: ServiceDemand | None = None,
     ) -> PooledChoice | None:
+        choice = self._fit(
+            floor, book, party_size, g0, g1, area_id=area_id, accessible=accessible, quick=quick
+        )
+        if choice is not None and demand is not None and self.bid_price_margin is not None:
+            displaced = self.displaced(
+                floor, book, demand, choice.option.table_ids, g0, g1, quick=quick
+            )
+            if party_size < self.bid_price_margin * displaced - 1e-6:
+                raise TablesKeptForLaterParties(
+                    f"A party of {party_size} would displace {displaced:.1f} covers still expected."
+                )
+        return choice
+
+    def displaced(
+        self,
+        floor: Floor,
+        book: DayBook,
+        demand: ServiceDemand,
+        tables: tuple[int, ...],
+        g0: int,
+        g1: int,
+        *,
+        quick: bool = False,
+    ) -> float:
+        """Covers the requests still expected lose if ``tables`` are held
+        over granules [g0, g1)."""
+        history = demand.history
+        programme = self._programme(floor, book, demand, reuse=quick)
+        return programme.displaced(tables, history.minute_of(g0), history.minute_of(g1))
+
+    def _programme(
+        self, floor: Floor, book: DayBook, demand: ServiceDemand, *, reuse: bool
+    ) -> Programme:
+        last: _SearchProgramme | None = getattr(self._search, "last", None)
+        if reuse and last is not None and last.book is book and last.demand == demand:
+            return last.programme
+        history = demand.history
+        bids = self._bid_prices(floor, history)
+        holds = [
+            (h.table_ids, history.minute_of(h.g0), history.minute_of(h.g1))
+            for h in book.holdings.values()
+        ]
+        programme = bids.programme(demand.now, demand.received, holds)
+        if reuse:
+            self._search.last = _SearchProgramme(book, demand, programme)
+        return programme
+
+    def _bid_prices(self, floor: Floor, history: ServiceHistory) -> BidPrices:
+        bids = self._bids.get(history.key)
+        if bids is None:
+            if len(self._bids) >= BID_PRICE_BOUND:
+                self._bids.clear()
+            past = DemandHistory(history.sizes, history.starts, history.leads, history.last_seating)
+            bids = self._bids[history.key] = BidPrices(
+                self._floor_plan(floor),
+                past,
+                history.turn_time,
+                history.closes,
+                min_share=self.min_share,
+            )
+        return bids
+
+    def _fit(
+        self,
+        floor: Floor,
+        book: DayBook,
+        party_size: int,
+        g0: int,
+        g1: int,
+        *,
+        area_id: int | None,
+        accessible: bool,
+        quick: bool,
+    ) -> PooledChoice | None:
+        """A free table, or room made by moving parties not yet seated."""
         free = self._best_fit.choose(
             floor, book, party_size, g0, g1, area_id=area_id, accessible=accessible
         )
@@ -75,8 +193,15 @@ class PooledAcceptance:
             for h in book.holdings.values()
             if h.g1 > h.g0 and all(t in plan.tables for t in h.table_ids)
         ]
-        new = Party(NEW_PARTY, party_size, g0, g1 - g0, area_id=area_id,
-                    area_required=area_id is not None, accessible=accessible)
+        new = Party(
+            NEW_PARTY,
+            party_size,
+            g0,
+            g1 - g0,
+            area_id=area_id,
+            area_required=area_id is not None,
+            accessible=accessible,
+        )
         settings = PlanSettings(reset_minutes=0, time_limit_s=0.0 if quick else self.time_limit_s)
         answer = check_acceptance(plan, parties, new, settings=settings)
         if not answer.accepted or answer.tables is None:

@@ -1,0 +1,191 @@
+"""What a restaurant's own past says of one service's booking requests: the
+plain data that a pooled table choice forecasts the demand still to come
+from (bid-price admission control, ``optimizer.bid_price``). Built here,
+from the ledger, because the optimizer never reads the database.
+
+Only past service dates are read, never the one being decided: the
+bookings that stood (not cancelled, walk-ins left out: they never asked
+ahead) of the same service period over the last ``LOOKBACK_DAYS``. Times
+count in minutes from the service's opening, as the optimizer's do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from booking_core.domain import GRANULE_MINUTES, Channel, ReservationState
+from booking_core.floor import Floor, ServicePeriod
+from booking_core.schema import reservations
+from booking_core.slots import granule_of, local_to_utc
+
+if TYPE_CHECKING:
+    from booking_core.daybook import DayBook
+    from booking_core.ledger import Ledger
+
+# Eight weeks: every weekday eight times over, recent enough to be this
+# season's. Below ``MIN_PAST_BOOKINGS`` the forecast would be a handful of
+# parties' habits, so there is no admission control (set by hand, not tuned).
+LOOKBACK_DAYS = 56
+MIN_PAST_BOOKINGS = 20
+# Distinct (restaurant, service date, period, floor version) kept per ledger.
+CACHE_BOUND = 1024
+
+
+@dataclass(frozen=True)
+class ServiceHistory:
+    """Past bookings of one service of a restaurant, and the shape of the
+    service being decided. ``key`` is what a policy may cache its own work on."""
+
+    key: tuple[int, date, str, int]  # restaurant, service date, period, floor version
+    sizes: tuple[int, ...]
+    starts: tuple[int, ...]  # seating minute from that night's opening
+    leads: tuple[int, ...]  # minutes between booking and seating
+    last_seating: int  # minutes from the opening, of the service being decided
+    closes: int  # minutes from the opening
+    turn_times: tuple[tuple[int, int], ...]  # (party size, minutes held, reset included)
+    opens_granule: int  # the service's opening, as a ledger granule
+
+    def turn_time(self, party_size: int) -> int:
+        for size, minutes in self.turn_times:
+            if size >= party_size:
+                return minutes
+        return self.turn_times[-1][1]
+
+    def minute_of(self, granule: int) -> int:
+        """Minutes from the opening to the start of a ledger granule."""
+        return (granule - self.opens_granule) * GRANULE_MINUTES
+
+
+@dataclass(frozen=True)
+class ServiceDemand:
+    """The history, and where the service being decided stands now."""
+
+    history: ServiceHistory
+    now: int  # minutes from the opening (negative: before it opens)
+    received: int  # bookings standing for this service so far
+
+
+_PAST = sa.select(
+    reservations.c.service_date,
+    reservations.c.start_at,
+    reservations.c.booked_at,
+    reservations.c.party_size,
+).where(
+    reservations.c.restaurant_id == sa.bindparam("restaurant_id"),
+    reservations.c.service_date >= sa.bindparam("first"),
+    reservations.c.service_date < sa.bindparam("service_date"),
+    reservations.c.channel != Channel.WALK_IN.value,
+    reservations.c.state != ReservationState.CANCELLED.value,
+)
+
+
+def service_history(
+    ledger: Ledger, conn: sa.Connection, floor: Floor, period: ServicePeriod, service_date: date
+) -> ServiceHistory | None:
+    """The period's history before ``service_date`` (cached per ledger), or
+    None when it is too short to forecast from."""
+    key = (floor.restaurant_id, service_date, period.name, floor.floor_version)
+    cache = ledger.cache("service_histories")
+    if key in cache:
+        found: ServiceHistory | None = cache[key]
+        return found
+    history = _load(conn, floor, period, service_date, key)
+    if len(cache) >= CACHE_BOUND:  # a bound, not an eviction policy
+        cache.clear()
+    cache[key] = history
+    return history
+
+
+def _load(
+    conn: sa.Connection,
+    floor: Floor,
+    period: ServicePeriod,
+    service_date: date,
+    key: tuple[int, date, str, int],
+) -> ServiceHistory | None:
+    opening = local_to_utc(floor, service_date, period.opens_min)
+    if opening is None:  # opens in a clock-change gap: nothing to anchor minutes on
+        return None
+    last_seating = period.last_seating_min - period.opens_min
+    sizes: list[int] = []
+    starts: list[int] = []
+    leads: list[int] = []
+    rows = conn.execute(
+        _PAST,
+        {
+            "restaurant_id": floor.restaurant_id,
+            "first": service_date - timedelta(days=LOOKBACK_DAYS),
+            "service_date": service_date,
+        },
+    )
+    periods: dict[date, ServicePeriod | None] = {}
+    for row in rows:
+        past = periods.get(row.service_date, ...)
+        if past is ...:
+            past = periods[row.service_date] = next(
+                (p for p in floor.periods_on(row.service_date) if p.name == period.name), None
+            )
+        if past is None:
+            continue
+        minute = _local_minute(floor, row.service_date, row.start_at)
+        if not past.opens_min <= minute <= past.last_seating_min:
+            continue
+        sizes.append(int(row.party_size))
+        starts.append(min(minute - past.opens_min, last_seating))
+        leads.append(max(int((row.start_at - row.booked_at).total_seconds() // 60), 0))
+    if len(sizes) < MIN_PAST_BOOKINGS:
+        return None
+    return ServiceHistory(
+        key,
+        tuple(sizes),
+        tuple(starts),
+        tuple(leads),
+        last_seating,
+        period.closes_min - period.opens_min,
+        period.turn_times,
+        granule_of(opening),
+    )
+
+
+def _local_minute(floor: Floor, service_date: date, moment: datetime) -> int:
+    local = moment.astimezone(floor.zone)
+    return (local.date() - service_date).days * 1440 + local.hour * 60 + local.minute
+
+
+def service_demand(
+    ledger: Ledger,
+    conn: sa.Connection,
+    floor: Floor,
+    period: ServicePeriod,
+    service_date: date,
+    book: DayBook,
+    now: datetime,
+) -> ServiceDemand | None:
+    """The demand a pooled choice prices a booking of this service against
+    (None: too little history, and then no admission control)."""
+    history = service_history(ledger, conn, floor, period, service_date)
+    if history is None:
+        return None
+    return demand_now(history, book, now)
+
+
+def demand_now(history: ServiceHistory, book: DayBook, now: datetime) -> ServiceDemand:
+    og = history.opens_granule
+    last = og + history.last_seating // GRANULE_MINUTES
+    received = book.parties_starting(og, last + 1)
+    minutes = int(now.timestamp() // 60) - og * GRANULE_MINUTES
+    return ServiceDemand(history, minutes, received)
+
+
+__all__ = [
+    "LOOKBACK_DAYS",
+    "MIN_PAST_BOOKINGS",
+    "ServiceDemand",
+    "ServiceHistory",
+    "demand_now",
+    "service_demand",
+    "service_history",
+]
