@@ -138,7 +138,7 @@ def find_times(
         histories: dict[str, ServiceHistory | None] = {}
         if isinstance(policy, PooledTableChoice):
             for period in {s.period.name: s.period for s in slots}.values():
-                histories[period.name] = service_history(ledger, conn, floor, period, day)
+                histories[period.name] = service_history(ledger, conn, floor, period, day, now)
     # One demand per service for the whole search: a pooled policy may then
     # price every slot against the same programme.
     demands = {

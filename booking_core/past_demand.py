@@ -3,10 +3,11 @@ plain data that a pooled table choice forecasts the demand still to come
 from (bid-price admission control, ``optimizer.bid_price``). Built here,
 from the ledger, because the optimizer never reads the database.
 
-Only past service dates are read, never the one being decided: the
-bookings that stood (not cancelled, walk-ins left out: they never asked
-ahead) of the same service period over the last ``LOOKBACK_DAYS``. Times
-count in minutes from the service's opening, as the optimizer's do."""
+Only service dates already past are read (before the one being decided,
+and before today): the bookings that stood (not cancelled; walk-ins left
+out, they never asked ahead) of the same service period over the last
+``LOOKBACK_DAYS``. Times count in minutes from the service's opening, as
+the optimizer's do."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ class ServiceHistory:
     """Past bookings of one service of a restaurant, and the shape of the
     service being decided. ``key`` is what a policy may cache its own work on."""
 
-    key: tuple[int, date, str, int]  # restaurant, service date, period, floor version
+    key: tuple[int, date, str, int, date]  # restaurant, service date, period, floor version, today
     sizes: tuple[int, ...]
     starts: tuple[int, ...]  # seating minute from that night's opening
     leads: tuple[int, ...]  # minutes between booking and seating
@@ -76,18 +77,25 @@ _PAST = sa.select(
 ).where(
     reservations.c.restaurant_id == sa.bindparam("restaurant_id"),
     reservations.c.service_date >= sa.bindparam("first"),
-    reservations.c.service_date < sa.bindparam("service_date"),
+    reservations.c.service_date < sa.bindparam("before"),
     reservations.c.channel != Channel.WALK_IN.value,
     reservations.c.state != ReservationState.CANCELLED.value,
 )
 
 
 def service_history(
-    ledger: Ledger, conn: sa.Connection, floor: Floor, period: ServicePeriod, service_date: date
+    ledger: Ledger,
+    conn: sa.Connection,
+    floor: Floor,
+    period: ServicePeriod,
+    service_date: date,
+    now: datetime,
 ) -> ServiceHistory | None:
-    """The period's history before ``service_date`` (cached per ledger), or
-    None when it is too short to forecast from."""
-    key = (floor.restaurant_id, service_date, period.name, floor.floor_version)
+    """The period's history before ``service_date`` and before today (cached
+    per ledger), or None when it is too short to forecast from. A later
+    date's bookings are not history: its night has not happened yet."""
+    today = now.astimezone(floor.zone).date()
+    key = (floor.restaurant_id, service_date, period.name, floor.floor_version, today)
     cache = ledger.cache("service_histories")
     if key in cache:
         found: ServiceHistory | None = cache[key]
@@ -104,7 +112,7 @@ def _load(
     floor: Floor,
     period: ServicePeriod,
     service_date: date,
-    key: tuple[int, date, str, int],
+    key: tuple[int, date, str, int, date],
 ) -> ServiceHistory | None:
     opening = local_to_utc(floor, service_date, period.opens_min)
     if opening is None:  # opens in a clock-change gap: nothing to anchor minutes on
@@ -118,7 +126,7 @@ def _load(
         {
             "restaurant_id": floor.restaurant_id,
             "first": service_date - timedelta(days=LOOKBACK_DAYS),
-            "service_date": service_date,
+            "before": min(service_date, key[4]),
         },
     )
     periods: dict[date, ServicePeriod | None] = {}
@@ -166,7 +174,7 @@ def service_demand(
 ) -> ServiceDemand | None:
     """The demand a pooled choice prices a booking of this service against
     (None: too little history, and then no admission control)."""
-    history = service_history(ledger, conn, floor, period, service_date)
+    history = service_history(ledger, conn, floor, period, service_date, now)
     if history is None:
         return None
     return demand_now(history, book, now)

@@ -66,7 +66,7 @@ class PooledAcceptance:
         self.min_share = min_share
         self._best_fit = BestFitAtBooking()
         self._floors: dict[tuple[int, int], FloorPlan] = {}
-        self._bids: dict[tuple[int, date, str, int], BidPrices] = {}
+        self._bids: dict[tuple[int, date, str, int, date], BidPrices] = {}
         self._search = threading.local()
 
     def choose(

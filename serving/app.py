@@ -11,7 +11,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from booking_core.daybook import table_policy
 from booking_core.ledger import Ledger
+from optimizer.pooled_policy import PooledAcceptance
 from serving import problems
 from serving.attendance import AttendanceScorer
 from serving.booking_writer import BookingWriter
@@ -32,6 +34,7 @@ from serving.routes import (
     reservations,
     restaurants,
     seating,
+    seating_settings,
     waitlist,
 )
 
@@ -53,6 +56,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_ledger = ledger is None
+        # Restaurants set to pooled seating choose tables with this (the
+        # booking core cannot build one: the optimizer builds on it).
+        if table_policy.pooled is None:
+            table_policy.pooled = PooledAcceptance()
         app.state.ledger = ledger or Ledger.open(settings.ledger_url)
         app.state.champions = champions or Champions(
             settings.var_dir if settings.load_models else None,
@@ -86,6 +93,7 @@ def create_app(
         reservations,
         waitlist,
         seating,
+        seating_settings,
         predictions,
         recommendations,
         guests,
