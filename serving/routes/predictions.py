@@ -1,10 +1,11 @@
 """Predictions for hosts and managers: a reservation's attendance risk with
-its reasons, and covers forecasts with intervals. Every answer names the
+its reasons, a service's bookings ranked by that risk (whom to call, where a
+deposit is worth asking), and covers forecasts with intervals. Every answer names the
 model version that made it, or says that the documented baseline did."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 import polars as pl
@@ -14,9 +15,9 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from booking_core.availability import get_floor
-from booking_core.errors import InvalidRequest
+from booking_core.errors import InvalidRequest, UnknownRestaurant
 from booking_core.ledger import Ledger
-from booking_core.schema import restaurants
+from booking_core.schema import reservations, restaurants
 from serving import attendance, forecasts, turn_times
 from serving.attendance import AttendanceScorer
 from serving.champions import ATTENDANCE, DEMAND, DURATION, Champions
@@ -106,6 +107,102 @@ def _score(
     if not who.may_run(found.restaurant_id):
         raise forbidden("Attendance risk is for the restaurant's staff.")
     return scorer.score(reservation_id, champions.get(ATTENDANCE), ledger.clock())
+
+
+# A booking worth a reminder call (or a deposit next time): at least twice
+# the restaurant's own no-show rate and at least this likely not to come.
+ATTENTION_FLOOR = 0.15
+ATTENTION_RATE_MULTIPLE = 2.0
+
+
+class BookingRiskPublic(BaseModel):
+    reservation_id: int
+    start_at: datetime
+    party_size: int
+    guest_name: str
+    no_show_probability: float = Field(ge=0, le=1)
+    reasons: list[Reason]
+    needs_attention: bool = Field(
+        description=f"At least {ATTENTION_RATE_MULTIPLE:g}x the restaurant's no-show rate "
+        f"and at least {ATTENTION_FLOOR:.0%}"
+    )
+
+
+class ServiceRiskPublic(BaseModel):
+    restaurant_id: int
+    service_date: LocalDate
+    model: str = ATTENDANCE
+    model_version: str | None = Field(description="None when the baseline answered")
+    source: str = Field(description="champion, or baseline")
+    baseline: str | None = Field(default=None, description="The baseline's rule, when it answered")
+    restaurant_no_show_rate: float = Field(description="Shrunk toward 8% while history is short")
+    booked_covers: int
+    expected_covers: float = Field(
+        description="Booked covers weighted by the chance each party comes"
+    )
+    bookings: list[BookingRiskPublic] = Field(description="Riskiest first")
+
+
+@router.get("/no-shows/{restaurant_id}", response_model=ServiceRiskPublic)
+def service_risk(
+    restaurant_id: PathId,
+    who: CurrentPrincipal,
+    ledger: LedgerDep,
+    scorer: ScorerDep,
+    champions: ChampionsDep,
+    date: LocalDate | None = None,
+) -> ServiceRiskPublic:
+    """A service's bookings still to come (default: today's), riskiest first,
+    with the covers to expect: the manager's list of whom to call."""
+    require_staff_of(who, restaurant_id)
+    now = ledger.clock()
+    day = date or now.date()
+    r = reservations
+    with ledger.read() as conn:
+        known = conn.execute(
+            sa.select(restaurants.c.id).where(restaurants.c.id == restaurant_id)
+        ).first()
+        if known is None:
+            raise UnknownRestaurant(f"There is no restaurant with id {restaurant_id}.")
+        rows = conn.execute(
+            sa.select(r.c.id, r.c.start_at, r.c.party_size, r.c.guest_name)
+            .where(
+                r.c.restaurant_id == restaurant_id,
+                r.c.service_date == day,
+                r.c.state.in_(("booked", "confirmed")),
+                r.c.channel != "walk_in",
+            )
+            .order_by(r.c.start_at, r.c.id)
+        ).all()
+    champion = champions.get(ATTENDANCE)
+    risks = scorer.score_many([row.id for row in rows], champion, now)
+    rate = scorer.restaurant_rate(restaurant_id, now)
+    threshold = max(ATTENTION_FLOOR, ATTENTION_RATE_MULTIPLE * rate)
+    source = risks[0].source if risks else ("champion" if champion is not None else "baseline")
+    bookings = [
+        BookingRiskPublic(
+            reservation_id=row.id,
+            start_at=row.start_at,
+            party_size=row.party_size,
+            guest_name=row.guest_name,
+            no_show_probability=(p := min(1.0, max(0.0, risk.probability))),
+            reasons=[Reason(reason=text, weight=w) for text, w in risk.reasons],
+            needs_attention=p >= threshold,
+        )
+        for row, risk in zip(rows, risks, strict=True)
+    ]
+    PREDICTIONS.labels(ATTENDANCE, champion.version if champion is not None else "-", source).inc()
+    return ServiceRiskPublic(
+        restaurant_id=restaurant_id,
+        service_date=day,
+        model_version=champion.version if champion is not None else None,
+        source=source,
+        baseline=attendance.BASELINE_NAME if source == "baseline" else None,
+        restaurant_no_show_rate=rate,
+        booked_covers=sum(b.party_size for b in bookings),
+        expected_covers=sum(b.party_size * (1 - b.no_show_probability) for b in bookings),
+        bookings=sorted(bookings, key=lambda b: (-b.no_show_probability, b.start_at)),
+    )
 
 
 class TurnTimePublic(BaseModel):

@@ -18,7 +18,7 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,14 +27,23 @@ import polars as pl
 import pytest
 
 from booking_core.domain import Channel
-from booking_core.errors import BookingError
+from booking_core.errors import BookingError, InvalidRequest, UnknownReservation
 from booking_core.guests import DinerSpec, create_diner
 from booking_core.ledger import Ledger
-from booking_core.reservations import BookingRequest, advance, book, cancel, modify
+from booking_core.reservations import (
+    BookingRequest,
+    advance,
+    book,
+    cancel,
+    modify,
+    seat_walk_in,
+)
 from booking_core.restaurants import add_restaurant
+from models.attendance import AttendanceRisk
 from models.extract import LedgerSnapshot
 from models.features import attendance_frame
-from serving.attendance import FEATURE_SCHEMA, AttendanceScorer
+from serving.attendance import FEATURE_SCHEMA, AttendanceScorer, Risk
+from serving.champions import Loaded
 from tests.conftest import bistro_spec
 from tests.serving.conftest import Clock
 
@@ -52,6 +61,10 @@ class Replay:
     served: dict[int, dict[str, Any]] = field(default_factory=dict)
     trained: pl.DataFrame = field(default_factory=pl.DataFrame)
     modified: set[int] = field(default_factory=set)
+    # At the end of the replay, every booking's row read one by one and all at once.
+    one_by_one: pl.DataFrame = field(default_factory=pl.DataFrame)
+    all_at_once: pl.DataFrame = field(default_factory=pl.DataFrame)
+    scored: dict[str, list[Risk]] = field(default_factory=dict)
 
 
 def _replay(ledger: Ledger, clock: Clock, seed: int) -> Replay:
@@ -133,6 +146,27 @@ def _replay(ledger: Ledger, clock: Clock, seed: int) -> Replay:
             out.served[made.id] = scorer.features(made.id).row(0, named=True)
     with LedgerSnapshot.from_ledger(ledger) as snapshot:
         out.trained = attendance_frame(snapshot.frames(), "booking", as_of=clock.now)
+    # Shuffled, so the batch must keep the order it was asked in.
+    ids = rng.sample(sorted(out.served), len(out.served))
+    out.one_by_one = pl.concat([scorer.features(i) for i in ids])
+    out.all_at_once = scorer.features_many(ids)
+    champion = Loaded(
+        "attendance_risk",
+        "1",
+        None,
+        # A small ledger: small leaves, and enough rows kept to calibrate on.
+        AttendanceRisk(
+            n_estimators=30,
+            early_stopping_rounds=None,
+            num_leaves=4,
+            min_child_samples=5,
+            calibration_fraction=0.4,
+        ).fit(out.trained.filter(pl.col("no_show").is_not_null())),
+        clock.now,
+    )
+    for name, model in (("baseline", None), ("champion", champion)):
+        out.scored[name] = [scorer.score(i, model) for i in ids]
+        out.scored[f"{name}, all at once"] = scorer.score_many(ids, model)
     return out
 
 
@@ -206,3 +240,46 @@ def test_a_perturbed_row_is_caught(replay: Replay) -> None:
     ):
         wrong = mismatches({**served, name: bump(served[name])}, trained)
         assert [w.split(":")[0] for w in wrong] == [name]
+
+
+def test_a_service_read_at_once_is_the_rows_read_one_by_one(replay: Replay) -> None:
+    """The seating plan and the manager's list read a whole service at once:
+    the same rows, in the order asked, and the same risks and reasons, by the
+    baseline and by a real fitted model."""
+    assert replay.all_at_once.height == len(replay.served) >= 80
+    assert replay.all_at_once.equals(replay.one_by_one)
+    for name in ("baseline", "champion"):
+        one, many = replay.scored[name], replay.scored[f"{name}, all at once"]
+        assert [r.reservation_id for r in many] == [r.reservation_id for r in one]
+        for a, b in zip(one, many, strict=True):
+            assert b.probability == pytest.approx(a.probability, rel=1e-9)
+            assert [w for w, _ in b.reasons] == [w for w, _ in a.reasons]
+            assert (
+                (b.source, b.model_version)
+                == (a.source, a.model_version)
+                == ((name, "1") if name == "champion" else ("baseline", None))
+            )
+    # The model does tell parties apart, or equal scores would prove nothing.
+    assert len({round(r.probability, 6) for r in replay.scored["champion"]}) > 5
+
+
+def test_a_batch_with_an_unknown_or_walk_in_booking_is_refused(tmp_path: Path) -> None:
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}")
+    try:
+        clock = Clock()
+        ledger.clock = clock
+        place = add_restaurant(ledger, bistro_spec())
+        day = (clock.now + timedelta(days=2)).date()
+        made = book(ledger, BookingRequest(place, day, "19:00", 2, guest_name="A"))
+        walk_in = seat_walk_in(
+            ledger, place, 2, now=datetime.combine(day, time(19, 30), ZoneInfo("Europe/London"))
+        )
+        scorer = AttendanceScorer(ledger)
+        assert scorer.features_many([]).height == 0
+        assert scorer.features_many([made.id, made.id]).height == 1
+        with pytest.raises(UnknownReservation, match="999999"):
+            scorer.features_many([made.id, 999_999])
+        with pytest.raises(InvalidRequest, match="walk-in"):
+            scorer.features_many([made.id, walk_in.id])
+    finally:
+        ledger.dispose()
