@@ -97,6 +97,7 @@ holdout was then scored once for the committed candidate:
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -347,13 +348,19 @@ def run_recruit_benchmark(data_dir: Path = DATA_DIR, **model_params: Any) -> dic
     }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="LightGBM threads of our model (default: all)"
+    )
+    args = parser.parse_args(argv)
     console = Console()
     if not (DATA_DIR / "recruit").is_dir():
         console.print(f"[red]Recruit data not found under {DATA_DIR}[/red]")
         return 1
     started = time.perf_counter()
-    results = run_recruit_benchmark(DATA_DIR)
+    params = {} if args.threads is None else {"n_jobs": args.threads}
+    results = run_recruit_benchmark(DATA_DIR, **params)
     results["machine"] = {
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),

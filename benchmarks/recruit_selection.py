@@ -87,10 +87,12 @@ def dump(origin: date, out: Path, variants: list[str], threads: int | None) -> N
         how="diagonal_relaxed",
     )
     model.feature_names_ = [c for c in train.columns if c not in NON_FEATURES]
+    # Every forecast row (the market-level swing averages over all of them);
+    # ``actual`` is null where the store-day is not scored.
     test = _frame(prepared, origin, spec, False).join(
         data.holdout.select("restaurant_id", "date", pl.col("covers").alias("actual")),
         on=["restaurant_id", "date"],
-        how="inner",
+        how="left",
     )
     print(f"{origin}: frames {time.perf_counter() - started:.0f} s, {train.height:,} rows")
     X, y, Xt = model._matrix(train), train["y"].to_numpy(), model._matrix(test)
@@ -130,7 +132,8 @@ def dump(origin: date, out: Path, variants: list[str], threads: int | None) -> N
         "horizon",
         "actual",
         *[c for c in STAT_COLUMNS if c in test.columns],
-    )
+        "mean_28d",
+    ).join(_last_year_swing(data.history, origin), on="date", how="left")
     median = (
         WeekdayMedianBaseline(horizon=HORIZON)
         .fit(data.history)
@@ -156,6 +159,20 @@ def dump(origin: date, out: Path, variants: list[str], threads: int | None) -> N
         pred: Any = np.zeros(test.height)
         if variant in ("huber", "l2"):
             pred = fit(everything, variant).predict(Xt)
+        elif variant.startswith("huber_s"):
+            # The same point model on another bagging seed.
+            model.random_state = int(variant.removeprefix("huber_s"))
+            pred = fit(everything, "huber").predict(Xt)
+            model.random_state = 0
+        elif variant.startswith("hp:"):
+            # One LightGBM setting changed, e.g. "hp:max_bin=255".
+            setting, value = variant.removeprefix("hp:").split("=")
+            default = getattr(model, setting)
+            setattr(model, setting, type(default)(value))
+            pred = fit(everything, "huber").predict(Xt)
+            setattr(model, setting, default)
+        elif variant in ("ridge", "mlp"):
+            pred = _other_family(variant, X, y, Xt, names, categorical, threads)
         elif variant == "bucket":
             for lo, hi in BUCKETS:
                 rows = (horizon >= lo) & (horizon <= hi)
@@ -194,6 +211,134 @@ def dump(origin: date, out: Path, variants: list[str], threads: int | None) -> N
         result.write_parquet(path)
         print(f"{origin}: {variant} {time.perf_counter() - t0:.0f} s", flush=True)
     print(f"{origin}: done in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def _last_year_swing(history: pl.DataFrame, origin: date) -> pl.DataFrame:
+    """Per target day d: the mean over stores of log1p(covers) on d - 364 less
+    the store's mean over the 28 days before origin - 364 (stores open on both),
+    with how many stores and base days it rests on."""
+    year = timedelta(days=364)
+    base_start, base_end = origin - year - timedelta(days=28), origin - year
+    hist = history.select("restaurant_id", "date", pl.col("covers").log1p().alias("y"))
+    base_rows = hist.filter((pl.col("date") >= base_start) & (pl.col("date") < base_end))
+    base = base_rows.group_by("restaurant_id").agg(pl.col("y").mean().alias("base"))
+    days = pl.DataFrame(
+        {"date": pl.date_range(origin, origin + timedelta(days=HORIZON - 1), eager=True)}
+    )
+    then = hist.join(base, on="restaurant_id", how="inner").with_columns(
+        (pl.col("date") + year).alias("date")
+    )
+    swing = (
+        days.join(then, on="date", how="inner")
+        .group_by("date")
+        .agg(
+            (pl.col("y") - pl.col("base")).mean().alias("ly_swing"),
+            pl.len().alias("ly_stores"),
+        )
+    )
+    return days.join(swing, on="date", how="left").with_columns(
+        ly_base_days=pl.lit(base_rows["date"].n_unique())
+    )
+
+
+def _anchor_of(X: np.ndarray, names: list[str]) -> np.ndarray:
+    """The statistical forecast a residual model starts from (first present of
+    the sells-like weekday's, the weekday's, the 28-day recency-weighted means,
+    the overall mean)."""
+    out = np.full(len(X), np.nan)
+    for column in ("like_wd_ewm_6w", "wd_ewm_6w", "ewm_28d", "mean_all"):
+        values = X[:, names.index(column)].astype(np.float64)
+        out = np.where(np.isnan(out), values, out)
+    return np.nan_to_num(out)
+
+
+ONE_HOT = ("weekday", "weekday_like", "day_type", "month")
+
+
+def _design(
+    X: np.ndarray, Xt: np.ndarray, names: list[str], categorical: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Standardized, median-imputed numeric features with missing flags, and
+    one-hot codes (attributes, weekday types, month), for models other than trees."""
+    coded = [i for i, n in enumerate(names) if n in categorical or n in ONE_HOT]
+    numeric = [i for i in range(len(names)) if i not in coded]
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    num, num_t = X[:, numeric].astype(np.float32), Xt[:, numeric].astype(np.float32)
+    missing = np.isnan(num)
+    flagged = missing.any(axis=0)
+    median = np.nanmedian(num, axis=0)
+    median = np.where(np.isnan(median), 0.0, median)
+    num = np.where(missing, median, num)
+    num_t = np.where(np.isnan(num_t), median, num_t)
+    mean, std = num.mean(axis=0), num.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    parts.append(((num - mean) / std, (num_t - mean) / std))
+    parts.append(
+        (
+            missing[:, flagged].astype(np.float32),
+            np.isnan(Xt[:, numeric])[:, flagged].astype(np.float32),
+        )
+    )
+    for i in coded:
+        levels = np.unique(X[~np.isnan(X[:, i]), i])
+        parts.append(
+            (
+                (X[:, i][:, None] == levels[None, :]).astype(np.float32),
+                (Xt[:, i][:, None] == levels[None, :]).astype(np.float32),
+            )
+        )
+    return (
+        np.hstack([a for a, _ in parts]).astype(np.float32),
+        np.hstack([b for _, b in parts]).astype(np.float32),
+    )
+
+
+def _other_family(
+    variant: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    Xt: np.ndarray,
+    names: list[str],
+    categorical: list[str],
+    threads: int | None,
+) -> np.ndarray:
+    """A ridge regression or a small MLP (scikit-learn) on the residual from the
+    statistical anchor, for a blend partner whose errors differ from the trees'."""
+    from threadpoolctl import threadpool_limits
+
+    A, At = _design(X, Xt, names, categorical)
+    base, base_t = _anchor_of(X, names), _anchor_of(Xt, names)
+    # Wild days (private parties) would pull a squared loss: clip the residual.
+    target = np.clip(y - base, -2.0, 2.0)
+    with threadpool_limits(threads):
+        if variant == "ridge":
+            ones, ones_t = np.ones((len(A), 1), np.float32), np.ones((len(At), 1), np.float32)
+            A, At = np.hstack([A, ones]), np.hstack([At, ones_t])
+            gram = np.zeros((A.shape[1], A.shape[1]))
+            rhs = np.zeros(A.shape[1])
+            for lo in range(0, len(A), 200_000):
+                block = A[lo : lo + 200_000].astype(np.float64)
+                gram += block.T @ block
+                rhs += block.T @ target[lo : lo + 200_000]
+            penalty = 1.0 * np.eye(A.shape[1])
+            penalty[-1, -1] = 0.0
+            coef = np.linalg.solve(gram + penalty, rhs)
+            return base_t + At.astype(np.float64) @ coef
+        from sklearn.neural_network import MLPRegressor
+
+        net = MLPRegressor(
+            hidden_layer_sizes=(128, 64),
+            alpha=1e-4,
+            batch_size=2048,
+            learning_rate_init=1e-3,
+            max_iter=12,
+            early_stopping=True,
+            validation_fraction=0.05,
+            n_iter_no_change=3,
+            random_state=0,
+        )
+        net.fit(A, target.astype(np.float32))
+        return base_t + net.predict(At).astype(np.float64)
 
 
 def _rmsle_log(y: np.ndarray, pred_log: np.ndarray) -> float:
@@ -242,17 +387,106 @@ def blend(out: Path) -> None:
         print(wide.group_by("model", "stat").agg(pl.all().sort_by("mean").first()).sort("mean"))
 
 
+def _with_median(point: np.ndarray, frame: pl.DataFrame, weight: float = 0.1) -> np.ndarray:
+    """The forecaster's blend with the sells-like weekday median (model alone
+    where the median is missing)."""
+    anchor = frame["like_wd_median"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    return np.where(np.isnan(anchor), point, (1 - weight) * point + weight * anchor)
+
+
+def _swing_shift(final: np.ndarray, frame: pl.DataFrame) -> np.ndarray:
+    """Per row, last year's market swing on its day less the swing the forecast
+    implies (mean over stores of forecast less the store's last-28-day mean);
+    0 where last year says nothing."""
+    implied = (
+        frame.select("date", pl.Series("gap", final) - pl.col("mean_28d"))
+        .group_by("date")
+        .agg(pl.col("gap").mean().alias("implied"))
+    )
+    joined = frame.select("date", "ly_swing").join(implied, on="date", how="left")
+    shift = (joined["ly_swing"] - joined["implied"]).fill_null(0.0).to_numpy()
+    return np.nan_to_num(shift)
+
+
+def combine(out: Path, seeds: int) -> None:
+    """Seed bags, a second model family and last year's swing, per origin and mean.
+
+    Every row is the final forecast as the forecaster would issue it (blended
+    with the sells-like weekday median at 0.1) unless said otherwise."""
+    frames = {
+        f.stem.removeprefix("origin_"): frame
+        for f in sorted(out.glob("origin_*.parquet"))
+        if "gbm_huber" in (frame := pl.read_parquet(f)).columns
+    }
+    rows: list[tuple[str, str, float]] = []
+    for name, frame in frames.items():
+        scored = frame["actual"].is_not_null().to_numpy()
+        y = np.log1p(frame["actual"].fill_null(0).to_numpy())[scored]
+
+        def score(final: np.ndarray, y: np.ndarray = y, scored: np.ndarray = scored) -> float:
+            return _rmsle_log(y, final[scored])
+
+        runs = [frame["gbm_huber"].to_numpy()] + [
+            frame[f"gbm_huber_s{k}"].to_numpy()
+            for k in range(1, seeds)
+            if f"gbm_huber_s{k}" in frame.columns
+        ]
+        singles = [score(_with_median(r, frame)) for r in runs]
+        rows.append((name, "single seed 0", singles[0]))
+        rows.append((name, f"single, mean over {len(runs)} seeds", float(np.mean(singles))))
+        for k in (2, 3, 5):
+            if k <= len(runs):
+                rows.append(
+                    (name, f"bag of {k}", score(_with_median(np.mean(runs[:k], axis=0), frame)))
+                )
+        bag = np.mean(runs[:3], axis=0) if len(runs) >= 3 else runs[0]
+        for other in ("gbm_ridge", "gbm_mlp"):
+            if other not in frame.columns:
+                continue
+            alt = frame[other].to_numpy()
+            rows.append((name, f"{other} alone", score(_with_median(alt, frame))))
+            for b in (0.1, 0.2, 0.3, 0.4):
+                rows.append(
+                    (
+                        name,
+                        f"seed0 + {other} {b}",
+                        score(_with_median((1 - b) * runs[0] + b * alt, frame)),
+                    )
+                )
+                rows.append(
+                    (
+                        name,
+                        f"bag3 + {other} {b}",
+                        score(_with_median((1 - b) * bag + b * alt, frame)),
+                    )
+                )
+        for base_name, base in (("seed0", runs[0]), ("bag3", bag)):
+            final = _with_median(base, frame)
+            shift = _swing_shift(final, frame)
+            for alpha in (0.1, 0.2, 0.3, 0.5):
+                rows.append((name, f"{base_name} + ly swing {alpha}", score(final + alpha * shift)))
+    table = pl.DataFrame(rows, schema=["origin", "variant", "rmsle"], orient="row", strict=False)
+    wide = table.pivot(on="origin", index="variant", values="rmsle")
+    origin_cols = sorted(frames)
+    wide = wide.with_columns(mean=pl.mean_horizontal(origin_cols))
+    with pl.Config(tbl_rows=200, tbl_width_chars=200, float_precision=4, fmt_str_lengths=40):
+        print(wide)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=["dump", "blend"])
+    parser.add_argument("command", choices=["dump", "blend", "combine"])
     parser.add_argument("--origin", action="append", type=date.fromisoformat)
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "recruit_selection")
     parser.add_argument("--variants", default="huber,l2,bucket,profile")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--seeds", type=int, default=5, help="combine: seeds to bag at most")
     args = parser.parse_args()
     if args.command == "dump":
         for origin in args.origin or ORIGINS:
             dump(origin, args.out, args.variants.split(","), args.threads)
+    elif args.command == "combine":
+        combine(args.out, args.seeds)
     else:
         blend(args.out)
     return 0
