@@ -16,13 +16,21 @@ simulator's pooled-predictive policy does (``optimizer.bid_price``: the LP
 over the rest of the night, re-solved without the booking's tables). As in
 the simulator, the tables priced are the ones the check chose, the holds
 are the parties as they stand (before any move), and every party is held
-for its turn time. A search of times (``quick``) builds the programme once
-and re-solves it per slot; a booking builds its own."""
+for its turn time.
+
+Two shortcuts, both exact. A booking whose tables the LP's optimum leaves
+free at every granule they would be held displaces nothing (the optimum
+stays feasible without them), so no re-solve is needed; most bookings away
+from the peak end there. And a search re-uses the programme of the
+previous search of that service in the same thread while the day book is the same cached
+object and neither the bookings received nor the past requests already
+arrived by now have changed (the LP depends on nothing else); a booking
+builds its own (its day book is a fresh copy)."""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from booking_core.daybook import BestFitAtBooking, DayBook, PooledChoice, TableMove
@@ -37,16 +45,51 @@ from optimizer.service import FloorPlan, Party
 NEW_PARTY = -1
 # Bid prices kept per (restaurant, service date, period, floor version).
 BID_PRICE_BOUND = 256
+# Solved programmes a thread keeps for searches (each holds its day book).
+SEARCHES_KEPT = 8
 
 
 @dataclass
-class _SearchProgramme:
-    """The programme one search prices its slots against (per thread: a
-    programme is re-solved in place, so it is never shared between threads)."""
+class _Priced:
+    """A solved programme and how much of each capacity row its optimum
+    uses. Kept per thread for searches: a programme is re-solved in place,
+    so it is never shared between threads."""
 
     book: DayBook
-    demand: ServiceDemand
+    key: tuple[object, ...]  # the history, share arrived by now, received
     programme: Programme
+    used: dict[tuple[int, int], float]  # (table class, granule) -> tables at the optimum
+    answers: dict[tuple[tuple[int, ...], int, int], float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, book: DayBook, key: tuple[object, ...], programme: Programme) -> _Priced:
+        used: dict[tuple[int, int], float] = {}
+        if programme.rows and programme.value > 0:
+            activity = programme.solver.ComputeConstraintActivities()
+            used = {cg: activity[row.index()] for cg, row in programme.rows.items()}
+        return cls(book, key, programme, used)
+
+    def displaced(self, tables: tuple[int, ...], start: int, end: int) -> float:
+        if self.programme.value <= 0:
+            return 0.0  # nothing is expected that tables could serve
+        known = self.answers.get((tables, start, end))
+        if known is None:
+            needed = self.optimum_needs(tables, start, end)
+            known = self.programme.displaced(tables, start, end) if needed else 0.0
+            self.answers[tables, start, end] = known
+        return known
+
+    def optimum_needs(self, tables: tuple[int, ...], start: int, end: int) -> bool:
+        """Whether the LP's optimum uses so many tables of their class at
+        some granule of [start, end) that these could not be spared."""
+        bids = self.programme.bids
+        g0, g1 = bids.span(start, end)
+        return any(
+            self.used[c, g] + n > row.ub() + 1e-9
+            for c, n in bids.uses(tables).items()
+            for g in range(g0, g1)
+            if (row := self.programme.rows.get((c, g))) is not None
+        )
 
 
 class PooledAcceptance:
@@ -124,25 +167,32 @@ class PooledAcceptance:
         """Covers the requests still expected lose if ``tables`` are held
         over granules [g0, g1)."""
         history = demand.history
-        programme = self._programme(floor, book, demand, reuse=quick)
-        return programme.displaced(tables, history.minute_of(g0), history.minute_of(g1))
+        priced = self._priced(floor, book, demand, reuse=quick)
+        return priced.displaced(tables, history.minute_of(g0), history.minute_of(g1))
 
-    def _programme(
+    def _priced(
         self, floor: Floor, book: DayBook, demand: ServiceDemand, *, reuse: bool
-    ) -> Programme:
-        last: _SearchProgramme | None = getattr(self._search, "last", None)
-        if reuse and last is not None and last.book is book and last.demand == demand:
-            return last.programme
+    ) -> _Priced:
         history = demand.history
         bids = self._bid_prices(floor, history)
+        # The LP sees ``now`` only through which past requests had arrived by
+        # then: the share arrived names that set exactly.
+        key = (history.key, bids.history.share_received_by(demand.now), demand.received)
+        # One per service (a search spans lunch and dinner), per thread.
+        recent: dict[tuple[object, ...], _Priced] = self._search.__dict__.setdefault("recent", {})
+        last = recent.get(key)
+        if reuse and last is not None and last.book is book:
+            return last
         holds = [
             (h.table_ids, history.minute_of(h.g0), history.minute_of(h.g1))
             for h in book.holdings.values()
         ]
-        programme = bids.programme(demand.now, demand.received, holds)
+        priced = _Priced.of(book, key, bids.programme(demand.now, demand.received, holds))
         if reuse:
-            self._search.last = _SearchProgramme(book, demand, programme)
-        return programme
+            if len(recent) >= SEARCHES_KEPT:
+                recent.clear()
+            recent[key] = priced
+        return priced
 
     def _bid_prices(self, floor: Floor, history: ServiceHistory) -> BidPrices:
         bids = self._bids.get(history.key)
