@@ -664,7 +664,7 @@ class _Model:
                 # current plan) keeps the answer close to it.
                 if not strict:
                     objective.append(option_value(p, o, settings, floor) * x)
-                for k in set(ks):
+                for k in dict.fromkeys(ks):  # set order varies by process (str hash)
                     if k[0] != "combo":
                         usage[k].append((s.start, s.end, x, ks.count(k)))
                 if relaxed and ks[-1] == ("combo",):
