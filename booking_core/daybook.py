@@ -53,6 +53,9 @@ class DayBook:
     busy: dict[int, int] = field(default_factory=dict)  # table id -> bitmask of granules
     starts: dict[int, list[int]] = field(default_factory=dict)  # start granule -> [covers, parties]
     holdings: dict[int, Holding] = field(default_factory=dict)  # reservation id -> holding
+    # Taken by predictive overbooking and not yet seated: no table, no busy
+    # granules (``table_ids`` is empty), but counted in ``starts``.
+    overbooked: dict[int, Holding] = field(default_factory=dict)
 
     @classmethod
     def for_date(cls, floor: Floor, service_date: date) -> DayBook:
@@ -65,6 +68,7 @@ class DayBook:
             dict(self.busy),
             {g: list(c) for g, c in self.starts.items()},
             dict(self.holdings),
+            dict(self.overbooked),
         )
 
     def add_holding(self, holding: Holding) -> None:
@@ -189,8 +193,16 @@ class TableMove:
 
 @dataclass(frozen=True, slots=True)
 class PooledChoice:
+    """Tables for the party (and the moves that make room), or, when
+    ``overbooked``, none: the booking is taken beyond the tables and the
+    host seats it when one frees (``option`` is then ``NO_TABLES``)."""
+
     option: SeatingOption
     moves: tuple[TableMove, ...] = ()
+    overbooked: bool = False
+
+
+NO_TABLES = SeatingOption((), 0, 0, frozenset(), False)
 
 
 @runtime_checkable
@@ -215,6 +227,32 @@ class PooledTableChoice(TableChoice, Protocol):
         quick: bool = False,
         demand: ServiceDemand | None = None,
     ) -> PooledChoice | None: ...
+
+
+@runtime_checkable
+class OverbookingChoice(Protocol):
+    """A pooled choice that can also decide predictive overbooking: whether
+    a party for whom no table can be made free may still be taken, with
+    the restaurant's ``max_wait_risk`` bound on the chance that a guest who
+    comes waits over 15 minutes, among the parties starting within
+    ``service`` (granules [opening, closing) of the booking's service).
+    False when it cannot tell (no show probabilities to go on):
+    overbooking is then off."""
+
+    def overbooking_allows(
+        self,
+        floor: Floor,
+        book: DayBook,
+        party_size: int,
+        g0: int,
+        g1: int,
+        *,
+        max_wait_risk: float,
+        service: tuple[int, int],
+        area_id: int | None = None,
+        accessible: bool = False,
+        now: datetime | None = None,
+    ) -> bool: ...
 
 
 def choose_tables(
@@ -304,6 +342,8 @@ def load_day_book(
             r.c.state,
             r.c.area_id,
             r.c.accessible_required,
+            r.c.end_at,
+            r.c.overbooked,
             rt.c.table_id,
             rt.c.start_at.label("t_start"),
             rt.c.end_at.label("t_end"),
@@ -335,6 +375,23 @@ def load_day_book(
                 g1,
                 row.party_size,
                 row.state in movable and row.service_date == service_date,
+                row.area_id,
+                bool(row.accessible_required),
+            )
+        elif (
+            row.table_id is None
+            and row.overbooked
+            and row.state in holding
+            and row.service_date == service_date
+        ):
+            g0, g1 = granule_span(row.start_at, row.end_at)
+            book.overbooked[row.id] = Holding(
+                row.id,
+                (),
+                g0,
+                g1,
+                row.party_size,
+                row.state in movable,
                 row.area_id,
                 bool(row.accessible_required),
             )

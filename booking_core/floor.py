@@ -100,6 +100,8 @@ class Floor:
     cancellation_fee_minor: int = 0
     floor_version: int = 0
     table_policy: str = "lock_at_booking"  # the restaurant's seating setting
+    # Predictive overbooking's bound on the risk of a long wait (None: off).
+    overbooking_max_wait_risk: float | None = None
 
     @cached_property
     def zone(self) -> ZoneInfo:
@@ -257,6 +259,7 @@ def load_floor(conn: sa.Connection, restaurant_id: int) -> Floor:
         cancellation_fee_minor=r["cancellation_fee_minor"],
         floor_version=r["floor_version"],
         table_policy=r["table_policy"],
+        overbooking_max_wait_risk=r["overbooking_max_wait_risk"],
     )
 
 

@@ -29,12 +29,16 @@ from booking_core.availability import (
     remember_day_book,
 )
 from booking_core.daybook import (
+    NO_TABLES,
+    BestFitAtBooking,
     DayBook,
     Holding,
+    OverbookingChoice,
     PooledChoice,
     PooledTableChoice,
     TableChoice,
     TableMove,
+    TablePolicy,
     TablePolicyHolder,
     choose_tables,
     load_day_book,
@@ -42,6 +46,7 @@ from booking_core.daybook import (
 )
 from booking_core.domain import (
     DINER_SPACING_MINUTES,
+    GRANULE_MINUTES,
     HOLDING_STATES,
     STATE_TIMESTAMP,
     TERMINAL_STATES,
@@ -65,7 +70,7 @@ from booking_core.errors import (
     UnknownDiner,
     UnknownReservation,
 )
-from booking_core.floor import Floor, SeatingOption
+from booking_core.floor import Floor, SeatingOption, load_floor
 from booking_core.ledger import Ledger, lock_service_days
 from booking_core.past_demand import ServiceDemand, service_demand
 from booking_core.schema import diners, reservation_tables, reservations, table_claims
@@ -123,6 +128,9 @@ class Reservation:
     area_id: int | None = None
     accessible: bool = False
     updated_at: datetime | None = None
+    # Taken beyond the tables by predictive overbooking: no table until the
+    # host seats it (then ``table_ids`` are the ones it was given).
+    overbooked: bool = False
 
     @property
     def last_change(self) -> datetime:
@@ -185,6 +193,7 @@ def _load(conn: sa.Connection, reservation_id: int, *, lock: bool = False) -> Re
         area_id=r["area_id"],
         accessible=bool(r["accessible_required"]),
         updated_at=r["updated_at"],
+        overbooked=bool(r["overbooked"]),
     )
 
 
@@ -267,7 +276,12 @@ def _choose_option(
     check_pacing: bool,
     policy: TableChoice,
     demand: ServiceDemand | None = None,
+    overbook_at: datetime | None = None,
 ) -> PooledChoice:
+    """Tables for the party, or ``NoTableFree`` (or a more precise refusal).
+    ``overbook_at``: a new booking, taken at that moment, that a pooled
+    restaurant with overbooking on may take without tables when none can
+    be made free (see ``_overbooking_allows``)."""
     if check_pacing and not book.pacing_allows(slot, party_size):
         period = slot.period
         raise PacingLimitReached(
@@ -294,6 +308,14 @@ def _choose_option(
             f"{slot.service_date} are kept for the larger parties still expected then; "
             "try another time."
         ) from None
+    if (
+        choice is None
+        and overbook_at is not None
+        and _overbooking_allows(
+            floor, book, slot, party_size, area_id, accessible, policy, overbook_at
+        )
+    ):
+        return PooledChoice(NO_TABLES, overbooked=True)
     if choice is None:
         raise NoTableFree(
             f"No table for {party_size} is free at {slot.local_time} on {slot.service_date}"
@@ -301,6 +323,41 @@ def _choose_option(
             + "; taking it would double-book a table."
         )
     return choice
+
+
+def _overbooking_allows(
+    floor: Floor,
+    book: DayBook,
+    slot: Slot,
+    party_size: int,
+    area_id: int | None,
+    accessible: bool,
+    policy: TableChoice,
+    now: datetime,
+) -> bool:
+    """Predictive overbooking: only for a pooled restaurant that opted in,
+    and only through a policy that can weigh who is likely to come (the
+    application plugs one in with a source of show probabilities; the
+    booking core alone never overbooks)."""
+    bound = floor.overbooking_max_wait_risk
+    if bound is None or floor.table_policy != TablePolicy.POOLED:
+        return False
+    if not isinstance(policy, OverbookingChoice):
+        return False
+    period = slot.period
+    opens = slot.start_granule - (slot.local_minute - period.opens_min) // GRANULE_MINUTES
+    return policy.overbooking_allows(
+        floor,
+        book,
+        party_size,
+        slot.start_granule,
+        slot.end_granule,
+        max_wait_risk=bound,
+        service=(opens, opens + (period.closes_min - period.opens_min) // GRANULE_MINUTES),
+        area_id=area_id,
+        accessible=accessible,
+        now=now,
+    )
 
 
 def _demand(
@@ -574,6 +631,7 @@ def _book_in(
         check_pacing=True,
         policy=chosen,
         demand=_demand(ledger, conn, floor, slot, day_book, chosen, now),
+        overbook_at=now,
     )
     option = choice.option
     _apply_moves(conn, floor, day_book, choice.moves, now)
@@ -590,19 +648,22 @@ def _book_in(
         option,
         request=request,
         fingerprint=fingerprint,
+        overbooked=choice.overbooked,
     )
-    day_book.add_holding(
-        Holding(
-            reservation.id,
-            option.table_ids,
-            slot.start_granule,
-            slot.end_granule,
-            checked.party_size,
-            True,
-            request.area_id,
-            request.accessible,
-        )
+    holding = Holding(
+        reservation.id,
+        option.table_ids,
+        slot.start_granule,
+        slot.end_granule,
+        checked.party_size,
+        True,
+        request.area_id,
+        request.accessible,
     )
+    if choice.overbooked:
+        day_book.overbooked[reservation.id] = holding  # no table; pacing counts it below
+    else:
+        day_book.add_holding(holding)
     day_book.add_start(slot.start_granule, checked.party_size)
     return _Booked(reservation, _DayBookToKeep(floor, slot.service_date, stamp, day_book))
 
@@ -659,6 +720,7 @@ def _insert(
     fingerprint: str | None = None,
     diner_id: int | None = None,
     guest_name: str = "",
+    overbooked: bool = False,
 ) -> Reservation:
     deposit = floor.deposit_min_party is not None and party_size >= floor.deposit_min_party
     values: dict[str, Any] = {
@@ -684,12 +746,14 @@ def _insert(
         "request_fingerprint": fingerprint,
         "booked_at": now,
         "updated_at": now,
+        "overbooked": overbooked,
     }
     if state is ReservationState.SEATED:
         values["seated_at"] = now
     reservation_id = int(conn.execute(_INSERT_RESERVATION, values).scalar_one())
-    _claim(conn, reservation_id, option, start, end, now)
-    payload = {
+    if option.table_ids:  # an overbooked booking holds none
+        _claim(conn, reservation_id, option, start, end, now)
+    payload: dict[str, Any] = {
         "state": state.value,
         "party_size": party_size,
         "service_date": service_date.isoformat(),
@@ -699,6 +763,9 @@ def _insert(
         "table_ids": list(option.table_ids),
         "diner_id": values["diner_id"],
     }
+    if overbooked:
+        payload["overbooked"] = True
+        payload["reason"] = "predictive overbooking: expected no-shows leave room"
     event = "reservation.seated_walk_in" if channel is Channel.WALK_IN else "reservation.booked"
     outbox.append(conn, event, "reservation", reservation_id, floor.restaurant_id, payload, now)
     return Reservation(
@@ -722,6 +789,7 @@ def _insert(
         area_id=values["area_id"],
         accessible=values["accessible_required"],
         updated_at=now,
+        overbooked=overbooked,
         timestamps={
             col: values.get(col, now if col == "booked_at" else None)
             for col in STATE_TIMESTAMP.values()
@@ -901,6 +969,7 @@ def _modify_in(
             party_size=size,
             combination_id=option.combination_id,
             updated_at=now,
+            overbooked=False,  # a change is only taken with tables
         )
     )
     _claim(conn, reservation_id, option, slot.start_at, slot.end_at, now)
@@ -996,10 +1065,15 @@ def advance_in(
     }
     if who is not None:
         values["cancelled_by"] = who.value
+    seated_on: tuple[int, ...] = ()
+    if target is ReservationState.SEATED and current.overbooked and not current.table_ids:
+        seated_on, values["end_at"] = _seat_overbooked(conn, current, now)
     conn.execute(reservations.update().where(reservations.c.id == reservation_id).values(**values))
     if target in TERMINAL_STATES:
         _release(conn, reservation_id, now)
     payload: dict[str, Any] = {"from": state.value, "to": target.value}
+    if seated_on:
+        payload["table_ids"] = list(seated_on)
     if who is not None:
         payload["cancelled_by"] = who.value
     outbox.append(
@@ -1012,6 +1086,41 @@ def advance_in(
         now,
     )
     return _load(conn, reservation_id)
+
+
+def _seat_overbooked(
+    conn: sa.Connection, current: Reservation, now: datetime
+) -> tuple[tuple[int, ...], datetime]:
+    """An overbooked party is seated at the best-fitting table free from now
+    for its booked stay (the caller holds the day lock): its claims are
+    written and its planned end moves with the later start. Returns the
+    tables and the new end; ``NoTableFree`` while every table is taken."""
+    floor = load_floor(conn, current.restaurant_id)
+    stay = current.end_at - current.start_at
+    end = max(current.end_at, now + stay)
+    book = load_day_book(conn, floor, current.service_date, exclude_reservation=current.id)
+    g0, g1 = granule_span(now, end)
+    option = BestFitAtBooking().choose(
+        floor,
+        book,
+        current.party_size,
+        g0,
+        g1,
+        area_id=current.area_id,
+        accessible=current.accessible,
+    )
+    if option is None:
+        raise NoTableFree(
+            f"Reservation {current.id} was taken overbooked and no table for "
+            f"{current.party_size} is free now; seat the party when one frees."
+        )
+    _claim(conn, current.id, option, now, end, now)
+    conn.execute(
+        reservations.update()
+        .where(reservations.c.id == current.id)
+        .values(combination_id=option.combination_id)
+    )
+    return option.table_ids, end
 
 
 def cancel(

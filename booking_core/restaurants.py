@@ -92,6 +92,7 @@ class RestaurantSpec:
     source: str = "manual"
     external_ref: str | None = None
     table_policy: str = TablePolicy.LOCK_AT_BOOKING
+    overbooking_max_wait_risk: float | None = None
 
 
 def _minutes(value: str, what: str) -> int:
@@ -150,8 +151,33 @@ def check_table_policy(value: str) -> TablePolicy:
         raise InvalidRequest(f"{value!r} is not a table policy; the setting is {names}.") from None
 
 
+# The loosest bound a restaurant may set: beyond one guest in five waiting
+# over 15 minutes, overbooking is no longer a courtesy to the floor.
+MAX_WAIT_RISK_BOUND = 0.2
+
+
+def check_overbooking(table_policy: TablePolicy, max_wait_risk: float | None) -> float | None:
+    """The overbooking bound if it is allowed with this table policy, or
+    ``InvalidRequest`` saying why not."""
+    if max_wait_risk is None:
+        return None
+    if not 0.0 < max_wait_risk <= MAX_WAIT_RISK_BOUND:
+        raise InvalidRequest(
+            f"overbooking_max_wait_risk is a probability above 0 and at most "
+            f"{MAX_WAIT_RISK_BOUND}, not {max_wait_risk}; leave it empty to turn overbooking off."
+        )
+    if table_policy is not TablePolicy.POOLED:
+        # Only a pooled restaurant seats a party at whichever table frees
+        # first; locked tables would leave an overbooked party no way in.
+        raise InvalidRequest(
+            "Overbooking applies to pooled restaurants only: set table_policy to 'pooled' "
+            "to enable it."
+        )
+    return float(max_wait_risk)
+
+
 def _validate(spec: RestaurantSpec) -> None:
-    check_table_policy(spec.table_policy)
+    check_overbooking(check_table_policy(spec.table_policy), spec.overbooking_max_wait_risk)
     try:
         ZoneInfo(spec.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -204,6 +230,7 @@ def create_restaurant(conn: sa.Connection, spec: RestaurantSpec, now: datetime) 
                 source=spec.source,
                 external_ref=spec.external_ref,
                 table_policy=TablePolicy(spec.table_policy).value,
+                overbooking_max_wait_risk=spec.overbooking_max_wait_risk,
                 created_at=now,
             )
             .returning(restaurants.c.id)
@@ -323,38 +350,92 @@ def set_special_date(
         )
 
 
-def get_table_policy(ledger: Ledger, restaurant_id: int) -> TablePolicy:
+@dataclass(frozen=True)
+class SeatingSettings:
+    """How a restaurant seats its bookings: the table policy, and the
+    overbooking bound (None: no overbooking)."""
+
+    table_policy: TablePolicy
+    overbooking_max_wait_risk: float | None = None
+
+
+def get_seating_settings(ledger: Ledger, restaurant_id: int) -> SeatingSettings:
     with ledger.read() as conn:
-        value = conn.execute(
-            sa.select(restaurants.c.table_policy).where(restaurants.c.id == restaurant_id)
-        ).scalar()
-    if value is None:
+        return _seating_settings(conn, restaurant_id)
+
+
+def _seating_settings(conn: sa.Connection, restaurant_id: int) -> SeatingSettings:
+    row = conn.execute(
+        sa.select(restaurants.c.table_policy, restaurants.c.overbooking_max_wait_risk).where(
+            restaurants.c.id == restaurant_id
+        )
+    ).first()
+    if row is None:
         raise UnknownRestaurant(f"There is no restaurant with id {restaurant_id}.")
-    return TablePolicy(value)
+    return SeatingSettings(TablePolicy(row.table_policy), row.overbooking_max_wait_risk)
+
+
+def get_table_policy(ledger: Ledger, restaurant_id: int) -> TablePolicy:
+    return get_seating_settings(ledger, restaurant_id).table_policy
+
+
+def set_seating_settings(
+    ledger: Ledger,
+    restaurant_id: int,
+    table_policy: str,
+    overbooking_max_wait_risk: float | None = None,
+) -> SeatingSettings:
+    """Set both at once (overbooking off unless a bound is given). Applies
+    to bookings and searches from now on; bookings already taken keep their
+    tables, and those taken overbooked stay so until seated. Bumps the floor
+    version, so every cached floor, and the settings with it, is reloaded."""
+    policy = check_table_policy(table_policy)
+    settings = SeatingSettings(policy, check_overbooking(policy, overbooking_max_wait_risk))
+    with ledger.write() as conn:
+        _write_seating_settings(conn, ledger, restaurant_id, settings)
+    return settings
 
 
 def set_table_policy(ledger: Ledger, restaurant_id: int, policy: str) -> TablePolicy:
     """Change how the restaurant's tables are chosen for new bookings and
-    searches (bookings already taken keep their tables). Bumps the floor
-    version, so every cached floor, and the policy with it, is reloaded."""
+    searches, keeping its overbooking bound (refused if the new policy
+    cannot overbook while a bound is set)."""
     chosen = check_table_policy(policy)
     with ledger.write() as conn:
-        _bump_floor(conn, restaurant_id)
-        conn.execute(
-            restaurants.update()
-            .where(restaurants.c.id == restaurant_id)
-            .values(table_policy=chosen.value)
-        )
-        outbox.append(
-            conn,
-            "restaurant.table_policy_set",
-            "restaurant",
-            restaurant_id,
-            restaurant_id,
-            {"table_policy": chosen.value},
-            ledger.clock(),
-        )
+        current = _seating_settings(conn, restaurant_id)
+        bound = check_overbooking(chosen, current.overbooking_max_wait_risk)
+        _write_seating_settings(conn, ledger, restaurant_id, SeatingSettings(chosen, bound))
     return chosen
+
+
+def _write_seating_settings(
+    conn: sa.Connection, ledger: Ledger, restaurant_id: int, settings: SeatingSettings
+) -> None:
+    before = _seating_settings(conn, restaurant_id)
+    _bump_floor(conn, restaurant_id)
+    conn.execute(
+        restaurants.update()
+        .where(restaurants.c.id == restaurant_id)
+        .values(
+            table_policy=settings.table_policy.value,
+            overbooking_max_wait_risk=settings.overbooking_max_wait_risk,
+        )
+    )
+    bound = settings.overbooking_max_wait_risk
+    events: list[tuple[str, dict[str, Any]]] = []
+    # The table policy is announced when it changes or nothing else does.
+    if (
+        settings.table_policy is not before.table_policy
+        or bound == before.overbooking_max_wait_risk
+    ):
+        events.append(
+            ("restaurant.table_policy_set", {"table_policy": settings.table_policy.value})
+        )
+    if bound != before.overbooking_max_wait_risk:
+        events.append(("restaurant.overbooking_set", {"overbooking_max_wait_risk": bound}))
+    at = ledger.clock()
+    for event, payload in events:
+        outbox.append(conn, event, "restaurant", restaurant_id, restaurant_id, payload, at)
 
 
 def set_table_active(ledger: Ledger, restaurant_id: int, table_id: int, active: bool) -> None:
@@ -399,14 +480,19 @@ def table_ids_by_name(conn: sa.Connection, restaurant_id: int) -> dict[str, int]
 
 
 __all__: Sequence[str] = [
+    "MAX_WAIT_RISK_BOUND",
     "CombinationSpec",
     "PeriodSpec",
     "RestaurantSpec",
+    "SeatingSettings",
     "TableSpec",
     "add_restaurant",
+    "check_overbooking",
     "check_table_policy",
     "create_restaurant",
+    "get_seating_settings",
     "get_table_policy",
+    "set_seating_settings",
     "set_special_date",
     "set_table_active",
     "set_table_policy",

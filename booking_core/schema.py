@@ -89,6 +89,9 @@ restaurants = sa.Table(
     # How tables are chosen (booking_core.restaurants.TABLE_POLICIES): lock
     # the best free table at booking, or pool them with admission control.
     sa.Column("table_policy", sa.String(20), nullable=False, server_default="lock_at_booking"),
+    # Predictive overbooking (pooled restaurants only): the most risk, per
+    # guest who comes, of waiting over 15 minutes; NULL = off, the default.
+    sa.Column("overbooking_max_wait_risk", sa.Float, nullable=True),
     # Bumped by every change to tables, hours or policy: caches key on it.
     sa.Column("floor_version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", UtcDateTime, nullable=False),
@@ -97,6 +100,11 @@ restaurants = sa.Table(
         "latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180", name="geo"
     ),
     sa.CheckConstraint("table_policy IN ('lock_at_booking', 'pooled')", name="table_policy"),
+    sa.CheckConstraint(
+        "overbooking_max_wait_risk IS NULL OR "
+        "(overbooking_max_wait_risk > 0 AND overbooking_max_wait_risk <= 0.2)",
+        name="overbooking_max_wait_risk",
+    ),
     sa.UniqueConstraint("source", "external_ref"),
 )
 
@@ -289,6 +297,9 @@ reservations = sa.Table(
     sa.Column("card_hold_minor", sa.Integer, nullable=False, server_default="0"),
     sa.Column("cancellation_fee_minor", sa.Integer, nullable=False, server_default="0"),
     sa.Column("currency", sa.String(3), nullable=False),
+    # Taken beyond the tables by predictive overbooking: it holds no table
+    # until the host seats it (pacing still counts it).
+    sa.Column("overbooked", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("idempotency_key", sa.String(128), nullable=True, unique=True),
     sa.Column("request_fingerprint", sa.String(64), nullable=True),
     sa.Column("source", sa.String(20), nullable=False, server_default="live"),

@@ -25,24 +25,48 @@ from the peak end there. And a search re-uses the programme of the
 previous search of that service in the same thread while the day book is the same cached
 object and neither the bookings received nor the past requests already
 arrived by now have changed (the LP depends on nothing else); a booking
-builds its own (its day book is a fresh copy)."""
+builds its own (its day book is a fresh copy).
+
+Predictive overbooking (``overbooking_allows``, for restaurants that opted
+in): when no table can be made free, the booking may still be taken without
+one if, sampling who of the service's booked parties comes (their show
+probabilities, from ``show_probabilities``, which the application hands
+over) and seating the night as a host would, the chance that a guest who
+comes waits over 15 minutes stays within the restaurant's bound
+(``optimizer.overbooking``). Without ``show_probabilities`` it never
+overbooks."""
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
-from booking_core.daybook import BestFitAtBooking, DayBook, PooledChoice, TableMove
+from booking_core.daybook import (
+    BestFitAtBooking,
+    DayBook,
+    Holding,
+    PooledChoice,
+    TableMove,
+)
 from booking_core.errors import TablesKeptForLaterParties
 from booking_core.floor import Floor, SeatingOption
 from booking_core.past_demand import ServiceDemand, ServiceHistory
 from optimizer.acceptance import check_acceptance
 from optimizer.bid_price import BidPrices, DemandHistory, Programme
+from optimizer.overbooking import OverbookingPolicy
 from optimizer.plan import PlanSettings
 from optimizer.service import FloorPlan, Party
 
+log = logging.getLogger("servicesphere.optimizer")
+
 NEW_PARTY = -1
+GRANULE = 15  # minutes in a day book granule
+# Show probabilities of booked parties, by reservation id, as known at a
+# moment (an id it cannot score may be left out: that party is taken to come).
+ShowProbabilities = Callable[[Sequence[int], datetime | None], Mapping[int, float]]
 # Bid prices kept per (restaurant, service date, period, floor version).
 BID_PRICE_BOUND = 256
 # Solved programmes a thread keeps for searches (each holds its day book).
@@ -101,8 +125,12 @@ class PooledAcceptance:
         time_limit_s: float = 0.025,
         bid_price_margin: float | None = 1.0,
         min_share: float = 0.25,
+        show_probabilities: ShowProbabilities | None = None,
+        overbooking_samples: int = 64,
     ) -> None:
         self.time_limit_s = time_limit_s
+        self.show_probabilities = show_probabilities
+        self.overbooking_samples = overbooking_samples
         # 1: break-even as the LP defines it, ties taken (the simulator's
         # pooled-predictive setting); None: no admission control.
         self.bid_price_margin = bid_price_margin
@@ -152,6 +180,78 @@ class PooledAcceptance:
                     f"A party of {party_size} would displace {displaced:.1f} covers still expected."
                 )
         return choice
+
+    def overbooking_allows(
+        self,
+        floor: Floor,
+        book: DayBook,
+        party_size: int,
+        g0: int,
+        g1: int,
+        *,
+        max_wait_risk: float,
+        service: tuple[int, int],
+        area_id: int | None = None,
+        accessible: bool = False,
+        now: datetime | None = None,
+    ) -> bool:
+        """Whether a party no table can be made free for may be taken
+        beyond the tables (see the module's docstring)."""
+        if self.show_probabilities is None:
+            return False
+        plan = self._floor_plan(floor)
+        opens, closes = service
+        holdings = [
+            h
+            for h in (*book.holdings.values(), *book.overbooked.values())
+            if h.g1 > h.g0 and all(t in plan.tables for t in h.table_ids)
+        ]
+        # The service's parties not yet here are the ones who may not come;
+        # every other holding keeps its tables as they are.
+        waiting = [h for h in holdings if h.movable and opens <= h.g0 < closes]
+        try:
+            shows = self.show_probabilities([h.reservation_id for h in waiting], now)
+        except Exception:  # no prediction, no overbooking: the booking is refused
+            log.warning("show probabilities unavailable: not overbooking", exc_info=True)
+            return False
+        parties = [
+            self._party(
+                book, h, shows.get(h.reservation_id, 1.0), in_service=opens <= h.g0 < closes
+            )
+            for h in holdings
+        ]
+        new = Holding(NEW_PARTY, (), g0, g1, party_size, True, area_id, accessible)
+        asked = self._party(book, new, 1.0, in_service=True)
+        assert asked is not None  # in the service and movable: always a party
+        policy = OverbookingPolicy(max_wait_risk, samples=self.overbooking_samples)
+        return policy.allows(
+            plan, [p for p in parties if p is not None], asked, PlanSettings(reset_minutes=0)
+        )
+
+    @staticmethod
+    def _party(book: DayBook, h: Holding, show: float, *, in_service: bool) -> Party | None:
+        """A holding as the overbooking sampler sees it, in minutes from the
+        day book's base: in the service and not yet here, a party who may
+        not come and whom the host seats at whichever table fits; otherwise
+        fixed where it is (one with no table outside the service is left out)."""
+        start, duration = (h.g0 - book.base) * GRANULE, (h.g1 - h.g0) * GRANULE
+        if in_service and (h.movable or not h.table_ids):
+            return Party(
+                h.reservation_id,
+                h.party_size,
+                start,
+                duration,
+                show_probability=min(max(float(show), 0.0), 1.0),
+                tables=h.table_ids,
+                area_id=h.area_id,
+                area_required=h.area_id is not None,
+                accessible=h.accessible,
+            )
+        if not h.table_ids:
+            return None
+        return Party(
+            h.reservation_id, h.party_size, start, duration, pinned=True, tables=h.table_ids
+        )
 
     def displaced(
         self,

@@ -37,6 +37,7 @@ from serving.routes import (
     seating_settings,
     waitlist,
 )
+from serving.show_probabilities import attendance_show_probabilities
 
 API = "/api/v1"
 OPERATIONS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -56,10 +57,6 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_ledger = ledger is None
-        # Restaurants set to pooled seating choose tables with this (the
-        # booking core cannot build one: the optimizer builds on it).
-        if table_policy.pooled is None:
-            table_policy.pooled = PooledAcceptance()
         app.state.ledger = ledger or Ledger.open(settings.ledger_url)
         app.state.champions = champions or Champions(
             settings.var_dir if settings.load_models else None,
@@ -68,12 +65,27 @@ def create_app(
         app.state.champions.start()
         app.state.active_accounts = ActiveAccounts()
         app.state.attendance = AttendanceScorer(app.state.ledger)
+        # Restaurants set to pooled seating choose tables with this (the
+        # booking core cannot build one: the optimizer builds on it), and
+        # those that opted into overbooking weigh the attendance model's
+        # show probabilities, handed over here.
+        if table_policy.pooled is None:
+            table_policy.pooled = PooledAcceptance()
+        plugged = table_policy.pooled
+        pooled = plugged if isinstance(plugged, PooledAcceptance) else None
+        show = attendance_show_probabilities(
+            app.state.ledger, app.state.attendance, app.state.champions
+        )
+        if pooled is not None and pooled.show_probabilities is None:
+            pooled.show_probabilities = show
         app.state.forecasts = ForecastBook(app.state.ledger, app.state.champions)
         app.state.booking_writer = BookingWriter(app.state.ledger)
         app.state.booking_writer.start()
         try:
             yield
         finally:
+            if pooled is not None and pooled.show_probabilities is show:
+                pooled.show_probabilities = None  # this app's ledger is going
             app.state.booking_writer.stop()
             app.state.champions.stop()
             if own_ledger:

@@ -71,6 +71,11 @@ class ReservationPublic(BaseModel):
     deposit_required: bool
     deposit_minor: int
     currency: str
+    overbooked: bool = Field(
+        default=False,
+        description="Taken beyond the tables by predictive overbooking: no table is held "
+        "until the host seats the party when one frees",
+    )
 
     @classmethod
     def of(cls, r: Reservation) -> ReservationPublic:

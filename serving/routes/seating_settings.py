@@ -1,11 +1,19 @@
-"""A restaurant's seating setting: how tables are chosen for new bookings.
-Staff of the restaurant read it; only its managers (or an admin) change it.
+"""A restaurant's seating setting: how tables are chosen for new bookings,
+and whether it overbooks. Staff of the restaurant read it; only its
+managers (or an admin) change it.
 
 ``lock_at_booking`` (the default) locks the best free table when a booking
 is taken. ``pooled`` lets a booking that finds no free table move parties
 not yet seated, and refuses a booking whose table time is worth more to
 the larger parties still expected (bid prices from the restaurant's own
-past bookings of that service)."""
+past bookings of that service).
+
+``overbooking_max_wait_risk`` (pooled restaurants only; empty, the default:
+off) lets a pooled restaurant take a booking beyond its tables when the
+booked parties' predicted no-shows leave room: only while the estimated
+chance that a guest who comes waits more than 15 minutes for a table stays
+at or below this bound. Such a booking holds no table until the host seats
+it (its reservation says ``overbooked``)."""
 
 from __future__ import annotations
 
@@ -16,23 +24,48 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from booking_core.accounts import Role
-from booking_core.restaurants import get_table_policy, set_table_policy
+from booking_core.restaurants import (
+    MAX_WAIT_RISK_BOUND,
+    SeatingSettings,
+    get_seating_settings,
+    set_seating_settings,
+)
 from serving.deps import CurrentPrincipal, LedgerDep, PathId, require_role, require_staff_of
 
 router = APIRouter(prefix="/restaurants/{restaurant_id}/seating-settings", tags=["restaurants"])
 
 TablePolicyName = Literal["lock_at_booking", "pooled"]
 
+OVERBOOKING = (
+    "Predictive overbooking, for pooled restaurants only (a 422 on a lock_at_booking one): "
+    "take a booking no table can be found for when the booked parties' predicted no-shows "
+    "leave room, as long as the estimated chance that a guest who comes waits more than "
+    f"15 minutes stays at or below this probability (above 0, at most {MAX_WAIT_RISK_BOUND}). "
+    "Empty (the default): no overbooking."
+)
+
 
 class SeatingSettingsPublic(BaseModel):
     restaurant_id: int
     table_policy: TablePolicyName
+    overbooking_max_wait_risk: float | None = Field(description=OVERBOOKING)
+
+    @classmethod
+    def of(cls, restaurant_id: int, settings: SeatingSettings) -> SeatingSettingsPublic:
+        return cls(
+            restaurant_id=restaurant_id,
+            table_policy=settings.table_policy.value,
+            overbooking_max_wait_risk=settings.overbooking_max_wait_risk,
+        )
 
 
 class SeatingSettingsUpdate(BaseModel):
     table_policy: TablePolicyName = Field(
         description="lock_at_booking: the best free table is locked when a booking is taken; "
         "pooled: parties not yet seated may move to make room, with admission control"
+    )
+    overbooking_max_wait_risk: float | None = Field(
+        default=None, gt=0, le=MAX_WAIT_RISK_BOUND, description=OVERBOOKING + " Left out: off."
     )
 
 
@@ -41,17 +74,24 @@ async def read_settings(
     restaurant_id: PathId, who: CurrentPrincipal, ledger: LedgerDep
 ) -> SeatingSettingsPublic:
     require_staff_of(who, restaurant_id)
-    policy = await run_in_threadpool(get_table_policy, ledger, restaurant_id)
-    return SeatingSettingsPublic(restaurant_id=restaurant_id, table_policy=policy.value)
+    settings = await run_in_threadpool(get_seating_settings, ledger, restaurant_id)
+    return SeatingSettingsPublic.of(restaurant_id, settings)
 
 
 @router.put("", response_model=SeatingSettingsPublic)
 async def change_settings(
     restaurant_id: PathId, body: SeatingSettingsUpdate, who: CurrentPrincipal, ledger: LedgerDep
 ) -> SeatingSettingsPublic:
-    """Applies to bookings and searches from now on; bookings already taken
-    keep their tables."""
+    """Sets the whole setting (overbooking is off unless a bound is given).
+    Applies to bookings and searches from now on; bookings already taken
+    keep their tables, and those taken overbooked wait for the host."""
     require_staff_of(who, restaurant_id)
     require_role(who, Role.MANAGER)
-    policy = await run_in_threadpool(set_table_policy, ledger, restaurant_id, body.table_policy)
-    return SeatingSettingsPublic(restaurant_id=restaurant_id, table_policy=policy.value)
+    settings = await run_in_threadpool(
+        set_seating_settings,
+        ledger,
+        restaurant_id,
+        body.table_policy,
+        body.overbooking_max_wait_risk,
+    )
+    return SeatingSettingsPublic.of(restaurant_id, settings)

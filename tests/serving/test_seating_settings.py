@@ -22,7 +22,11 @@ def test_a_manager_reads_and_changes_the_setting(world: World) -> None:
     try:
         read = c.get(url, headers=manager)
         assert read.status_code == 200, read.text
-        assert read.json() == {"restaurant_id": world.brasserie, "table_policy": "lock_at_booking"}
+        assert read.json() == {
+            "restaurant_id": world.brasserie,
+            "table_policy": "lock_at_booking",
+            "overbooking_max_wait_risk": None,
+        }
         changed = c.put(url, json={"table_policy": "pooled"}, headers=manager)
         assert changed.status_code == 200, changed.text
         assert changed.json()["table_policy"] == "pooled"
