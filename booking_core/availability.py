@@ -23,7 +23,12 @@ from booking_core.daybook import (
 from booking_core.errors import InvalidRequest, NoTableFree
 from booking_core.floor import Floor, floor_version, load_floor
 from booking_core.ledger import Ledger
-from booking_core.past_demand import ServiceHistory, demand_now, service_history
+from booking_core.past_demand import (
+    ServiceHistory,
+    demand_now,
+    service_history,
+    turned_away_so_far,
+)
 from booking_core.schema import service_days
 from booking_core.slots import service_slots
 from booking_core.validation import check_party_size, parse_date, parse_time
@@ -139,10 +144,15 @@ def find_times(
         if isinstance(policy, PooledTableChoice):
             for period in {s.period.name: s.period for s in slots}.values():
                 histories[period.name] = service_history(ledger, conn, floor, period, day, now)
+        turned_away = {
+            name: turned_away_so_far(conn, floor, history, day, now)
+            for name, history in histories.items()
+            if history is not None
+        }
     # One demand per service for the whole search: a pooled policy may then
     # price every slot against the same programme.
     demands = {
-        name: demand_now(history, book, now)
+        name: demand_now(history, book, now, turned_away=turned_away[name])
         for name, history in histories.items()
         if history is not None
     }

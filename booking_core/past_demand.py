@@ -4,10 +4,16 @@ from (bid-price admission control, ``optimizer.bid_price``). Built here,
 from the ledger, because the optimizer never reads the database.
 
 Only service dates already past are read (before the one being decided,
-and before today): the bookings that stood (not cancelled; walk-ins left
-out, they never asked ahead) of the same service period over the last
-``LOOKBACK_DAYS``. Times count in minutes from the service's opening, as
-the optimizer's do."""
+and before today): the requests of the same service period over the last
+``LOOKBACK_DAYS``, that is the bookings that stood (not cancelled; walk-ins
+left out, they never asked ahead) and the requests recorded as turned away
+for lack of room (``turnaways``: no table, or the kitchen's pacing full;
+again not walk-ins). Without the turn-aways a restaurant that is often full
+would see only the demand it could seat and under-price its tables. A
+guest turned away who then booked another time counts twice; the record
+cannot tell them apart. Tonight's turn-aways recorded so far count with
+its bookings received, as the history's do. Times count in minutes from
+the service's opening, as the optimizer's do."""
 
 from __future__ import annotations
 
@@ -19,8 +25,8 @@ import sqlalchemy as sa
 
 from booking_core.domain import GRANULE_MINUTES, Channel, ReservationState
 from booking_core.floor import Floor, ServicePeriod
-from booking_core.schema import reservations
-from booking_core.slots import granule_of, local_to_utc
+from booking_core.schema import reservations, turnaways
+from booking_core.slots import granule_of, granule_start, local_to_utc
 
 if TYPE_CHECKING:
     from booking_core.daybook import DayBook
@@ -31,6 +37,9 @@ if TYPE_CHECKING:
 # parties' habits, so there is no admission control (set by hand, not tuned).
 LOOKBACK_DAYS = 56
 MIN_PAST_BOOKINGS = 20
+# Why a request was turned away when there was no room for it (the others,
+# and walk-ins' ``walk_in_no_table``, are not demand a booking could serve).
+NO_ROOM_REASONS = ("no_table", "pacing")
 # Distinct (restaurant, service date, period, floor version) kept per ledger.
 CACHE_BOUND = 1024
 
@@ -81,6 +90,29 @@ _PAST = sa.select(
     reservations.c.channel != Channel.WALK_IN.value,
     reservations.c.state != ReservationState.CANCELLED.value,
 )
+# Requests turned away for lack of room, in the same columns.
+_TURNED_AWAY = sa.select(
+    turnaways.c.service_date,
+    turnaways.c.requested_start_at.label("start_at"),
+    turnaways.c.requested_at.label("booked_at"),
+    turnaways.c.party_size,
+).where(
+    turnaways.c.restaurant_id == sa.bindparam("restaurant_id"),
+    turnaways.c.service_date >= sa.bindparam("first"),
+    turnaways.c.service_date < sa.bindparam("before"),
+    turnaways.c.channel != Channel.WALK_IN.value,
+    turnaways.c.reason.in_(NO_ROOM_REASONS),
+)
+# Tonight's, asked by now, within the service's seatings.
+_TURNED_AWAY_SO_FAR = sa.select(sa.func.count()).where(
+    turnaways.c.restaurant_id == sa.bindparam("restaurant_id"),
+    turnaways.c.service_date == sa.bindparam("service_date"),
+    turnaways.c.requested_at <= sa.bindparam("now"),
+    turnaways.c.requested_start_at >= sa.bindparam("opens"),
+    turnaways.c.requested_start_at <= sa.bindparam("last"),
+    turnaways.c.channel != Channel.WALK_IN.value,
+    turnaways.c.reason.in_(NO_ROOM_REASONS),
+)
 
 
 def service_history(
@@ -121,14 +153,12 @@ def _load(
     sizes: list[int] = []
     starts: list[int] = []
     leads: list[int] = []
-    rows = conn.execute(
-        _PAST,
-        {
-            "restaurant_id": floor.restaurant_id,
-            "first": service_date - timedelta(days=LOOKBACK_DAYS),
-            "before": min(service_date, key[4]),
-        },
-    )
+    window = {
+        "restaurant_id": floor.restaurant_id,
+        "first": service_date - timedelta(days=LOOKBACK_DAYS),
+        "before": min(service_date, key[4]),
+    }
+    rows = [*conn.execute(_PAST, window), *conn.execute(_TURNED_AWAY, window)]
     periods: dict[date, ServicePeriod | None] = {}
     for row in rows:
         past = periods.get(row.service_date, ...)
@@ -177,13 +207,36 @@ def service_demand(
     history = service_history(ledger, conn, floor, period, service_date, now)
     if history is None:
         return None
-    return demand_now(history, book, now)
+    turned_away = turned_away_so_far(conn, floor, history, service_date, now)
+    return demand_now(history, book, now, turned_away=turned_away)
 
 
-def demand_now(history: ServiceHistory, book: DayBook, now: datetime) -> ServiceDemand:
+def turned_away_so_far(
+    conn: sa.Connection, floor: Floor, history: ServiceHistory, service_date: date, now: datetime
+) -> int:
+    """Requests for this service turned away for lack of room by ``now``."""
+    opens = granule_start(history.opens_granule)
+    found = conn.execute(
+        _TURNED_AWAY_SO_FAR,
+        {
+            "restaurant_id": floor.restaurant_id,
+            "service_date": service_date,
+            "now": now,
+            "opens": opens,
+            "last": opens + timedelta(minutes=history.last_seating),
+        },
+    ).scalar_one()
+    return int(found)
+
+
+def demand_now(
+    history: ServiceHistory, book: DayBook, now: datetime, *, turned_away: int = 0
+) -> ServiceDemand:
+    """``turned_away``: tonight's requests refused for lack of room so far,
+    received as much as the bookings are."""
     og = history.opens_granule
     last = og + history.last_seating // GRANULE_MINUTES
-    received = book.parties_starting(og, last + 1)
+    received = book.parties_starting(og, last + 1) + turned_away
     minutes = int(now.timestamp() // 60) - og * GRANULE_MINUTES
     return ServiceDemand(history, minutes, received)
 
@@ -191,9 +244,11 @@ def demand_now(history: ServiceHistory, book: DayBook, now: datetime) -> Service
 __all__ = [
     "LOOKBACK_DAYS",
     "MIN_PAST_BOOKINGS",
+    "NO_ROOM_REASONS",
     "ServiceDemand",
     "ServiceHistory",
     "demand_now",
     "service_demand",
     "service_history",
+    "turned_away_so_far",
 ]
