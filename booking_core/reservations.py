@@ -1016,8 +1016,11 @@ def advance(
     elif cancelled_by is not None:
         raise InvalidRequest("cancelled_by only applies to a cancellation.")
     now = check_aware(now, "time") if now is not None else ledger.clock()
-    with ledger.write() as conn:
-        return advance_in(conn, reservation_id, target, who, now)
+    try:
+        with ledger.write() as conn:
+            return advance_in(conn, reservation_id, target, who, now)
+    except IntegrityError as exc:  # only seating an overbooked party claims tables here
+        raise NoTableFree("That table was taken a moment ago; choose another.") from exc
 
 
 def _check_not_before(current: Reservation, now: datetime) -> None:
@@ -1095,6 +1098,11 @@ def _seat_overbooked(
     for its booked stay (the caller holds the day lock): its claims are
     written and its planned end moves with the later start. Returns the
     tables and the new end; ``NoTableFree`` while every table is taken."""
+    if now >= current.end_at:
+        raise InvalidRequest(
+            f"Reservation {current.id} was booked until {current.end_at:%Y-%m-%d %H:%M} UTC; "
+            "a party still here after that is seated as a walk-in."
+        )
     floor = load_floor(conn, current.restaurant_id)
     stay = current.end_at - current.start_at
     end = max(current.end_at, now + stay)
