@@ -157,6 +157,11 @@ def test_a_full_pooled_restaurant_overbooks_habitual_no_shows_only(
     assert all(r["overbooked"] is False for _, r in early)
     read = c.get(f"{API}/reservations/{taken['id']}", headers=admin).json()
     assert read["overbooked"] is True and read["table_ids"] == []
+    # The host's plan of the evening lists it, with no table held yet.
+    plan = c.get(f"{API}/restaurants/{flaky}/seating/plan", params={"date": day}, headers=admin)
+    assert plan.status_code == 200, plan.text
+    listed = {p["reservation_id"]: p for p in plan.json()["parties"]}
+    assert listed[taken["id"]]["table_ids"] == []
 
     # 18:25: one of them did not come, as expected; the host marks it and
     # seats the overbooked party at the table that freed.
