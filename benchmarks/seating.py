@@ -1,8 +1,8 @@
 """Seating policies replayed on the same nights, the acceptance check's
 latency, and a 60-table, 400-reservation re-plan.
 
-    python benchmarks/seating.py [--nights 8] [--restaurants 3] [--workers 2]
-    python benchmarks/seating.py --calibrate --calibration-nights 6   # stay margins
+    python benchmarks/seating.py [--nights 8] [--restaurants 3] [--workers 2] [--seed 23]
+    python benchmarks/seating.py --calibrate --calibration-nights 6 --seed 11   # stay margins
 
 Nights come from a freshly generated synthetic world (its floors, bookings
 and the generator's truths) and from request streams shaped from the
@@ -12,7 +12,12 @@ come with a 95% bootstrap interval over nights (nights resampled with
 replacement, each night's policies kept together). ``--calibrate`` replays
 other nights (another seed) to choose the predictive policy's stay margins
 (one for learned predictions, one for the per-size baseline; the rule is in
-``calibrate``); the benchmark nights are never used for that. Replays bound
+``calibrate``); the benchmark nights are never used for that. The benchmark
+nights are seed 23 (a synthetic world, Recruit floors and nights all drawn
+with it) since the fourth run: the first three runs replayed seed 11, and
+seed 11's restaurants with seed-101 nights are what the margins were chosen
+on, so the figures of the fourth run come from nights nothing was chosen or
+looked at on. Replays bound
 the solver by work units, so the same nights give the same answers on a busy
 or idle machine; the live 40 ms wall-clock deadline is measured apart.
 Targets (issue 4): high load covers +7% or more with no more guests waiting
@@ -88,6 +93,14 @@ LIVE = dataclasses.replace(
 LOCK_BID = dataclasses.replace(
     LOCK_AT_BOOKING, name="lock-at-booking + bid prices", bid_price_margin=1.0
 )
+# Pooling alone: lock-at-booking with everything else of the predictive
+# policy (its stays, bid prices, steering), so the two differ only in when
+# tables are decided. The plain lock + bid prices above books the turn
+# times, which on Recruit-shaped nights are shorter than the predictive
+# stays for the commonest sizes: the two differ in their stays too.
+LOCK_SAME = dataclasses.replace(
+    POOLED_PREDICTIVE, name="lock-at-booking, the predictive policy's stays", pooled=False
+)
 MARGIN_ONLY = SeatingPolicy(
     "pooled-predictive, margin only (before)",
     pooled=True,
@@ -102,18 +115,31 @@ MARGIN_ONLY = SeatingPolicy(
 # margin may differ by what the predictions are: per-party learned stays
 # (world nights) or the per-size baseline (Recruit-shaped nights, which
 # have no learned durations). Each source's margins are replayed on that
-# source's nights only; a candidate is one margin for each.
-LEARNED_MARGINS = (0.0, 0.1, 0.2, 0.3)
-BASELINE_MARGINS = (0.0, 0.1, 0.2, 0.3, 0.5)
+# source's nights only; a candidate is one margin for each, of one family:
+# one k for every party size (the family chosen until now, around its last
+# choice), or k scaled by how few of the floor's tables seat the party
+# (``SeatingPolicy.margin_by_scarcity``; its effective margins are smaller,
+# so its grid reaches higher).
+LEARNED_MARGINS = ((0.2, False), (0.3, False), (0.2, True), (0.4, True), (0.6, True))
+BASELINE_MARGINS = ((0.1, False), (0.2, False), (0.3, False), (0.3, True), (0.5, True), (0.7, True))
 SOURCE_KIND = {"world": "learned", "recruit": "baseline"}
 CALIBRATION_LEVEL = 80  # the bootstrap interval the long-wait guard uses (%)
 
 
-def margin_policy(kind: str, k: float) -> SeatingPolicy:
+def margin_policy(kind: str, k: float, by_scarcity: bool = False) -> SeatingPolicy:
+    family = " by scarcity" if by_scarcity else ""
     if kind == "learned":
-        return dataclasses.replace(POOLED_PREDICTIVE, name=f"learned k={k:g}", spread_margin=k)
+        return dataclasses.replace(
+            POOLED_PREDICTIVE,
+            name=f"learned k={k:g}{family}",
+            spread_margin=k,
+            margin_by_scarcity=by_scarcity,
+        )
     return dataclasses.replace(
-        POOLED_PREDICTIVE, name=f"baseline k={k:g}", baseline_spread_margin=k
+        POOLED_PREDICTIVE,
+        name=f"baseline k={k:g}{family}",
+        baseline_spread_margin=k,
+        margin_by_scarcity=by_scarcity,
     )
 
 
@@ -265,7 +291,8 @@ def calibrate(args: argparse.Namespace, chosen: dict[str, tuple[list[Any], str]]
     """Choose the stay margins on calibration nights (their own seed; the
     benchmark's nights are never used), by a rule fixed before they ran.
 
-    Every candidate is a pair of margins: k for learned predictions (world
+    Every candidate is a pair of margins of one family (one k for every
+    party size, or k scaled by scarcity): k for learned predictions (world
     nights) from ``LEARNED_MARGINS`` and k for the per-size baseline
     (Recruit-shaped nights) from ``BASELINE_MARGINS``. Each margin is
     replayed on its own source's nights, with lock-at-booking on the same
@@ -289,8 +316,10 @@ def calibrate(args: argparse.Namespace, chosen: dict[str, tuple[list[Any], str]]
     }
     per_source = {
         source: tuple(
-            margin_policy(SOURCE_KIND[source], k)
-            for k in (LEARNED_MARGINS if SOURCE_KIND[source] == "learned" else BASELINE_MARGINS)
+            margin_policy(SOURCE_KIND[source], k, scarce)
+            for k, scarce in (
+                LEARNED_MARGINS if SOURCE_KIND[source] == "learned" else BASELINE_MARGINS
+            )
         )
         for source in chosen
     }
@@ -306,6 +335,7 @@ def calibrate(args: argparse.Namespace, chosen: dict[str, tuple[list[Any], str]]
     ci = f"wait15_delta_ci{level:g}"
     out: dict[str, Any] = {
         "seed": args.calibration_seed,
+        "restaurants_seed": args.seed,
         "nights_per_restaurant": args.calibration_nights,
         "restaurants_per_source": args.restaurants,
         "rule": calibrate.__doc__,
@@ -320,16 +350,18 @@ def calibrate(args: argparse.Namespace, chosen: dict[str, tuple[list[Any], str]]
                 ] = robust(
                     {source: paired(by_load[f"{load}"][source], "lock-at-booking", policy.name)}
                 )
-    pairs = list(
-        product(*[[(source, p.name) for p in mine] for source, mine in per_source.items()])
-    )
+    pairs = [
+        pair
+        for pair in product(*[[(source, p) for p in mine] for source, mine in per_source.items()])
+        if len({p.margin_by_scarcity for _, p in pair}) == 1  # one family
+    ]
     for pair in pairs:
-        label = " + ".join(name for _, name in pair)
+        label = " + ".join(p.name for _, p in pair)
         out["candidates"][label] = {
             ("high" if load == HIGH_LOAD else "low"): robust(
                 {
-                    source: paired(by_load[f"{load}"][source], "lock-at-booking", name)
-                    for source, name in pair
+                    source: paired(by_load[f"{load}"][source], "lock-at-booking", p.name)
+                    for source, p in pair
                 }
             )
             for load in (HIGH_LOAD, LOW_LOAD)
@@ -470,7 +502,9 @@ def main() -> None:
     parser.add_argument("--nights", type=int, default=8, help="nights per restaurant and load")
     parser.add_argument("--restaurants", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=11)
+    # 23 since the fourth run: fresh nights (world, Recruit-shaped floors and
+    # nights); 11 for the first three, and for the restaurants calibrated on.
+    parser.add_argument("--seed", type=int, default=23)
     parser.add_argument(
         "--calibrate",
         action="store_true",
@@ -492,8 +526,8 @@ def main() -> None:
         seed=args.seed,
         workers=args.workers,
         policies={
-            HIGH_LOAD: (*POLICIES, LOCK_BID, MARGIN_ONLY, LIVE),
-            LOW_LOAD: (*POLICIES, LOCK_BID, MARGIN_ONLY),
+            HIGH_LOAD: (*POLICIES, LOCK_BID, LOCK_SAME, MARGIN_ONLY, LIVE),
+            LOW_LOAD: (*POLICIES, LOCK_BID, LOCK_SAME, MARGIN_ONLY),
         },
     )
     summaries: dict[str, list[PolicySummary]] = {}
@@ -504,6 +538,11 @@ def main() -> None:
             comparisons[f"{source}, load {load}"] = compare(replayed, "pooled-predictive")
         everything: list[NightResult] = [r for rs in by_source.values() for r in rs]
         summaries[f"all, load {load}"] = summarise(everything)
+        # Pooling alone: the same stays, admission and steering, locked or pooled.
+        for source, replayed in [*by_source.items(), ("all", everything)]:
+            comparisons[f"{source}, load {load}, pooled-predictive vs locking, same stays"] = (
+                compare(replayed, "pooled-predictive", base=LOCK_SAME.name)
+            )
         for name in dict.fromkeys(r.policy for r in everything):
             if name != "lock-at-booking":
                 comparisons[
@@ -589,14 +628,16 @@ def main() -> None:
             "bid_price_margin": POOLED_PREDICTIVE.bid_price_margin,
             "max_wait_risk": POOLED_PREDICTIVE.max_wait_risk,
             "steer_times": POOLED_PREDICTIVE.steer_times,
+            "margin_by_scarcity": POOLED_PREDICTIVE.margin_by_scarcity,
         },
         "replan_60x400_s": replan["seconds"],
         "replan_60x400_gap_pct": replan["gap_pct"],
         "replan_60x400": replan,
         "loads": {"high": HIGH_LOAD, "low": LOW_LOAD},
-        "policies": [p.name for p in (*POLICIES, LOCK_BID, MARGIN_ONLY, LIVE)],
+        "policies": [p.name for p in (*POLICIES, LOCK_BID, LOCK_SAME, MARGIN_ONLY, LIVE)],
         "comparisons": comparisons,
         "summaries": {k: [vars(r) for r in v] for k, v in summaries.items()},
+        "seed": args.seed,
         "nights_per_restaurant": args.nights,
         "restaurants_per_source": args.restaurants,
         "duration_s": round(time.perf_counter() - started, 1),
