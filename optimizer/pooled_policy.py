@@ -51,11 +51,13 @@ from booking_core.daybook import (
     PooledChoice,
     TableMove,
 )
+from booking_core.domain import GRANULE_MINUTES
 from booking_core.errors import TablesKeptForLaterParties
 from booking_core.floor import Floor, SeatingOption
 from booking_core.past_demand import ServiceDemand, ServiceHistory
 from optimizer.acceptance import check_acceptance
 from optimizer.bid_price import BidPrices, DemandHistory, Programme
+from optimizer.errors import SeatingInputError
 from optimizer.overbooking import OverbookingPolicy
 from optimizer.plan import PlanSettings
 from optimizer.service import FloorPlan, Party
@@ -63,7 +65,6 @@ from optimizer.service import FloorPlan, Party
 log = logging.getLogger("servicesphere.optimizer")
 
 NEW_PARTY = -1
-GRANULE = 15  # minutes in a day book granule
 # Show probabilities of booked parties, by reservation id, as known at a
 # moment (an id it cannot score may be left out: that party is taken to come).
 ShowProbabilities = Callable[[Sequence[int], datetime | None], Mapping[int, float]]
@@ -224,9 +225,13 @@ class PooledAcceptance:
         asked = self._party(book, new, 1.0, in_service=True)
         assert asked is not None  # in the service and movable: always a party
         policy = OverbookingPolicy(max_wait_risk, samples=self.overbooking_samples)
-        return policy.allows(
-            plan, [p for p in parties if p is not None], asked, PlanSettings(reset_minutes=0)
-        )
+        try:
+            return policy.allows(
+                plan, [p for p in parties if p is not None], asked, PlanSettings(reset_minutes=0)
+            )
+        except SeatingInputError:  # a floor the sampler cannot seat: refuse, never guess
+            log.warning("overbooking could not weigh this service", exc_info=True)
+            return False
 
     @staticmethod
     def _party(book: DayBook, h: Holding, show: float, *, in_service: bool) -> Party | None:
@@ -234,7 +239,8 @@ class PooledAcceptance:
         day book's base: in the service and not yet here, a party who may
         not come and whom the host seats at whichever table fits; otherwise
         fixed where it is (one with no table outside the service is left out)."""
-        start, duration = (h.g0 - book.base) * GRANULE, (h.g1 - h.g0) * GRANULE
+        start = (h.g0 - book.base) * GRANULE_MINUTES
+        duration = (h.g1 - h.g0) * GRANULE_MINUTES
         if in_service and (h.movable or not h.table_ids):
             return Party(
                 h.reservation_id,
