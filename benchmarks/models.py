@@ -123,17 +123,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only-1m", action="store_true",
                         help="measure only the ~1M nightly run, keeping the other figures")
     parser.add_argument(
-        "--only-recruit",
-        action="store_true",
-        help="run only benchmarks/recruit_demand.py and copy its figures here, keeping the others",
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="with --only-recruit: LightGBM threads of our Recruit model",
-    )
-    parser.add_argument(
         "--work",
         type=Path,
         default=ROOT / "var" / "bench",
@@ -150,21 +139,6 @@ def main(argv: list[str] | None = None) -> int:
         results["nightly_1m_measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
         console.print(f"~1M nightly: {large['s']:.0f} s, peak {large['peak_mb']:.0f} MB")
-        return 0
-    if args.only_recruit:
-        from benchmarks import recruit_demand
-
-        argv_recruit = [] if args.threads is None else ["--threads", str(args.threads)]
-        if recruit_demand.main(argv_recruit) != 0:
-            return 1
-        results = json.loads(RESULTS.read_text())
-        recruit = json.loads(recruit_demand.RESULTS.read_text())
-        for key in ("machine", "measured_at", "duration_s"):
-            recruit.pop(key)
-        results.update(recruit)
-        results["recruit_measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
-        console.print(f"Recruit figures copied to {RESULTS}")
         return 0
     console.print("synthetic world: attendance and duration against the oracle ...")
     demo_url = _world(args.work / "demo.db", "demo")

@@ -2,6 +2,7 @@
 
     python benchmarks/recruit_selection.py dump [--origin 2017-02-01 ...] [--out DIR]
     python benchmarks/recruit_selection.py blend [--out DIR]
+    python benchmarks/recruit_selection.py combine [--out DIR] [--seeds 3]
 
 The protocol's holdout (origin 2017-03-15) already chose the forecaster's
 settings, so further choices (blend weights, objectives, per-horizon models)
@@ -9,24 +10,35 @@ are made here, on earlier origins with the same 39-day horizon that all end
 before 2017-03-15. ``dump`` fits the point model variants at each origin and
 writes, per scored store-day, the actual covers, each variant's forecast and
 the statistical forecasts a blend may use (log1p units) to
-``DIR/origin_YYYY-MM-DD.parquet``. ``blend`` reads those files and reports the
-RMSLE of each variant and of each blend over a grid of weights, per origin
-and their mean (which decides).
+``DIR/origin_YYYY-MM-DD.parquet`` (every forecast row; ``actual`` is null
+where the store-day is not scored), with last year's market swing per day.
+``blend`` reads those files and reports the RMSLE of each variant and of
+each blend over a grid of weights, per origin and their mean (which
+decides). ``combine`` scores the forecast as the forecaster issues it
+(blended with the weekday median) for seed bags, the ridge and MLPs
+averaged in, single-setting variants, and last year's swing as a shift.
 
 Variants: ``huber`` (the forecaster's point model), ``l2``, ``bucket`` (one
 model per horizon bucket 1-7, 8-21, 22-39), ``profile`` (no day-level lags
 or windows), ``resid`` (target: the residual from the sells-like weekday's
-recency-weighted mean), ``long`` (2000 trees, read at 700, 1500 and 2000).
+recency-weighted mean), ``long`` (2000 trees, read at 700, 1500 and 2000),
+``huber_sK`` (the point model on bagging seed K), ``hp:name=value`` (one
+LightGBM setting changed, e.g. ``hp:max_bin=255``), ``ridge``, ``mlp`` and
+``mlp2`` (scikit-learn models on standardized features, fitted on the
+residual from the sells-like weekday's recency-weighted mean).
 What they showed, and what was chosen (``DemandForecaster``'s default
 ``blend_weight=0.1`` with the sells-like weekday median), is in the docstring
 of ``recruit_demand.py``. A dump takes 2-4 minutes per variant and origin on
 one thread (``--threads 1``: on a shared 2-core machine LightGBM's two
-threads wait on each other and run several times slower).
+threads wait on each other and run several times slower); 5-9 minutes with
+three dumps and other work sharing the two cores. The ridge takes 12-26 s,
+the MLPs 1-1.5 minutes.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from datetime import date, timedelta
@@ -171,7 +183,7 @@ def dump(origin: date, out: Path, variants: list[str], threads: int | None) -> N
             setattr(model, setting, type(default)(value))
             pred = fit(everything, "huber").predict(Xt)
             setattr(model, setting, default)
-        elif variant in ("ridge", "mlp"):
+        elif variant in ("ridge", "mlp", "mlp2"):
             pred = _other_family(variant, X, y, Xt, names, categorical, threads)
         elif variant == "bucket":
             for lo, hi in BUCKETS:
@@ -326,15 +338,19 @@ def _other_family(
             return base_t + At.astype(np.float64) @ coef
         from sklearn.neural_network import MLPRegressor
 
+        if variant == "mlp2":
+            # Heavy tails (books, days since the last visit) clipped; slower, longer.
+            A, At = np.clip(A, -5, 5), np.clip(At, -5, 5)
+        slow = variant == "mlp2"
         net = MLPRegressor(
-            hidden_layer_sizes=(128, 64),
-            alpha=1e-4,
+            hidden_layer_sizes=(64, 32) if slow else (128, 64),
+            alpha=1e-3 if slow else 1e-4,
             batch_size=2048,
-            learning_rate_init=1e-3,
-            max_iter=12,
+            learning_rate_init=3e-4 if slow else 1e-3,
+            max_iter=20 if slow else 12,
             early_stopping=True,
             validation_fraction=0.05,
-            n_iter_no_change=3,
+            n_iter_no_change=4 if slow else 3,
             random_state=0,
         )
         net.fit(A, target.astype(np.float32))
@@ -353,7 +369,11 @@ def blend(out: Path) -> None:
     with each statistical forecast at weights 0..0.5 (where the statistical
     forecast is missing, the model's forecast stands)."""
     files = sorted(out.glob("origin_*.parquet"))
-    frames = {f.stem.removeprefix("origin_"): pl.read_parquet(f) for f in files}
+    # Only scored store-days (dumps keep every forecast row, unscored ones without actual).
+    frames = {
+        f.stem.removeprefix("origin_"): pl.read_parquet(f).filter(pl.col("actual").is_not_null())
+        for f in files
+    }
     common = set.intersection(*(set(f.columns) for f in frames.values()))
     models = sorted(c for c in common if c.startswith("gbm_"))
     stats = [c for c in (*STAT_COLUMNS, "weekday_median") if c in common]
@@ -433,14 +453,30 @@ def combine(out: Path, seeds: int) -> None:
         ]
         singles = [score(_with_median(r, frame)) for r in runs]
         rows.append((name, "single seed 0", singles[0]))
-        rows.append((name, f"single, mean over {len(runs)} seeds", float(np.mean(singles))))
+        rows.append((name, f"single, mean over seeds 0-{len(runs) - 1}", float(np.mean(singles))))
         for k in (2, 3, 5):
             if k <= len(runs):
                 rows.append(
                     (name, f"bag of {k}", score(_with_median(np.mean(runs[:k], axis=0), frame)))
                 )
         bag = np.mean(runs[:3], axis=0) if len(runs) >= 3 else runs[0]
-        for other in ("gbm_ridge", "gbm_mlp"):
+        for setting in sorted(c for c in frame.columns if c.startswith("gbm_hp:")):
+            alt = frame[setting].to_numpy()
+            label = setting.removeprefix("gbm_hp:")
+            rows.append((name, f"{label} (seed 0)", score(_with_median(alt, frame))))
+            rows.append(
+                (
+                    name,
+                    f"{label} + seed 0 averaged",
+                    score(_with_median((runs[0] + alt) / 2, frame)),
+                )
+            )
+            if len(runs) >= 3:
+                four = (3 * bag + alt) / 4
+                rows.append(
+                    (name, f"{label} + seeds 0-2 averaged", score(_with_median(four, frame)))
+                )
+        for other in ("gbm_ridge", "gbm_mlp", "gbm_mlp2"):
             if other not in frame.columns:
                 continue
             alt = frame[other].to_numpy()
@@ -460,6 +496,16 @@ def combine(out: Path, seeds: int) -> None:
                         score(_with_median((1 - b) * bag + b * alt, frame)),
                     )
                 )
+        if {"gbm_ridge", "gbm_mlp2"} <= set(frame.columns):
+            # Everything together: seeds 0-2, the ridge, the MLP, last year's swing.
+            ridge, mlp = frame["gbm_ridge"].to_numpy(), frame["gbm_mlp2"].to_numpy()
+            for b_ridge, b_mlp, alpha in itertools.product((0.1, 0.2), (0.1, 0.2), (0.0, 0.1)):
+                final = _with_median(
+                    (1 - b_ridge - b_mlp) * bag + b_ridge * ridge + b_mlp * mlp, frame
+                )
+                final = final + alpha * _swing_shift(final, frame)
+                label = f"bag3 + ridge {b_ridge} + mlp2 {b_mlp} + ly swing {alpha}"
+                rows.append((name, label, score(final)))
         for base_name, base in (("seed0", runs[0]), ("bag3", bag)):
             final = _with_median(base, frame)
             shift = _swing_shift(final, frame)
