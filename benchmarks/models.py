@@ -120,8 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--with-1m", action="store_true", help="also run at ~1M reservations")
     parser.add_argument("--skip-recruit", action="store_true", help="leave out the Recruit part")
-    parser.add_argument("--only-1m", action="store_true",
-                        help="measure only the ~1M nightly run, keeping the other figures")
+    parser.add_argument(
+        "--only-1m",
+        action="store_true",
+        help="measure only the ~1M nightly run, keeping the other figures",
+    )
     parser.add_argument(
         "--work",
         type=Path,

@@ -1,4 +1,4 @@
-""""Can this booking be taken?" with every party not yet at the restaurant
+""" "Can this booking be taken?" with every party not yet at the restaurant
 free to change tables (pooled acceptance).
 
 Pooling can only widen what lock-at-booking takes, so the checks run from
@@ -78,10 +78,13 @@ def check_acceptance(
     reset = settings.reset_minutes
     check_service(floor, [*parties, new], reset_minutes=reset)
 
-    def answer(accepted: bool, how: str, tables: tuple[int, ...] | None = None,
-               moves: Mapping[int, tuple[int, ...]] | None = None) -> Acceptance:
-        return Acceptance(accepted, tables, dict(moves or {}), how,
-                          time.perf_counter() - started)
+    def answer(
+        accepted: bool,
+        how: str,
+        tables: tuple[int, ...] | None = None,
+        moves: Mapping[int, tuple[int, ...]] | None = None,
+    ) -> Acceptance:
+        return Acceptance(accepted, tables, dict(moves or {}), how, time.perf_counter() - started)
 
     if not any(party_fits(new, o) for o in floor.options):
         return answer(False, "refused")
@@ -110,8 +113,7 @@ def check_acceptance(
             if keep.free(option.table_ids, new_span.start, new_span.end):
                 plan = {s.party.id: tuple(sorted(s.party.tables)) for s in required[:-1]}
                 plan[new.id] = option.table_ids
-                return answer(True, "free table", option.table_ids,
-                              _moves(plan, spans, optional))
+                return answer(True, "free table", option.table_ids, _moves(plan, spans, optional))
 
     # 1b. A count that proves "no" in a few ms for most refusals.
     if full_at_some_moment(floor, required, new_span):
@@ -129,8 +131,9 @@ def check_acceptance(
     else:
         limit = settings.time_limit_s - (time.perf_counter() - started)
     deadline = None if settings.wall_limit_s is None else started + settings.wall_limit_s
-    status, plan = seat_everyone(floor, required, settings=settings, limit_s=limit, hint=greedy,
-                                 deadline=deadline)
+    status, plan = seat_everyone(
+        floor, required, settings=settings, limit_s=limit, hint=greedy, deadline=deadline
+    )
     if status == "found":
         return answer(True, "solver", plan[new.id], _moves(plan, spans, optional))
     return answer(False, "refused" if status == "impossible" else "timed out")
@@ -162,8 +165,9 @@ def full_at_some_moment(floor: FloorPlan, spans: Sequence[Interval], new: Interv
             if not need:
                 break
             big = {t for t, tb in floor.tables.items() if tb.max_covers > k and t not in held}
-            joinable = [c for c, most in combos
-                        if most > k and not (set(c) & held) and not (set(c) & big)]
+            joinable = [
+                c for c, most in combos if most > k and not (set(c) & held) and not (set(c) & big)
+            ]
             pairs = min(len(joinable), len({t for c in joinable for t in c}) // 2)
             if need > len(big) + pairs:
                 return True

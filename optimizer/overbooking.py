@@ -29,8 +29,15 @@ class OverbookingPolicy:
     max_wait_risk: float = 0.02
     samples: int = 32
 
-    def allows(self, floor: FloorPlan, parties: Sequence[Party], new: Party,
-               settings: PlanSettings, *, seed: int = 0) -> bool:
+    def allows(
+        self,
+        floor: FloorPlan,
+        parties: Sequence[Party],
+        new: Party,
+        settings: PlanSettings,
+        *,
+        seed: int = 0,
+    ) -> bool:
         trial = [*parties, replace(new, must_seat=False)]
         return wait_risk(floor, trial, settings, samples=self.samples, seed=seed) <= (
             self.max_wait_risk
@@ -66,10 +73,13 @@ def wait_risk(
     order = sorted((s for s in spans if not s.party.locked), key=lambda s: (s.start, s.party.id))
     failures = coming_total = 0
     for row in draws:
-        comes = [(i := index.get(s.party.id)) is None or row[i] < s.party.show_probability
-                 for s in order]
-        lengths = [s.end - s.start if c else min(s.end - s.start, GRACE_MINUTES)
-                   for s, c in zip(order, comes, strict=True)]
+        comes = [
+            (i := index.get(s.party.id)) is None or row[i] < s.party.show_probability for s in order
+        ]
+        lengths = [
+            s.end - s.start if c else min(s.end - s.start, GRACE_MINUTES)
+            for s, c in zip(order, comes, strict=True)
+        ]
         came, waited = _seat_night(spans, order, comes, lengths, patience)
         coming_total += came
         failures += waited
@@ -97,15 +107,23 @@ def added_long_waits(
     rng = np.random.default_rng(seed)
     everyone = [*parties, new]
     shows = rng.random((samples, len(everyone)))
-    stays = np.exp(rng.standard_normal((samples, len(everyone)))
-                   * np.array([p.duration_spread for p in everyone]))
+    stays = np.exp(
+        rng.standard_normal((samples, len(everyone)))
+        * np.array([p.duration_spread for p in everyone])
+    )
     with_new = _long_waits(floor, everyone, settings, shows, stays, patience)
     without = _long_waits(floor, everyone[:-1], settings, shows[:, :-1], stays[:, :-1], patience)
     return with_new - without
 
 
-def _long_waits(floor: FloorPlan, parties: Sequence[Party], settings: PlanSettings,
-                shows: np.ndarray, stays: np.ndarray, patience: int) -> float:
+def _long_waits(
+    floor: FloorPlan,
+    parties: Sequence[Party],
+    settings: PlanSettings,
+    shows: np.ndarray,
+    stays: np.ndarray,
+    patience: int,
+) -> float:
     """Guests per sample who find no table within ``patience`` minutes."""
     spans = intervals(floor, parties, reset_minutes=settings.reset_minutes, check=False)
     column = {s.party.id: i for i, s in enumerate(spans)}
@@ -114,16 +132,22 @@ def _long_waits(floor: FloorPlan, parties: Sequence[Party], settings: PlanSettin
     for show_row, stay_row in zip(shows, stays, strict=True):
         comes = [show_row[column[s.party.id]] < s.party.show_probability for s in order]
         lengths = [
-            max(5, round(s.party.duration * stay_row[column[s.party.id]]))
-            + settings.reset_minutes if c else min(s.end - s.start, GRACE_MINUTES)
+            max(5, round(s.party.duration * stay_row[column[s.party.id]])) + settings.reset_minutes
+            if c
+            else min(s.end - s.start, GRACE_MINUTES)
             for s, c in zip(order, comes, strict=True)
         ]
         failures += _seat_night(spans, order, comes, lengths, patience)[1]
     return failures / max(len(shows), 1)
 
 
-def _seat_night(spans: Sequence[Interval], order: Sequence[Interval], comes: Sequence[bool],
-                lengths: Sequence[int], patience: int) -> tuple[int, int]:
+def _seat_night(
+    spans: Sequence[Interval],
+    order: Sequence[Interval],
+    comes: Sequence[bool],
+    lengths: Sequence[int],
+    patience: int,
+) -> tuple[int, int]:
     """One sampled night seated as the host would: the parties in ``order``
     (who ``comes``, each staying ``lengths``) each take the best-fitting
     table free at their time or within ``patience`` minutes; a no-show only

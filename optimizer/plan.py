@@ -102,8 +102,9 @@ def plan_service(
     greedy_score = score(floor, spans, greedy, settings)
     free = [s for s in spans if not s.party.locked]
     if not free or settings.time_limit_s <= 0:
-        return _finish(spans, greedy, "greedy", greedy_score, _upper_bound(spans, settings),
-                       started, False)
+        return _finish(
+            spans, greedy, "greedy", greedy_score, _upper_bound(spans, settings), started, False
+        )
     # Parties whose times never chain together cannot affect each other
     # (lunch and dinner, say): each group is a smaller model of its own.
     assignments: dict[int, tuple[int, ...]] = {}
@@ -121,8 +122,7 @@ def plan_service(
         part = {s.party.id: greedy[s.party.id] for s in group if s.party.id in greedy}
         outcome = _solve(floor, group, settings, strict, limit, part)
         if outcome is None:  # proven infeasible with every booking required
-            return _finish(spans, greedy, "infeasible", greedy_score, greedy_score, started,
-                           True)
+            return _finish(spans, greedy, "infeasible", greedy_score, greedy_score, started, True)
         status, chosen, group_bound, group_value = outcome
         statuses.append(status)
         bound += group_bound
@@ -229,8 +229,7 @@ def seat_everyone(
     used = 0.0
 
     def wall_left() -> float:
-        left = float("inf") if settings.deterministic else limit_s - (
-            time.perf_counter() - started)
+        left = float("inf") if settings.deterministic else limit_s - (time.perf_counter() - started)
         if deadline is not None:
             left = min(left, deadline - time.perf_counter())
         return left
@@ -287,17 +286,24 @@ def _deal_kinds(
     tables. Then random deals, up to ``tries`` or the deadline."""
     kinds = kind_of_tables(floor, spans)
     combos = [o.table_ids for o in floor.options if len(o.table_ids) > 1]
-    movable = sorted((s for s in spans if s.party.id in chosen),
-                     key=lambda s: (s.start, s.party.id))
+    movable = sorted(
+        (s for s in spans if s.party.id in chosen), key=lambda s: (s.start, s.party.id)
+    )
 
     def fits_for(s: Interval) -> list[tuple[int, ...]]:
         ks, _ = chosen[s.party.id]
         if ks[-1] == ("combo",):
             want = list(ks[:-1])
-            return [o.table_ids for o in s.options if len(o.table_ids) > 1
-                    and sorted(kinds[t] for t in o.table_ids) == want]
-        return [o.table_ids for o in s.options
-                if len(o.table_ids) == 1 and kinds[o.table_ids[0]] == ks[0]]
+            return [
+                o.table_ids
+                for o in s.options
+                if len(o.table_ids) > 1 and sorted(kinds[t] for t in o.table_ids) == want
+            ]
+        return [
+            o.table_ids
+            for o in s.options
+            if len(o.table_ids) == 1 and kinds[o.table_ids[0]] == ks[0]
+        ]
 
     options = {s.party.id: fits_for(s) for s in movable}
 
@@ -315,17 +321,25 @@ def _deal_kinds(
             current = tuple(sorted(s.party.tables))
 
             def spoils(tables: tuple[int, ...], s: Interval = s) -> int:
-                return sum(1 for c in combos if set(c) & set(tables) and c != tables
-                           and busy.free(c, s.start, s.end))
+                return sum(
+                    1
+                    for c in combos
+                    if set(c) & set(tables) and c != tables and busy.free(c, s.start, s.end)
+                )
 
             if not pairs_first:
                 pick = min(fits, key=lambda f: (f != current, spoils(f)))
             else:
+
                 def snug(tables: tuple[int, ...], s: Interval = s) -> tuple[int, int, int]:
-                    nxt = min((a for t in tables for a, _ in busy.spans.get(t, ())
-                               if a >= s.end), default=10**9)
-                    last = max((b for t in tables for _, b in busy.spans.get(t, ())
-                                if b <= s.start), default=-(10**9))
+                    nxt = min(
+                        (a for t in tables for a, _ in busy.spans.get(t, ()) if a >= s.end),
+                        default=10**9,
+                    )
+                    last = max(
+                        (b for t in tables for _, b in busy.spans.get(t, ()) if b <= s.start),
+                        default=-(10**9),
+                    )
                     return (spoils(tables), nxt - s.end, s.start - last)
 
                 pick = min(fits, key=snug)
@@ -380,7 +394,10 @@ def _deal_at_random(
 
 
 def greedy_plan(
-    floor: FloorPlan, parties: Sequence[Party], *, settings: PlanSettings | None = None,
+    floor: FloorPlan,
+    parties: Sequence[Party],
+    *,
+    settings: PlanSettings | None = None,
     now: int | None = None,
 ) -> ServicePlan:
     """The fallback alone: never calls the solver, always answers."""
@@ -388,8 +405,15 @@ def greedy_plan(
     started = time.perf_counter()
     spans = intervals(floor, parties, reset_minutes=settings.reset_minutes, now=now)
     greedy = _greedy(floor, spans)
-    return _finish(spans, greedy, "greedy", score(floor, spans, greedy, settings),
-                   _upper_bound(spans, settings), started, False)
+    return _finish(
+        spans,
+        greedy,
+        "greedy",
+        score(floor, spans, greedy, settings),
+        _upper_bound(spans, settings),
+        started,
+        False,
+    )
 
 
 # ---------------------------------------------------------------- scoring
@@ -503,8 +527,13 @@ def _greedy(floor: FloorPlan, spans: Sequence[Interval]) -> dict[int, tuple[int,
     least idle gap), the latter two also with the largest parties first."""
     best: dict[int, tuple[int, ...]] = {}
     best_key = (-1, -1, 0)
-    passes = (("start", "current"), ("start", "fit"), ("start", "gap"), ("size", "gap"),
-              ("size", "fit"))
+    passes = (
+        ("start", "current"),
+        ("start", "fit"),
+        ("start", "gap"),
+        ("size", "gap"),
+        ("size", "fit"),
+    )
     for rank, (order, choice) in enumerate(passes):
         plan = _greedy_pass(floor, spans, order, choice)
         seated = [s for s in spans if s.party.id in plan and not s.party.locked]
@@ -587,9 +616,7 @@ def table_classes(
         t for s in spans if s.party.locked and s.start > earliest_free for t in s.party.tables
     }
     kinds = kind_of_tables(floor, spans, coarse=coarse)
-    return {
-        t: ("table", t) if t in joined or t in late_lock else kinds[t] for t in floor.tables
-    }
+    return {t: ("table", t) if t in joined or t in late_lock else kinds[t] for t in floor.tables}
 
 
 def kind_of_tables(
@@ -601,24 +628,35 @@ def kind_of_tables(
     by_area = not coarse or any(p.area_id is not None for p in free)
     by_access = not coarse or any(p.accessible for p in free)
     return {
-        t.id: ("kind", t.min_covers, t.max_covers, t.area_id if by_area else None,
-               t.accessible if by_access else None)
+        t.id: (
+            "kind",
+            t.min_covers,
+            t.max_covers,
+            t.area_id if by_area else None,
+            t.accessible if by_access else None,
+        )
         for t in floor.tables.values()
     }
 
 
 class _Model:
     def __init__(
-        self, floor: FloorPlan, spans: Sequence[Interval], settings: PlanSettings, strict: bool,
-        *, relaxed: bool = False,
+        self,
+        floor: FloorPlan,
+        spans: Sequence[Interval],
+        settings: PlanSettings,
+        strict: bool,
+        *,
+        relaxed: bool = False,
     ) -> None:
         """``relaxed``: every table counted in its kind, combinations too (two
         two-tops joined use two of the two-tops' count): a relaxation, so
         "infeasible" is a proof, but a solution may not deal to real tables."""
         self.model = cp_model.CpModel()
         self.floor = floor
-        keys = kind_of_tables(floor, spans) if relaxed else table_classes(
-            floor, spans, coarse=strict)
+        keys = (
+            kind_of_tables(floor, spans) if relaxed else table_classes(floor, spans, coarse=strict)
+        )
         self.members: dict[tuple, list[int]] = defaultdict(list)
         for t in sorted(floor.tables):
             self.members[keys[t]].append(t)
@@ -637,8 +675,10 @@ class _Model:
             elif relaxed:
                 option_key[o.table_ids] = (*sorted(keys[t] for t in o.table_ids), ("combo",))
             else:
-                option_key[o.table_ids] = (*sorted({keys[t] for t in o.table_ids}),
-                                           ("combo", o.table_ids))
+                option_key[o.table_ids] = (
+                    *sorted({keys[t] for t in o.table_ids}),
+                    ("combo", o.table_ids),
+                )
         for s in spans:
             p = s.party
             if p.locked:
@@ -647,8 +687,10 @@ class _Model:
             # Only a scored plan tells the tables of a class apart.
             picky = not strict and (bool(p.tables) or p.favourite_table is not None)
             for o in s.options:
-                ks = option_key.get(o.table_ids) or (*sorted({keys[t] for t in o.table_ids}),
-                                                     ("combo", o.table_ids))
+                ks = option_key.get(o.table_ids) or (
+                    *sorted({keys[t] for t in o.table_ids}),
+                    ("combo", o.table_ids),
+                )
                 seen = per_class.get(ks)
                 if seen is None:
                     per_class[ks] = o
@@ -681,8 +723,11 @@ class _Model:
                     locks[t].append((s.start, s.end))
         points = sorted({s.start for s in spans})
 
-        def at_most(uses: Sequence[tuple[int, int, cp_model.IntVar, int]],
-                    tables: Sequence[int], pairs: Sequence[tuple[int, ...]] = ()) -> None:
+        def at_most(
+            uses: Sequence[tuple[int, int, cp_model.IntVar, int]],
+            tables: Sequence[int],
+            pairs: Sequence[tuple[int, ...]] = (),
+        ) -> None:
             """At every start, the parties using ``tables`` fit in those free of
             locks (``pairs``: the combinations free of locks, at most one use
             each, and no more than half their tables)."""
@@ -700,8 +745,11 @@ class _Model:
                 if not here:
                     continue
                 if pairs:
-                    free = [c for c in pairs if not any(a <= t0 < b for t in c
-                                                        for a, b in locks.get(t, ()))]
+                    free = [
+                        c
+                        for c in pairs
+                        if not any(a <= t0 < b for t in c for a, b in locks.get(t, ()))
+                    ]
                     held = len(pairs) - min(len(free), len({t for c in free for t in c}) // 2)
                 else:
                     held = sum(1 for busy in held_spans if any(a <= t0 < b for a, b in busy))
@@ -726,8 +774,11 @@ class _Model:
             # tables that make them (a two-top broken by a single party
             # leaves no pair), which the table count alone does not see.
             for ks, pair_uses in pair_usage.items():
-                same = [o.table_ids for o in floor.options if len(o.table_ids) > 1
-                        and option_key.get(o.table_ids) == ks]
+                same = [
+                    o.table_ids
+                    for o in floor.options
+                    if len(o.table_ids) > 1 and option_key.get(o.table_ids) == ks
+                ]
                 at_most(pair_uses, [], same)
             return
         # Tables in combinations are classes of their own (a combination
@@ -822,8 +873,9 @@ def _deal_tables(
                 pick = wanted[0]
             elif ready:
                 # The table whose next claimant comes latest (or never).
-                pick = max(ready, key=lambda t: min((c for c in claims[t] if c >= s.start),
-                                                    default=10**9))
+                pick = max(
+                    ready, key=lambda t: min((c for c in claims[t] if c >= s.start), default=10**9)
+                )
             else:  # cannot happen when the clique constraints hold
                 continue
             tables = (pick,)

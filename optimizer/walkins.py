@@ -32,7 +32,9 @@ class TableSuggestion:
 
 def _held_now(parties: Sequence[Party], now: int, reset: int) -> set[int]:
     return {
-        t for p in parties if p.seated and p.start <= now < p.start + p.duration + reset
+        t
+        for p in parties
+        if p.seated and p.start <= now < p.start + p.duration + reset
         for t in p.tables
     }
 
@@ -60,20 +62,24 @@ def suggest_tables(
         if not party_fits(walk_in, option) or busy & set(option.table_ids):
             continue
         later = [
-            p.start for p in parties
+            p.start
+            for p in parties
             if not p.seated and set(p.tables) & set(option.table_ids) and p.start >= now
         ]
         free_for = min(later) - now if later else None
         moves = 0
         if free_for is not None and free_for < duration + reset:
-            trial = [*parties, Party(WALK_IN, party_size, now, duration, seated=True,
-                                     tables=option.table_ids)]
+            trial = [
+                *parties,
+                Party(WALK_IN, party_size, now, duration, seated=True, tables=option.table_ids),
+            ]
             plan = plan_service(floor, trial, settings=settings, now=now)
             if not all(p.id in plan.assignments for p in parties if p.must_seat):
                 continue  # seating them here would cost a booking its table
             moves = plan.moves
-        out.append(TableSuggestion(option.table_ids, free_for, moves,
-                                   option.max_covers - party_size))
+        out.append(
+            TableSuggestion(option.table_ids, free_for, moves, option.max_covers - party_size)
+        )
     out.sort(key=lambda s: (s.moves > 0, s.moves, -(s.free_for or 10**6), s.empty_seats))
     return out[:limit]
 
@@ -110,8 +116,9 @@ def replan(
     """A new plan after the floor changed (an overstay, an early departure, a
     late party): seated parties stay, everyone else keeps their tables unless
     moving seats more guests."""
-    return plan_service(floor, parties, settings=settings or PlanSettings(time_limit_s=0.5),
-                        now=now)
+    return plan_service(
+        floor, parties, settings=settings or PlanSettings(time_limit_s=0.5), now=now
+    )
 
 
 __all__ = ["TableSuggestion", "quote_wait", "replan", "suggest_tables"]

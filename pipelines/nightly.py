@@ -458,9 +458,7 @@ def write_guest_tags(url: str, frames: Frames, as_of: datetime, config: Tracking
     from booking_core.ledger import Ledger
 
     tagger: GuestTagger = (
-        mlflow.pyfunc.load_model(f"models:/{GUEST_TAGS}@champion")
-        .unwrap_python_model()
-        .estimator
+        mlflow.pyfunc.load_model(f"models:/{GUEST_TAGS}@champion").unwrap_python_model().estimator
     )
     found = tagger.tags(frames, as_of)
     wanted: dict[int, dict[str, float]] = {int(d): {} for d in frames["diners"]["id"].to_list()}

@@ -58,10 +58,13 @@ def world_restaurants(url: str, *, limit: int = 3, weekday: int = 5) -> list[Res
     out = []
     try:
         with ledger.read() as conn:
-            ids = list(conn.execute(
-                sa.select(restaurants.c.id).where(restaurants.c.source == "synthetic")
-                .order_by(restaurants.c.id)
-            ).scalars())
+            ids = list(
+                conn.execute(
+                    sa.select(restaurants.c.id)
+                    .where(restaurants.c.source == "synthetic")
+                    .order_by(restaurants.c.id)
+                ).scalars()
+            )
             for rid in ids:
                 floor = load_floor(conn, rid)
                 dinner = [p for p in floor.periods if p.weekday == weekday and p.name == "dinner"]
@@ -70,8 +73,14 @@ def world_restaurants(url: str, *, limit: int = 3, weekday: int = 5) -> list[Res
                 period = dinner[0]
                 r, t = reservations, world_reservation_truth
                 rows = conn.execute(
-                    sa.select(r.c.party_size, r.c.start_at, r.c.booked_at,
-                              r.c.accessible_required, t.c.p_no_show, t.c.expected_duration_min)
+                    sa.select(
+                        r.c.party_size,
+                        r.c.start_at,
+                        r.c.booked_at,
+                        r.c.accessible_required,
+                        t.c.p_no_show,
+                        t.c.expected_duration_min,
+                    )
                     .select_from(r.join(t, t.c.reservation_id == r.c.id))
                     .where(r.c.restaurant_id == rid, r.c.channel != Channel.WALK_IN.value)
                 ).all()
@@ -82,14 +91,27 @@ def world_restaurants(url: str, *, limit: int = 3, weekday: int = 5) -> list[Res
                     if not 0 <= minute <= period.last_seating_min - period.opens_min:
                         continue
                     lead = int((row.start_at - row.booked_at).total_seconds() // 60)
-                    history.append(PastBooking(row.party_size, minute, lead, row.p_no_show,
-                                               row.expected_duration_min,
-                                               bool(row.accessible_required)))
+                    history.append(
+                        PastBooking(
+                            row.party_size,
+                            minute,
+                            lead,
+                            row.p_no_show,
+                            row.expected_duration_min,
+                            bool(row.accessible_required),
+                        )
+                    )
                 if len(history) >= 50:
-                    out.append(Restaurant(
-                        floor.name, FloorPlan.from_floor(floor), period.turn_times,
-                        period.last_seating_min - period.opens_min,
-                        period.closes_min - period.opens_min, tuple(history)))
+                    out.append(
+                        Restaurant(
+                            floor.name,
+                            FloorPlan.from_floor(floor),
+                            period.turn_times,
+                            period.last_seating_min - period.opens_min,
+                            period.closes_min - period.opens_min,
+                            tuple(history),
+                        )
+                    )
                 if len(out) >= limit:
                     break
     finally:
@@ -111,13 +133,17 @@ def recruit_restaurants(folder: Path, *, limit: int = 3, seed: int = 0) -> list[
         raise BookingError(f"{path} not found: point --recruit at the Recruit data folder.")
     frame = (
         pl.read_csv(path, try_parse_dates=True)
-        .with_columns(hour=pl.col("visit_datetime").dt.hour(),
-                      day=pl.col("visit_datetime").dt.date())
+        .with_columns(
+            hour=pl.col("visit_datetime").dt.hour(), day=pl.col("visit_datetime").dt.date()
+        )
         .filter(pl.col("hour").is_between(17, 22), pl.col("reserve_visitors") <= 12)
     )
     busiest = (
-        frame.group_by("air_store_id").len().sort(["len", "air_store_id"], descending=True)
-        .head(limit)["air_store_id"].to_list()
+        frame.group_by("air_store_id")
+        .len()
+        .sort(["len", "air_store_id"], descending=True)
+        .head(limit)["air_store_id"]
+        .to_list()
     )
     out: list[Restaurant] = []
     rng = np.random.default_rng(seed)
@@ -134,8 +160,16 @@ def recruit_restaurants(folder: Path, *, limit: int = 3, seed: int = 0) -> list[
             lead = max(int((visit - reserved).total_seconds() // 60), 15)
             history.append(PastBooking(int(size), min(minute, 300), lead))
         tables = int(np.clip(round(peak / 3), 10, 30))
-        out.append(Restaurant(f"Recruit {store[-6:]}", standard_floor(tables, seed=len(out)),
-                              DEFAULT_TURNS, 300, 360, tuple(history)))
+        out.append(
+            Restaurant(
+                f"Recruit {store[-6:]}",
+                standard_floor(tables, seed=len(out)),
+                DEFAULT_TURNS,
+                300,
+                360,
+                tuple(history),
+            )
+        )
     return out
 
 
@@ -145,26 +179,45 @@ DEFAULT_TURNS = ((2, 90), (4, 120), (6, 150), (8, 165), (40, 195))
 def generated_restaurants(limit: int = 3, seed: int = 0) -> list[Restaurant]:
     """Restaurants drawn from the world's laws without a ledger."""
     return [
-        Restaurant(f"Generated {k + 1}", standard_floor(14 + 4 * k, seed=seed + k), DEFAULT_TURNS,
-                   270, 360, tuple(generated_history(400, seed=seed + 100 + k)))
+        Restaurant(
+            f"Generated {k + 1}",
+            standard_floor(14 + 4 * k, seed=seed + k),
+            DEFAULT_TURNS,
+            270,
+            360,
+            tuple(generated_history(400, seed=seed + 100 + k)),
+        )
         for k in range(limit)
     ]
 
 
-def nights_for(restaurants: Sequence[Restaurant], *, load: float, nights: int, seed: int,
-               predictions: str) -> list[Night]:
+def nights_for(
+    restaurants: Sequence[Restaurant], *, load: float, nights: int, seed: int, predictions: str
+) -> list[Night]:
     return [
-        make_night(f"{r.name} #{n + 1} load {load:g}", r.floor, r.history, load=load,
-                   seed=seed + 1000 * k + n, turn_times=r.turn_times,
-                   last_seating=r.last_seating, closes=r.closes, predictions=predictions)
+        make_night(
+            f"{r.name} #{n + 1} load {load:g}",
+            r.floor,
+            r.history,
+            load=load,
+            seed=seed + 1000 * k + n,
+            turn_times=r.turn_times,
+            last_seating=r.last_seating,
+            closes=r.closes,
+            predictions=predictions,
+        )
         for k, r in enumerate(restaurants)
         for n in range(nights)
     ]
 
 
-def replay(nights: Sequence[Night], *, workers: int = 1,
-           progress: Callable[[int, int], None] | None = None,
-           policies: Sequence[SeatingPolicy] = POLICIES) -> list[NightResult]:
+def replay(
+    nights: Sequence[Night],
+    *,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+    policies: Sequence[SeatingPolicy] = POLICIES,
+) -> list[NightResult]:
     """Every night under every policy (in ``workers`` processes)."""
     jobs = [(night, policy) for night in nights for policy in policies]
     results: list[NightResult] = []
@@ -210,32 +263,59 @@ def summarise(results: Sequence[NightResult]) -> list[PolicySummary]:
     for name in dict.fromkeys(r.policy for r in results):
         mine = [r for r in results if r.policy == name]
         times = [t for r in mine for t in r.solver_ms]
-        out.append(PolicySummary(
-            name, len(mine), sum(r.requests for r in mine),
-            sum(r.covers_seated for r in mine),
-            sum(r.seat_minutes for r in mine) / max(sum(r.seat_capacity_minutes for r in mine), 1),
-            sum(r.turned_away for r in mine), sum(r.overbooked for r in mine),
-            sum(r.waited_over_15 for r in mine), sum(r.walked_out for r in mine),
-            sum(r.table_moves for r in mine) / len(mine),
-            percentile(times, 50), percentile(times, 99),
-        ))
+        out.append(
+            PolicySummary(
+                name,
+                len(mine),
+                sum(r.requests for r in mine),
+                sum(r.covers_seated for r in mine),
+                sum(r.seat_minutes for r in mine)
+                / max(sum(r.seat_capacity_minutes for r in mine), 1),
+                sum(r.turned_away for r in mine),
+                sum(r.overbooked for r in mine),
+                sum(r.waited_over_15 for r in mine),
+                sum(r.walked_out for r in mine),
+                sum(r.table_moves for r in mine) / len(mine),
+                percentile(times, 50),
+                percentile(times, 99),
+            )
+        )
     return out
 
 
 def summary_table(title: str, rows: Sequence[PolicySummary]) -> Table:
     table = Table(title=title, caption="moves: table changes per service seen by hosts")
     # Short headers: the table must fit an 80-column terminal.
-    for name in ("policy", "covers", "vs lock", "util.", "turned away", "over-booked",
-                 "waits > 15'", "left", "moves", "solver p50/p99 ms"):
-        table.add_column(name, justify="left" if name == "policy" else "right",
-                         no_wrap=name == "policy")
+    for name in (
+        "policy",
+        "covers",
+        "vs lock",
+        "util.",
+        "turned away",
+        "over-booked",
+        "waits > 15'",
+        "left",
+        "moves",
+        "solver p50/p99 ms",
+    ):
+        table.add_column(
+            name, justify="left" if name == "policy" else "right", no_wrap=name == "policy"
+        )
     base = rows[0].covers_seated if rows else 0
     for s in rows:
         gain = 100.0 * (s.covers_seated - base) / base if base else 0.0
-        table.add_row(s.policy, f"{s.covers_seated:,}", f"{gain:+.1f}%", f"{s.utilisation:.1%}",
-                      f"{s.turned_away:,}", f"{s.overbooked:,}", f"{s.waited_over_15:,}",
-                      f"{s.walked_out:,}", f"{s.moves_per_service:.1f}",
-                      f"{s.solver_p50_ms:.0f}/{s.solver_p99_ms:.0f}")
+        table.add_row(
+            s.policy,
+            f"{s.covers_seated:,}",
+            f"{gain:+.1f}%",
+            f"{s.utilisation:.1%}",
+            f"{s.turned_away:,}",
+            f"{s.overbooked:,}",
+            f"{s.waited_over_15:,}",
+            f"{s.walked_out:,}",
+            f"{s.moves_per_service:.1f}",
+            f"{s.solver_p50_ms:.0f}/{s.solver_p99_ms:.0f}",
+        )
     return table
 
 
@@ -252,10 +332,8 @@ def save_plot(groups: dict[str, list[PolicySummary]], path: Path) -> None:
     for i, (label, rows) in enumerate(groups.items()):
         by = {r.policy: r for r in rows}
         xs = np.arange(len(names)) + i * width
-        axes[0].bar(xs, [by[n].covers_seated if n in by else 0 for n in names], width,
-                    label=label)
-        axes[1].bar(xs, [by[n].waited_over_15 if n in by else 0 for n in names], width,
-                    label=label)
+        axes[0].bar(xs, [by[n].covers_seated if n in by else 0 for n in names], width, label=label)
+        axes[1].bar(xs, [by[n].waited_over_15 if n in by else 0 for n in names], width, label=label)
     for ax, title in zip(axes, ("Covers seated", "Guests waiting > 15 min"), strict=True):
         ax.set_xticks(np.arange(len(names)) + width * (len(groups) - 1) / 2, names)
         ax.set_title(title)
@@ -267,9 +345,14 @@ def save_plot(groups: dict[str, list[PolicySummary]], path: Path) -> None:
 
 
 def _bar() -> Progress:
-    return Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console,
-                    disable=not sys.stderr.isatty() and not sys.stdout.isatty())
+    return Progress(
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not sys.stderr.isatty() and not sys.stdout.isatty(),
+    )
 
 
 @simulate_app.command("seating")
@@ -282,7 +365,8 @@ def seating(
     workers: Annotated[int, typer.Option(help="Processes")] = 1,
     database_url: Annotated[str | None, typer.Option("--database-url")] = None,
     recruit: Annotated[Path, typer.Option(help="Recruit data folder")] = Path(
-        "../shared/data/recruit"),
+        "../shared/data/recruit"
+    ),
     plot: Annotated[Path | None, typer.Option(help="Where to save the plot (png)")] = None,
 ) -> None:
     """Replay nights under lock-at-booking, pooled and pooled-predictive and
@@ -309,14 +393,17 @@ def seating(
         console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
     if not chosen:
-        console.print("[bold red]error:[/] no restaurant with enough dinner bookings; "
-                      "run `servicesphere seed` first.")
+        console.print(
+            "[bold red]error:[/] no restaurant with enough dinner bookings; "
+            "run `servicesphere seed` first."
+        )
         raise typer.Exit(2)
     stream = nights_for(chosen, load=load, nights=nights, seed=seed, predictions=predictions)
     with _bar() as bar:
         task = bar.add_task("nights x policy", total=len(stream) * len(POLICIES))
-        results = replay(stream, workers=workers,
-                         progress=lambda done, _total: bar.update(task, completed=done))
+        results = replay(
+            stream, workers=workers, progress=lambda done, _total: bar.update(task, completed=done)
+        )
     rows = summarise(results)
     console.print(summary_table(f"{source}: {len(stream)} nights at load {load:g}", rows))
     if plot is not None:

@@ -121,8 +121,14 @@ def bistro_spec(**overrides: object) -> RestaurantSpec:
         "combinations": (CombinationSpec("W1+W2", ("W1", "W2"), 5, 8),),
         "periods": (
             PeriodSpec(
-                "dinner", tuple(range(7)), "17:00", "23:00", "21:30",
-                {2: 90, 4: 120, 8: 150}, max_covers_per_slot=16, max_parties_per_slot=4,
+                "dinner",
+                tuple(range(7)),
+                "17:00",
+                "23:00",
+                "21:30",
+                {2: 90, 4: 120, 8: 150},
+                max_covers_per_slot=16,
+                max_parties_per_slot=4,
             ),
         ),
         "deposit_min_party": 6,

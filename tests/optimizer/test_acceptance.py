@@ -26,14 +26,22 @@ def booked_services(draw: st.DrawFn) -> tuple[list[Party], Party]:
     """Bookings placed by the greedy plan (so the current plan is feasible),
     plus a new request."""
     raw = [
-        Party(i, draw(st.integers(1, 6)), 15 * draw(st.integers(0, 16)),
-              draw(st.sampled_from([60, 90, 120])))
+        Party(
+            i,
+            draw(st.integers(1, 6)),
+            15 * draw(st.integers(0, 16)),
+            draw(st.sampled_from([60, 90, 120])),
+        )
         for i in range(draw(st.integers(0, 12)))
     ]
     plan = greedy_plan(FLOOR, raw, settings=CHECK)
     booked = [replace(p, tables=plan.assignments[p.id]) for p in raw if p.id in plan.assignments]
-    new = Party(99, draw(st.integers(1, 6)), 15 * draw(st.integers(0, 16)),
-                draw(st.sampled_from([60, 90, 120])))
+    new = Party(
+        99,
+        draw(st.integers(1, 6)),
+        15 * draw(st.integers(0, 16)),
+        draw(st.sampled_from([60, 90, 120])),
+    )
     return booked, new
 
 
@@ -42,7 +50,8 @@ def _lock_would_take(booked: list[Party], new: Party) -> bool:
     for option in FLOOR.options:
         if party_fits(new, option) and not any(
             set(p.tables) & set(option.table_ids)
-            and p.start < end and new.start < p.start + p.duration + RESET
+            and p.start < end
+            and new.start < p.start + p.duration + RESET
             for p in booked
         ):
             return True
@@ -69,8 +78,12 @@ def test_pooled_takes_what_lock_takes_and_keeps_every_promise(
 
 def test_solver_proves_a_full_floor_full_and_finds_a_repack() -> None:
     # Every option that seats four is busy 0-100: a fourth party of four cannot come.
-    full = [Party(1, 4, 0, 90, tables=(3,)), Party(2, 4, 0, 90, tables=(4,)),
-            Party(3, 4, 0, 90, tables=(1, 2)), Party(4, 6, 0, 90, tables=(5,))]
+    full = [
+        Party(1, 4, 0, 90, tables=(3,)),
+        Party(2, 4, 0, 90, tables=(4,)),
+        Party(3, 4, 0, 90, tables=(1, 2)),
+        Party(4, 6, 0, 90, tables=(5,)),
+    ]
     refused = check_acceptance(FLOOR, full, Party(9, 4, 30, 60), settings=CHECK)
     assert not refused.accepted and refused.how == "refused"
     # A two on the six-top blocks a party of six; moving it to a two-top makes room.
@@ -82,10 +95,13 @@ def test_solver_proves_a_full_floor_full_and_finds_a_repack() -> None:
 def test_overbooked_parties_do_not_block_acceptance() -> None:
     # An overbooked party (no promise, no table) and one holding the only
     # four-top B2 that a new booking could have.
-    booked = [Party(1, 4, 0, 90, tables=(3,)), Party(2, 4, 0, 90, tables=(1, 2)),
-              Party(3, 6, 0, 90, tables=(5,)),
-              Party(7, 2, 0, 90, show_probability=0.5, must_seat=False),
-              Party(8, 4, 0, 90, show_probability=0.5, must_seat=False, tables=(4,))]
+    booked = [
+        Party(1, 4, 0, 90, tables=(3,)),
+        Party(2, 4, 0, 90, tables=(1, 2)),
+        Party(3, 6, 0, 90, tables=(5,)),
+        Party(7, 2, 0, 90, show_probability=0.5, must_seat=False),
+        Party(8, 4, 0, 90, show_probability=0.5, must_seat=False, tables=(4,)),
+    ]
     answer = check_acceptance(FLOOR, booked, Party(9, 4, 0, 90), settings=CHECK)
     assert answer.accepted and answer.tables == (4,)
     assert answer.moves == {8: ()}  # the overbooked party gives B2 up
@@ -101,16 +117,16 @@ def test_wait_risk_counts_waits_beyond_fifteen_minutes_only(floor: FloorPlan) ->
     assert wait_risk(one_two_top, [seated, Party(2, 2, 70, 60)], plan_settings) == 1.0
     # A likely no-show ahead of them frees the table after the grace period.
     flaky = Party(3, 2, 100, 120, show_probability=0.05)
-    risk = wait_risk(one_two_top, [seated, flaky, Party(2, 2, 120, 60)], plan_settings,
-                     samples=64)
+    risk = wait_risk(one_two_top, [seated, flaky, Party(2, 2, 120, 60)], plan_settings, samples=64)
     assert 0.0 < risk < 0.5
 
 
 def test_the_deadline_only_cuts_the_solver_short() -> None:
     # No time at all: what lock-at-booking or a re-pack can take is still taken.
     no_time = replace(CHECK, wall_limit_s=0.0)
-    free = check_acceptance(FLOOR, [Party(1, 2, 0, 90, tables=(1,))], Party(9, 2, 0, 90),
-                            settings=no_time)
+    free = check_acceptance(
+        FLOOR, [Party(1, 2, 0, 90, tables=(1,))], Party(9, 2, 0, 90), settings=no_time
+    )
     assert free.accepted and free.how == "free table"
     two_on_six = [Party(1, 2, 0, 90, tables=(5,))]
     six = check_acceptance(FLOOR, two_on_six, Party(9, 6, 30, 60), settings=no_time)
@@ -132,8 +148,13 @@ def busy_moments(draw: st.DrawFn) -> tuple[list[Party], Party]:
     keep = [p for p in parties if not p.seated]
     # Two seated parties never share a table at once (that is bad input).
     for p in seated:
-        if all(q.tables != p.tables or q.start + q.duration <= p.start
-               or p.start + p.duration <= q.start for q in keep if q.seated):
+        if all(
+            q.tables != p.tables
+            or q.start + q.duration <= p.start
+            or p.start + p.duration <= q.start
+            for q in keep
+            if q.seated
+        ):
             keep.append(p)
     return keep, Party(99, draw(st.integers(1, 6)), 15 * draw(st.integers(0, 8)), 60)
 
@@ -153,8 +174,12 @@ PAIRS = standard_floor(12, seed=2)  # several joinable pairs of two- and four-to
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.integers(1, 8), st.integers(0, 12), st.sampled_from([60, 90, 120])),
-                max_size=30))
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 8), st.integers(0, 12), st.sampled_from([60, 90, 120])),
+        max_size=30,
+    )
+)
 def test_tables_dealt_from_the_counts_are_a_feasible_plan(
     raw: list[tuple[int, int, int]],
 ) -> None:
@@ -169,8 +194,12 @@ def test_tables_dealt_from_the_counts_are_a_feasible_plan(
 
 
 def test_the_count_sees_a_floor_full_of_fours() -> None:
-    full = [Party(1, 4, 0, 90, tables=(3,)), Party(2, 4, 0, 90), Party(3, 4, 0, 90),
-            Party(4, 6, 0, 90)]
+    full = [
+        Party(1, 4, 0, 90, tables=(3,)),
+        Party(2, 4, 0, 90),
+        Party(3, 4, 0, 90),
+        Party(4, 6, 0, 90),
+    ]
     spans = intervals(FLOOR, [*full, Party(9, 4, 30, 60)], reset_minutes=RESET)
     assert full_at_some_moment(FLOOR, spans, spans[-1])
     # One of them leaves before the newcomer comes: then it cannot tell.
@@ -183,15 +212,25 @@ def test_added_long_waits_counts_overstays_into_the_next_booking(floor: FloorPla
     plan_settings = PlanSettings(reset_minutes=0)
     before = Party(1, 2, 0, 60, duration_spread=0.4)
     # Booked right after a party whose stay varies a lot: often a long wait.
-    tight = added_long_waits(one_two_top, [before], Party(2, 2, 60, 60), plan_settings,
-                             samples=200, seed=1)
+    tight = added_long_waits(
+        one_two_top, [before], Party(2, 2, 60, 60), plan_settings, samples=200, seed=1
+    )
     assert 0.1 < tight < 0.6
     # An hour and a half later: hardly ever; after a party whose stay is certain: never.
-    assert added_long_waits(one_two_top, [before], Party(2, 2, 150, 60), plan_settings,
-                            samples=200, seed=1) < 0.02
+    assert (
+        added_long_waits(
+            one_two_top, [before], Party(2, 2, 150, 60), plan_settings, samples=200, seed=1
+        )
+        < 0.02
+    )
     sure = replace(before, duration_spread=0.0)
-    assert added_long_waits(one_two_top, [sure], Party(2, 2, 60, 60), plan_settings,
-                            samples=200, seed=1) == 0.0
+    assert (
+        added_long_waits(
+            one_two_top, [sure], Party(2, 2, 60, 60), plan_settings, samples=200, seed=1
+        )
+        == 0.0
+    )
     # The same draws every time: a replayed night gives the same answer.
-    assert tight == added_long_waits(one_two_top, [before], Party(2, 2, 60, 60), plan_settings,
-                                     samples=200, seed=1)
+    assert tight == added_long_waits(
+        one_two_top, [before], Party(2, 2, 60, 60), plan_settings, samples=200, seed=1
+    )

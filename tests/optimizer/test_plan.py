@@ -25,26 +25,41 @@ def services(draw: st.DrawFn) -> list[Party]:
             continue
         duration = draw(st.integers(15, 120))
         seated = draw(st.booleans())
-        parties.append(Party(100 + i, draw(st.integers(1, 8)), start, duration,
-                             seated=seated, pinned=not seated, tables=(table,)))
+        parties.append(
+            Party(
+                100 + i,
+                draw(st.integers(1, 8)),
+                start,
+                duration,
+                seated=seated,
+                pinned=not seated,
+                tables=(table,),
+            )
+        )
         locked_until[table] = start + duration + 10
     for i in range(draw(st.integers(0, 14))):
         current = draw(st.sampled_from([(), (1,), (3,), (1, 2), (5,)]))
-        parties.append(Party(
-            i, draw(st.integers(1, 6)), draw(st.integers(0, 240)), draw(st.integers(15, 150)),
-            show_probability=draw(st.floats(0.0, 1.0)), tables=current,
-            accessible=draw(st.booleans()) and draw(st.booleans()),
-            area_id=draw(st.sampled_from([None, 1, 2])), area_required=draw(st.booleans()),
-            favourite_table=draw(st.sampled_from([None, 2, 4])),
-            must_seat=draw(st.booleans()),
-        ))
+        parties.append(
+            Party(
+                i,
+                draw(st.integers(1, 6)),
+                draw(st.integers(0, 240)),
+                draw(st.integers(15, 150)),
+                show_probability=draw(st.floats(0.0, 1.0)),
+                tables=current,
+                accessible=draw(st.booleans()) and draw(st.booleans()),
+                area_id=draw(st.sampled_from([None, 1, 2])),
+                area_required=draw(st.booleans()),
+                favourite_table=draw(st.sampled_from([None, 2, 4])),
+                must_seat=draw(st.booleans()),
+            )
+        )
     return parties
 
 
 def _feasible(floor: FloorPlan, parties: list[Party], plan_settings: PlanSettings) -> None:
     plan = plan_service(floor, parties, settings=plan_settings, now=0)
-    assert violations(floor, parties, plan, reset_minutes=plan_settings.reset_minutes,
-                      now=0) == []
+    assert violations(floor, parties, plan, reset_minutes=plan_settings.reset_minutes, now=0) == []
     for p in parties:
         if p.locked:
             assert plan.assignments[p.id] == tuple(sorted(p.tables))
@@ -84,8 +99,7 @@ def test_soft_preferences_are_met_when_free(floor: FloorPlan) -> None:
 
 def test_overbooked_service_leaves_the_least_valuable_party_waiting(floor: FloorPlan) -> None:
     # Six parties of four want the same hour and only four options seat four.
-    parties = [Party(i, 4, 0, 60, show_probability=0.5 + i / 20, must_seat=False)
-               for i in range(6)]
+    parties = [Party(i, 4, 0, 60, show_probability=0.5 + i / 20, must_seat=False) for i in range(6)]
     plan = plan_service(floor, parties, settings=PlanSettings(time_limit_s=1.0))
     assert len(plan.unseated) == 2
     assert set(plan.unseated) == {0, 1}  # the likeliest no-shows wait

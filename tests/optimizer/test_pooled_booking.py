@@ -26,14 +26,16 @@ def two_tables(ledger: Ledger) -> tuple[int, dict[str, int]]:
     spec = bistro_spec(
         tables=(TableSpec("A", "Main", 1, 2), TableSpec("B", "Main", 2, 4)),
         combinations=(),
-        periods=(PeriodSpec("dinner", tuple(range(7)), "17:00", "23:00", "21:30",
-                            {2: 90, 4: 90}),),
+        periods=(PeriodSpec("dinner", tuple(range(7)), "17:00", "23:00", "21:30", {2: 90, 4: 90}),),
         deposit_min_party=None,
     )
     rid = add_restaurant(ledger, spec)
     with ledger.read() as conn:
-        names = dict(conn.execute(sa.text(
-            "SELECT name, id FROM dining_tables WHERE restaurant_id = :r"), {"r": rid}).all())
+        names = dict(
+            conn.execute(
+                sa.text("SELECT name, id FROM dining_tables WHERE restaurant_id = :r"), {"r": rid}
+            ).all()
+        )
     return rid, names
 
 
@@ -61,10 +63,15 @@ def test_pooled_acceptance_moves_a_booked_party(
     assert get_reservation(ledger, early.id).table_ids == (table["B"],)
     assert get_reservation(ledger, late.id).table_ids == (table["B"],)
     with ledger.read() as conn:
-        moved = conn.execute(
-            sa.select(outbox.c.payload).where(outbox.c.entity_id == early.id,
-                                              outbox.c.event_type == "reservation.modified")
-        ).scalars().all()
+        moved = (
+            conn.execute(
+                sa.select(outbox.c.payload).where(
+                    outbox.c.entity_id == early.id, outbox.c.event_type == "reservation.modified"
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert len(moved) == 1
     # A fourth party has no room even with moves, and nothing was written.
     with pytest.raises(NoTableFree):
@@ -83,6 +90,10 @@ def test_seated_parties_are_never_moved(
     book(ledger, _request(rid, "19:30", 3), policy=lock)
     advance(ledger, early.id, "seated", now=early.start_at)
     with pytest.raises(NoTableFree):
-        book(ledger, _request(rid, "18:30", 2), policy=PooledAcceptance(time_limit_s=5.0),
-             now=early.start_at)
+        book(
+            ledger,
+            _request(rid, "18:30", 2),
+            policy=PooledAcceptance(time_limit_s=5.0),
+            now=early.start_at,
+        )
     assert get_reservation(ledger, early.id).table_ids == (table["A"],)
