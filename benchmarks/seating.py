@@ -1,7 +1,7 @@
 """Seating policies replayed on the same nights, the acceptance check's
 latency, and a 60-table, 400-reservation re-plan.
 
-    python benchmarks/seating.py [--nights 8] [--restaurants 3] [--workers 2] [--seed 23]
+    python benchmarks/seating.py [--nights 8] [--restaurants 3] [--workers 2] [--seed 37]
     python benchmarks/seating.py --calibrate --calibration-nights 6 --seed 11   # stay margins
 
 Nights come from a freshly generated synthetic world (its floors, bookings
@@ -13,11 +13,12 @@ replacement, each night's policies kept together). ``--calibrate`` replays
 other nights (another seed) to choose the predictive policy's stay margins
 (one for learned predictions, one for the per-size baseline; the rule is in
 ``calibrate``); the benchmark nights are never used for that. The benchmark
-nights are seed 23 (a synthetic world, Recruit floors and nights all drawn
-with it) since the fourth run: the first three runs replayed seed 11, and
-seed 11's restaurants with seed-101 nights are what the margins were chosen
-on, so the figures of the fourth run come from nights nothing was chosen or
-looked at on. Replays bound
+nights are seed 37 (a synthetic world, Recruit floors and nights all drawn
+with it) since the fifth run, which followed a change of the calibration
+rule (see ``calibrate``); the fourth run replayed seed 23, the first three
+seed 11, and seed 11's restaurants with seed-101 nights are what the margins
+were chosen on, so each of the fourth and fifth runs' figures come from
+nights nothing was chosen or looked at on. Replays bound
 the solver by work units, so the same nights give the same answers on a busy
 or idle machine; the live 40 ms wall-clock deadline is measured apart.
 Targets (issue 4): high load covers +7% or more with no more guests waiting
@@ -77,6 +78,7 @@ from serving.simulate import (  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results"
 RECRUIT = ROOT.parent / "shared" / "data" / "recruit"
 HIGH_LOAD, LOW_LOAD = 1.2, 0.5
+REPLAN_SEED = 23  # the 60 x 400 day of the fourth run
 console = Console(width=160)
 
 
@@ -101,6 +103,14 @@ LOCK_BID = dataclasses.replace(
 LOCK_SAME = dataclasses.replace(
     POOLED_PREDICTIVE, name="lock-at-booking, the predictive policy's stays", pooled=False
 )
+# The margins the fourth run's rule chose (an 80% bound on the long-wait
+# change), replayed next to the fifth rule's pair on the same fresh nights.
+FOURTH_RULE = dataclasses.replace(
+    POOLED_PREDICTIVE,
+    name="pooled-predictive, fourth run's margins (0.2 / 0.3)",
+    spread_margin=0.2,
+    baseline_spread_margin=0.3,
+)
 MARGIN_ONLY = SeatingPolicy(
     "pooled-predictive, margin only (before)",
     pooled=True,
@@ -120,8 +130,24 @@ MARGIN_ONLY = SeatingPolicy(
 # choice), or k scaled by how few of the floor's tables seat the party
 # (``SeatingPolicy.margin_by_scarcity``; its effective margins are smaller,
 # so its grid reaches higher).
-LEARNED_MARGINS = ((0.2, False), (0.3, False), (0.2, True), (0.4, True), (0.6, True))
-BASELINE_MARGINS = ((0.1, False), (0.2, False), (0.3, False), (0.3, True), (0.5, True), (0.7, True))
+LEARNED_MARGINS = (
+    (0.0, False),
+    (0.1, False),
+    (0.2, False),
+    (0.3, False),
+    (0.2, True),
+    (0.4, True),
+    (0.6, True),
+)
+BASELINE_MARGINS = (
+    (0.0, False),
+    (0.1, False),
+    (0.2, False),
+    (0.3, False),
+    (0.3, True),
+    (0.5, True),
+    (0.7, True),
+)
 SOURCE_KIND = {"world": "learned", "recruit": "baseline"}
 CALIBRATION_LEVEL = 80  # the bootstrap interval the long-wait guard uses (%)
 
@@ -301,16 +327,19 @@ def calibrate(args: argparse.Namespace, chosen: dict[str, tuple[list[Any], str]]
     lock-at-booking, and the 80% bootstrap interval of that change (nights
     resampled within each source, 4000 resamples, seed 0).
 
-    The rule, in tiers; the first tier with any pair decides, and within it
-    the pair with the most high-load covers is chosen:
-
-    1. the upper end of the 80% interval of the long-wait change is <= 0 at
-       both loads, and low-load covers are no fewer than lock-at-booking's;
-    2. (low load has few long waits, so its interval may not close below 0)
-       the upper end <= 0 at high load, the point change <= 0 at low load,
-       and low-load covers no fewer than lock-at-booking's;
-    3. otherwise, the pair with the lowest upper end at high load (ties:
-       the most high-load covers)."""
+    The rule (the fifth, since the fourth benchmark run): the target's own
+    test on calibration nights. Of the pairs whose point change in long
+    waits is <= 0 at both loads and whose low-load covers are no fewer than
+    lock-at-booking's, the one with the most high-load covers; if none, the
+    pair with the lowest high-load change (ties: the most covers). The 80%
+    interval is reported, no longer a condition: until the fourth run the
+    rule asked for its upper end <= 0, a safety margin the target does not
+    ask for, which cost covers (on calibration nights, 0.2 + 0.3 at +6.9%
+    against 0.2 + 0.1 at +9.5%, both with fewer long waits than locking).
+    That rule was changed after the fourth run missed +7% (+5.1%, with 10
+    fewer long waits than locking): the change is disclosed, the fourth
+    run's figures are kept, and the pair it chose is replayed next to the
+    new one on the fifth run's fresh nights."""
     policies: dict[float, tuple[SeatingPolicy, ...]] = {
         load: (LOCK_AT_BOOKING,) for load in (HIGH_LOAD, LOW_LOAD)
     }
@@ -367,39 +396,24 @@ def calibrate(args: argparse.Namespace, chosen: dict[str, tuple[list[Any], str]]
             for load in (HIGH_LOAD, LOW_LOAD)
         }
     c = out["candidates"]
-    tiers = [
-        [
-            k
-            for k, v in c.items()
-            if v["high"][ci][1] <= 0 and v["low"][ci][1] <= 0 and v["low"]["covers_gain_pct"] >= 0
-        ],
-        [
-            k
-            for k, v in c.items()
-            if v["high"][ci][1] <= 0
-            and v["low"]["wait15_delta"] <= 0
-            and v["low"]["covers_gain_pct"] >= 0
-        ],
+    allowed = [
+        k
+        for k, v in c.items()
+        if v["high"]["wait15_delta"] <= 0
+        and v["low"]["wait15_delta"] <= 0
+        and v["low"]["covers_gain_pct"] >= 0
     ]
-    because = [
-        f"most high-load covers among the pairs whose {level}% upper bound on the "
-        "long-wait change is <= 0 at both loads, low-load covers >= lock's",
-        f"no pair had the {level}% upper bound <= 0 at both loads: most high-load covers "
-        f"among those with it <= 0 at high load, the low-load change <= 0 and low-load "
-        "covers >= lock's",
-    ]
-    for tier, why in zip(tiers, because, strict=True):
-        if tier:
-            out["chosen"] = max(tier, key=lambda k: c[k]["high"]["covers_gain_pct"])
-            out["chosen_because"] = why
-            break
+    if allowed:
+        out["chosen"] = max(allowed, key=lambda k: c[k]["high"]["covers_gain_pct"])
+        out["chosen_because"] = (
+            "most high-load covers among the pairs with no more long waits than "
+            "lock-at-booking at either load and no fewer low-load covers"
+        )
     else:
         out["chosen"] = min(
-            c, key=lambda k: (c[k]["high"][ci][1], -c[k]["high"]["covers_gain_pct"])
+            c, key=lambda k: (c[k]["high"]["wait15_delta"], -c[k]["high"]["covers_gain_pct"])
         )
-        out["chosen_because"] = (
-            "no pair met either tier: the lowest upper bound on the high-load change"
-        )
+        out["chosen_because"] = "no pair kept long waits <= lock's: the fewest at high load"
     table = Table(
         title=f"Calibration nights (seed {args.calibration_seed}): stay margins against "
         f"lock-at-booking ({level}% and 95% bootstrap intervals)"
@@ -428,8 +442,13 @@ def calibrate(args: argparse.Namespace, chosen: dict[str, tuple[list[Any], str]]
 def replan_60x400(seed: int) -> dict[str, float | str | int]:
     """A 60-table day (lunch and dinner, as in benchmarks/booking.py) filled
     with 400 bookings at the restaurant's turn times, then re-planned from
-    scratch with predicted durations (each -15/0/+15 minutes), keeping moves few."""
+    scratch with predicted durations (each -15/0/+15 minutes), keeping moves few.
+    The day is drawn with its own ``seed`` (fixed at ``REPLAN_SEED``: it measures
+    the solver on one standard instance, not the nights), and parties that no
+    longer fit are skipped; a day that cannot take 400 is an error, not a hang
+    (seed 37 kept drawing parties for a full day for over 20 minutes)."""
     rng = random.Random(seed)
+    refused = 0
     tables, i = [], 1
     for seats, n, area in ((2, 20, 1), (4, 25, 1), (6, 10, 2), (8, 5, 2)):
         for _ in range(n):
@@ -447,7 +466,11 @@ def replan_60x400(seed: int) -> dict[str, float | str | int]:
             len(parties), size, rng.choice(slots), turn, show_probability=rng.uniform(0.8, 1.0)
         )
         plan = plan_service(floor, [*parties, new], settings=settings)
-        if plan.all_seated:
+        if not plan.all_seated:
+            refused += 1
+            if refused > 2000:
+                raise RuntimeError(f"the 60-table day took only {len(parties)} bookings")
+        else:
             parties = [
                 Party(
                     p.id,
@@ -502,9 +525,10 @@ def main() -> None:
     parser.add_argument("--nights", type=int, default=8, help="nights per restaurant and load")
     parser.add_argument("--restaurants", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
-    # 23 since the fourth run: fresh nights (world, Recruit-shaped floors and
-    # nights); 11 for the first three, and for the restaurants calibrated on.
-    parser.add_argument("--seed", type=int, default=23)
+    # 37 since the fifth run: fresh nights (world, Recruit-shaped floors and
+    # nights); 23 for the fourth, 11 for the first three and for the
+    # restaurants calibrated on.
+    parser.add_argument("--seed", type=int, default=37)
     parser.add_argument(
         "--calibrate",
         action="store_true",
@@ -526,8 +550,8 @@ def main() -> None:
         seed=args.seed,
         workers=args.workers,
         policies={
-            HIGH_LOAD: (*POLICIES, LOCK_BID, LOCK_SAME, MARGIN_ONLY, LIVE),
-            LOW_LOAD: (*POLICIES, LOCK_BID, LOCK_SAME, MARGIN_ONLY),
+            HIGH_LOAD: (*POLICIES, LOCK_BID, LOCK_SAME, FOURTH_RULE, MARGIN_ONLY, LIVE),
+            LOW_LOAD: (*POLICIES, LOCK_BID, LOCK_SAME, FOURTH_RULE, MARGIN_ONLY),
         },
     )
     summaries: dict[str, list[PolicySummary]] = {}
@@ -572,7 +596,7 @@ def main() -> None:
             f"{c['nights_better']} / {c['nights_worse']}",
         )
     console.print(gains)
-    replan = replan_60x400(args.seed)
+    replan = replan_60x400(REPLAN_SEED)
     high = summaries[f"all, load {HIGH_LOAD}"]
     in_replay = [
         t
@@ -634,7 +658,9 @@ def main() -> None:
         "replan_60x400_gap_pct": replan["gap_pct"],
         "replan_60x400": replan,
         "loads": {"high": HIGH_LOAD, "low": LOW_LOAD},
-        "policies": [p.name for p in (*POLICIES, LOCK_BID, LOCK_SAME, MARGIN_ONLY, LIVE)],
+        "policies": [
+            p.name for p in (*POLICIES, LOCK_BID, LOCK_SAME, FOURTH_RULE, MARGIN_ONLY, LIVE)
+        ],
         "comparisons": comparisons,
         "summaries": {k: [vars(r) for r in v] for k, v in summaries.items()},
         "seed": args.seed,
