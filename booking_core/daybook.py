@@ -301,14 +301,21 @@ class TablePolicyHolder:
     default; a caller may set another choice for them all). ``pooled``
     serves those set to pooled: the optimizer builds on the booking core,
     not the other way round, so the application plugs it in at start-up
-    (``serving.app`` does); until then such a restaurant locks at booking."""
+    (``serving.app`` does); until then such a restaurant locks at booking.
+    ``admission`` serves lock-at-booking restaurants that turned admission
+    control on: it takes the best free table as ``BestFitAtBooking`` does
+    (nobody moves) and may refuse it by bid price; plugged in the same way,
+    and until then they lock at booking without it."""
 
     policy: TableChoice = field(default_factory=BestFitAtBooking)
     pooled: PooledTableChoice | None = None
+    admission: PooledTableChoice | None = None
     _warned: bool = field(default=False, repr=False)
 
     def for_floor(self, floor: Floor) -> TableChoice:
         if floor.table_policy != TablePolicy.POOLED:
+            if floor.admission_control and self.admission is not None:
+                return self.admission
             return self.policy
         if self.pooled is None:
             if not self._warned:

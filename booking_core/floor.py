@@ -102,6 +102,8 @@ class Floor:
     table_policy: str = "lock_at_booking"  # the restaurant's seating setting
     # Predictive overbooking's bound on the risk of a long wait (None: off).
     overbooking_max_wait_risk: float | None = None
+    # Bid-price admission for a lock-at-booking restaurant (pooled: always).
+    admission_control: bool = False
 
     @cached_property
     def zone(self) -> ZoneInfo:
@@ -260,6 +262,7 @@ def load_floor(conn: sa.Connection, restaurant_id: int) -> Floor:
         floor_version=r["floor_version"],
         table_policy=r["table_policy"],
         overbooking_max_wait_risk=r["overbooking_max_wait_risk"],
+        admission_control=bool(r["admission_control"]),
     )
 
 

@@ -93,6 +93,7 @@ class RestaurantSpec:
     external_ref: str | None = None
     table_policy: str = TablePolicy.LOCK_AT_BOOKING
     overbooking_max_wait_risk: float | None = None
+    admission_control: bool = False
 
 
 def _minutes(value: str, what: str) -> int:
@@ -231,6 +232,7 @@ def create_restaurant(conn: sa.Connection, spec: RestaurantSpec, now: datetime) 
                 external_ref=spec.external_ref,
                 table_policy=TablePolicy(spec.table_policy).value,
                 overbooking_max_wait_risk=spec.overbooking_max_wait_risk,
+                admission_control=bool(spec.admission_control),
                 created_at=now,
             )
             .returning(restaurants.c.id)
@@ -352,11 +354,15 @@ def set_special_date(
 
 @dataclass(frozen=True)
 class SeatingSettings:
-    """How a restaurant seats its bookings: the table policy, and the
-    overbooking bound (None: no overbooking)."""
+    """How a restaurant seats its bookings: the table policy, the
+    overbooking bound (None: no overbooking) and whether a lock-at-booking
+    restaurant refuses bookings whose table time is worth more to the
+    parties still expected (bid-price admission control; a pooled
+    restaurant always does, whatever is stored here)."""
 
     table_policy: TablePolicy
     overbooking_max_wait_risk: float | None = None
+    admission_control: bool = False
 
 
 def get_seating_settings(ledger: Ledger, restaurant_id: int) -> SeatingSettings:
@@ -366,13 +372,17 @@ def get_seating_settings(ledger: Ledger, restaurant_id: int) -> SeatingSettings:
 
 def _seating_settings(conn: sa.Connection, restaurant_id: int) -> SeatingSettings:
     row = conn.execute(
-        sa.select(restaurants.c.table_policy, restaurants.c.overbooking_max_wait_risk).where(
-            restaurants.c.id == restaurant_id
-        )
+        sa.select(
+            restaurants.c.table_policy,
+            restaurants.c.overbooking_max_wait_risk,
+            restaurants.c.admission_control,
+        ).where(restaurants.c.id == restaurant_id)
     ).first()
     if row is None:
         raise UnknownRestaurant(f"There is no restaurant with id {restaurant_id}.")
-    return SeatingSettings(TablePolicy(row.table_policy), row.overbooking_max_wait_risk)
+    return SeatingSettings(
+        TablePolicy(row.table_policy), row.overbooking_max_wait_risk, bool(row.admission_control)
+    )
 
 
 def get_table_policy(ledger: Ledger, restaurant_id: int) -> TablePolicy:
@@ -384,13 +394,20 @@ def set_seating_settings(
     restaurant_id: int,
     table_policy: str,
     overbooking_max_wait_risk: float | None = None,
+    admission_control: bool = False,
 ) -> SeatingSettings:
-    """Set both at once (overbooking off unless a bound is given). Applies
+    """Set the whole setting at once (overbooking off unless a bound is
+    given, admission control off unless asked for; it is stored as given
+    and matters only while the restaurant locks at booking). Applies
     to bookings and searches from now on; bookings already taken keep their
     tables, and those taken overbooked stay so until seated. Bumps the floor
     version, so every cached floor, and the settings with it, is reloaded."""
     policy = check_table_policy(table_policy)
-    settings = SeatingSettings(policy, check_overbooking(policy, overbooking_max_wait_risk))
+    if not isinstance(admission_control, bool):
+        raise InvalidRequest(f"admission_control is true or false, not {admission_control!r}.")
+    settings = SeatingSettings(
+        policy, check_overbooking(policy, overbooking_max_wait_risk), admission_control
+    )
     with ledger.write() as conn:
         _write_seating_settings(conn, ledger, restaurant_id, settings)
     return settings
@@ -399,12 +416,17 @@ def set_seating_settings(
 def set_table_policy(ledger: Ledger, restaurant_id: int, policy: str) -> TablePolicy:
     """Change how the restaurant's tables are chosen for new bookings and
     searches, keeping its overbooking bound (refused if the new policy
-    cannot overbook while a bound is set)."""
+    cannot overbook while a bound is set) and its admission control."""
     chosen = check_table_policy(policy)
     with ledger.write() as conn:
         current = _seating_settings(conn, restaurant_id)
         bound = check_overbooking(chosen, current.overbooking_max_wait_risk)
-        _write_seating_settings(conn, ledger, restaurant_id, SeatingSettings(chosen, bound))
+        _write_seating_settings(
+            conn,
+            ledger,
+            restaurant_id,
+            SeatingSettings(chosen, bound, current.admission_control),
+        )
     return chosen
 
 
@@ -419,20 +441,23 @@ def _write_seating_settings(
         .values(
             table_policy=settings.table_policy.value,
             overbooking_max_wait_risk=settings.overbooking_max_wait_risk,
+            admission_control=settings.admission_control,
         )
     )
     bound = settings.overbooking_max_wait_risk
     events: list[tuple[str, dict[str, Any]]] = []
+    admission = settings.admission_control
     # The table policy is announced when it changes or nothing else does.
-    if (
-        settings.table_policy is not before.table_policy
-        or bound == before.overbooking_max_wait_risk
+    if settings.table_policy is not before.table_policy or (
+        bound == before.overbooking_max_wait_risk and admission == before.admission_control
     ):
         events.append(
             ("restaurant.table_policy_set", {"table_policy": settings.table_policy.value})
         )
     if bound != before.overbooking_max_wait_risk:
         events.append(("restaurant.overbooking_set", {"overbooking_max_wait_risk": bound}))
+    if admission != before.admission_control:
+        events.append(("restaurant.admission_control_set", {"admission_control": admission}))
     at = ledger.clock()
     for event, payload in events:
         outbox.append(conn, event, "restaurant", restaurant_id, restaurant_id, payload, at)

@@ -92,6 +92,9 @@ restaurants = sa.Table(
     # Predictive overbooking (pooled restaurants only): the most risk, per
     # guest who comes, of waiting over 15 minutes; NULL = off, the default.
     sa.Column("overbooking_max_wait_risk", sa.Float, nullable=True),
+    # Bid-price admission control for a restaurant that locks at booking
+    # (a pooled one always has it): false, the default, takes every fit.
+    sa.Column("admission_control", sa.Boolean, nullable=False, server_default=sa.false()),
     # Bumped by every change to tables, hours or policy: caches key on it.
     sa.Column("floor_version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", UtcDateTime, nullable=False),

@@ -27,6 +27,11 @@ object and neither the bookings received nor the past requests already
 arrived by now have changed (the LP depends on nothing else); a booking
 builds its own (its day book is a fresh copy).
 
+``pool=False`` (lock-at-booking restaurants with admission control): the
+fit is the best free table only, nobody moves, and the same admission rule
+prices it; when no table is free the booking is refused as at any
+lock-at-booking restaurant.
+
 Predictive overbooking (``overbooking_allows``, for restaurants that opted
 in): when no table can be made free, the booking may still be taken without
 one if, sampling who of the service's booked parties comes (their show
@@ -128,8 +133,11 @@ class PooledAcceptance:
         min_share: float = 0.25,
         show_probabilities: ShowProbabilities | None = None,
         overbooking_samples: int = 64,
+        pool: bool = True,
     ) -> None:
         self.time_limit_s = time_limit_s
+        # False: lock the best free table (no moves), admission control only.
+        self.pool = pool
         self.show_probabilities = show_probabilities
         self.overbooking_samples = overbooking_samples
         # 1: break-even as the LP defines it, ties taken (the simulator's
@@ -333,6 +341,8 @@ class PooledAcceptance:
         )
         if free is not None:
             return PooledChoice(free)
+        if not self.pool:
+            return None
         plan = self._floor_plan(floor)
         parties = [
             Party(

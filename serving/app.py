@@ -71,6 +71,10 @@ def create_app(
         # show probabilities, handed over here.
         if table_policy.pooled is None:
             table_policy.pooled = PooledAcceptance()
+        # Lock-at-booking restaurants with admission control: the same
+        # bid-price rule on the best free table, nobody moved.
+        if table_policy.admission is None:
+            table_policy.admission = PooledAcceptance(pool=False)
         plugged = table_policy.pooled
         pooled = plugged if isinstance(plugged, PooledAcceptance) else None
         show = attendance_show_probabilities(

@@ -8,6 +8,12 @@ not yet seated, and refuses a booking whose table time is worth more to
 the larger parties still expected (bid prices from the restaurant's own
 past bookings of that service).
 
+``admission_control`` (default false) gives a ``lock_at_booking``
+restaurant that same refusal: a booking still takes the best free table
+and nobody moves, but it is refused when its table time is worth more to
+the parties still expected. A pooled restaurant always has it; the flag is
+stored as given and matters only while the restaurant locks at booking.
+
 ``overbooking_max_wait_risk`` (pooled restaurants only; empty, the default:
 off) lets a pooled restaurant take a booking beyond its tables when the
 booked parties' predicted no-shows leave room: only while the estimated
@@ -20,7 +26,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 
 from booking_core.accounts import Role
@@ -44,11 +50,20 @@ OVERBOOKING = (
     "Empty (the default): no overbooking."
 )
 
+ADMISSION = (
+    "Bid-price admission control for a lock_at_booking restaurant: a booking still takes "
+    "the best free table and nobody moves, but it is refused (409) when its table time is "
+    "worth more covers to the parties still expected, from the restaurant's own past "
+    "bookings of that service. Implied by pooled (stored as given, used only while the "
+    "restaurant locks at booking)."
+)
+
 
 class SeatingSettingsPublic(BaseModel):
     restaurant_id: int
     table_policy: TablePolicyName
     overbooking_max_wait_risk: float | None = Field(description=OVERBOOKING)
+    admission_control: bool = Field(description=ADMISSION)
 
     @classmethod
     def of(cls, restaurant_id: int, settings: SeatingSettings) -> SeatingSettingsPublic:
@@ -56,6 +71,7 @@ class SeatingSettingsPublic(BaseModel):
             restaurant_id=restaurant_id,
             table_policy=settings.table_policy.value,
             overbooking_max_wait_risk=settings.overbooking_max_wait_risk,
+            admission_control=settings.admission_control,
         )
 
 
@@ -67,6 +83,7 @@ class SeatingSettingsUpdate(BaseModel):
     overbooking_max_wait_risk: float | None = Field(
         default=None, gt=0, le=MAX_WAIT_RISK_BOUND, description=OVERBOOKING + " Left out: off."
     )
+    admission_control: StrictBool = Field(default=False, description=ADMISSION + " Left out: off.")
 
 
 @router.get("", response_model=SeatingSettingsPublic)
@@ -82,7 +99,8 @@ async def read_settings(
 async def change_settings(
     restaurant_id: PathId, body: SeatingSettingsUpdate, who: CurrentPrincipal, ledger: LedgerDep
 ) -> SeatingSettingsPublic:
-    """Sets the whole setting (overbooking is off unless a bound is given).
+    """Sets the whole setting (overbooking and admission control are off
+    unless given).
     Applies to bookings and searches from now on; bookings already taken
     keep their tables, and those taken overbooked wait for the host."""
     require_staff_of(who, restaurant_id)
@@ -93,5 +111,6 @@ async def change_settings(
         restaurant_id,
         body.table_policy,
         body.overbooking_max_wait_risk,
+        body.admission_control,
     )
     return SeatingSettingsPublic.of(restaurant_id, settings)

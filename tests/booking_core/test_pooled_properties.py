@@ -3,7 +3,9 @@ bookings, changes and cancellations a pooled restaurant takes (moving
 parties not yet seated, refusing by admission control), no two parties
 ever hold one table at the same time, the claims are exactly the
 assignments, and a refusal writes nothing. Two pooled restaurants: one with
-past nights to forecast from (admission control on), one without."""
+past nights to forecast from (admission control on), one without. And a
+restaurant that locks at booking with admission control on, with the same
+past: it never double-books either, and never moves anybody."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from booking_core.audit import audit_ledger
-from booking_core.daybook import table_policy
+from booking_core.daybook import BestFitAtBooking, table_policy
 from booking_core.errors import BookingError
 from booking_core.ledger import Ledger
 from booking_core.reservations import BookingRequest, Reservation, book, cancel, modify
@@ -45,7 +47,7 @@ DAYS = (date(2026, 3, 6), date(2026, 3, 7))
 PAST_NIGHTS = [NOW.date() - timedelta(days=d) for d in range(1, 22)]
 
 
-def pooled_spec(name: str) -> RestaurantSpec:
+def pooled_spec(name: str, table_policy: str = "pooled") -> RestaurantSpec:
     """Tables of three sizes and short turns: bookings over a whole evening
     leave gaps that moving a party can close (about one booking in thirty
     is taken that way; with the property ledger's six tables, one in a hundred)."""
@@ -72,7 +74,8 @@ def pooled_spec(name: str) -> RestaurantSpec:
                 max_parties_per_slot=MAX_PARTIES_PER_SLOT,
             ),
         ),
-        table_policy="pooled",
+        table_policy=table_policy,
+        admission_control=table_policy != "pooled",
     )
 
 
@@ -81,14 +84,17 @@ class PooledTemplate:
     path: Path
     with_history: int
     without_history: int
+    # Only this module's template has one (others reuse the class).
+    locked_with_admission: int | None = None
 
 
 @pytest.fixture(scope="module")
 def pooled_plugged_in() -> Iterator[None]:
-    before = table_policy.pooled
+    before = (table_policy.pooled, table_policy.admission)
     table_policy.pooled = PooledAcceptance()
+    table_policy.admission = PooledAcceptance(pool=False)
     yield
-    table_policy.pooled = before
+    table_policy.pooled, table_policy.admission = before
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +107,7 @@ def pooled_template(
     try:
         with_history = add_restaurant(ledger, pooled_spec("Pooled With Past"))
         without = add_restaurant(ledger, pooled_spec("Pooled New"))
+        locked = add_restaurant(ledger, pooled_spec("Locked With Past", "lock_at_booking"))
         # Past nights: twos booked weeks ahead, fours and a six on the day.
         for night in PAST_NIGHTS:
             for at, size, lead in (
@@ -111,11 +118,18 @@ def pooled_template(
             ):
                 seating = datetime.combine(night, time.fromisoformat(at), tzinfo=NOW.tzinfo)
                 book(ledger, BookingRequest(with_history, night, at, size), now=seating - lead)
+                # The same past, every booking taken as it came.
+                book(
+                    ledger,
+                    BookingRequest(locked, night, at, size),
+                    now=seating - lead,
+                    policy=BestFitAtBooking(),
+                )
         with ledger.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         ledger.dispose()
-    return PooledTemplate(path, with_history, without)
+    return PooledTemplate(path, with_history, without, locked)
 
 
 @contextmanager
@@ -205,6 +219,26 @@ def test_pooled_seating_never_double_books(
     pooled_template: PooledTemplate, history: bool, ops: list[Book | Cancel | Modify]
 ) -> None:
     rid = pooled_template.with_history if history else pooled_template.without_history
+    _never_double_books(pooled_template, rid, ops)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=30)
+@given(ops=st.lists(operations, min_size=30, max_size=60))
+def test_locking_with_admission_control_never_double_books_nor_moves(
+    pooled_template: PooledTemplate, ops: list[Book | Cancel | Modify]
+) -> None:
+    rid = pooled_template.locked_with_admission
+    assert rid is not None
+    _never_double_books(pooled_template, rid, ops, moves=False)
+
+
+def _never_double_books(
+    pooled_template: PooledTemplate,
+    rid: int,
+    ops: list[Book | Cancel | Modify],
+    *,
+    moves: bool = True,
+) -> None:
     with fresh_ledger(pooled_template) as ledger:
         known: list[int] = []
         for op in ops:
@@ -218,6 +252,7 @@ def test_pooled_seating_never_double_books(
             else:
                 event(f"{type(op).__name__}: ok")
                 if _moves(ledger) > moved:
+                    assert moves, op  # locking at booking moves nobody
                     event(f"{type(op).__name__}: parties moved")
             assert_invariants(ledger)
         with ledger.read() as conn:

@@ -41,6 +41,7 @@ def test_the_overbooking_setting_round_trips_for_a_manager(world: World) -> None
             "restaurant_id": world.brasserie,
             "table_policy": "pooled",
             "overbooking_max_wait_risk": 0.05,
+            "admission_control": False,
         }
         assert c.get(url, headers=manager).json()["overbooking_max_wait_risk"] == 0.05
         # A PUT sets the whole setting: leaving the bound out turns it off.
@@ -52,6 +53,7 @@ def test_the_overbooking_setting_round_trips_for_a_manager(world: World) -> None
         "restaurant_id": world.brasserie,
         "table_policy": "lock_at_booking",
         "overbooking_max_wait_risk": None,
+        "admission_control": False,
     }
 
 

@@ -1,9 +1,15 @@
 """The seating setting through the API: managers read and change it, others
 may not, an unknown value is a 422 that says what the setting can be, and
-the booking writer follows it (a pooled restaurant moves a booked party)."""
+the booking writer follows it (a pooled restaurant moves a booked party; a
+locking one with admission control refuses a small party the larger ones
+still expected need, with a 409)."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
+
+from booking_core.daybook import BestFitAtBooking
+from booking_core.reservations import BookingRequest, book
 from booking_core.restaurants import PeriodSpec, TableSpec, add_restaurant
 from tests.conftest import bistro_spec
 from tests.serving.conftest import World, fresh_date
@@ -26,6 +32,7 @@ def test_a_manager_reads_and_changes_the_setting(world: World) -> None:
             "restaurant_id": world.brasserie,
             "table_policy": "lock_at_booking",
             "overbooking_max_wait_risk": None,
+            "admission_control": False,
         }
         changed = c.put(url, json={"table_policy": "pooled"}, headers=manager)
         assert changed.status_code == 200, changed.text
@@ -96,3 +103,95 @@ def test_bookings_through_the_api_follow_the_setting(world: World) -> None:
     assert taken["table_ids"] == early["table_ids"]
     moved = c.get(f"{API}/reservations/{early['id']}", headers=admin).json()
     assert moved["table_ids"] == late["table_ids"]
+
+
+def test_admission_control_round_trips_and_is_off_unless_given(world: World) -> None:
+    c, manager = world.client, world.headers["manager"]
+    url = _url(world.brasserie)
+    try:
+        on = c.put(
+            url,
+            json={"table_policy": "lock_at_booking", "admission_control": True},
+            headers=manager,
+        )
+        assert on.status_code == 200, on.text
+        assert on.json() == {
+            "restaurant_id": world.brasserie,
+            "table_policy": "lock_at_booking",
+            "overbooking_max_wait_risk": None,
+            "admission_control": True,
+        }
+        assert c.get(url, headers=manager).json()["admission_control"] is True
+        # Not a boolean: a 422, and the setting stays as it was.
+        bad = c.put(
+            url,
+            json={"table_policy": "lock_at_booking", "admission_control": "yes"},
+            headers=manager,
+        )
+        assert bad.status_code == 422
+        assert c.get(url, headers=manager).json()["admission_control"] is True
+        # A PUT sets the whole setting: leaving the field out turns it off.
+        off = c.put(url, json={"table_policy": "lock_at_booking"}, headers=manager)
+        assert off.json()["admission_control"] is False
+    finally:
+        c.put(url, json={"table_policy": "lock_at_booking"}, headers=manager)
+    assert c.get(url, headers=manager).json()["admission_control"] is False
+    described = world.client.get("/openapi.json").json()["components"]["schemas"]
+    assert (
+        "lock_at_booking"
+        in described["SeatingSettingsUpdate"]["properties"]["admission_control"]["description"]
+    )
+
+
+def test_a_locking_restaurant_with_admission_control_refuses_with_a_409(world: World) -> None:
+    spec = bistro_spec(
+        name="Three Tables Admitting",
+        tables=(
+            TableSpec("A", "Main", 1, 2),
+            TableSpec("C", "Main", 1, 2),
+            TableSpec("B", "Main", 2, 4),
+        ),
+        combinations=(),
+        periods=(
+            PeriodSpec("dinner", tuple(range(7)), "17:00", "23:00", "21:30", {3: 90, 4: 120}),
+        ),
+        deposit_min_party=None,
+    )
+    rid = add_restaurant(world.ledger, spec)
+    c, admin = world.client, world.headers["admin"]
+    day = fresh_date()
+    now = world.clock.now
+    # Twenty past nights: two twos booked a fortnight ahead, a four an hour ahead.
+    for back in range(1, 21):
+        night = now.date() - timedelta(days=back)
+        seating = datetime.combine(night, time(19, 0), tzinfo=now.tzinfo)
+        for size, lead in (
+            (2, timedelta(days=14)),
+            (2, timedelta(days=14)),
+            (4, timedelta(hours=1)),
+        ):
+            request = BookingRequest(rid, night, "19:00", size, guest_name="past")
+            book(world.ledger, request, now=seating - lead, policy=BestFitAtBooking())
+    assert date.fromisoformat(day) - now.date() < timedelta(days=14)  # the four is still due
+
+    def booking(at: str, size: int) -> tuple[int, dict[str, object]]:
+        body = {"restaurant_id": rid, "date": day, "time": at, "party_size": size}
+        response = c.post(f"{API}/reservations", json=body, headers=admin)
+        return response.status_code, response.json()
+
+    for _ in range(2):
+        assert booking("19:00", 2)[0] == 201
+    on = {"table_policy": "lock_at_booking", "admission_control": True}
+    assert c.put(_url(rid), json=on, headers=admin).status_code == 200
+    status, refused = booking("19:00", 2)
+    assert status == 409, refused
+    assert refused["code"] == "tables_kept_for_later_parties"
+    for _ in range(2):
+        assert booking("17:00", 2)[0] == 201
+    status, early = booking("17:00", 2)  # B, long before any four wants it
+    assert status == 201, early
+    # Without admission control the same restaurant takes the two at 19:00.
+    off = {"table_policy": "lock_at_booking"}
+    assert c.put(_url(rid), json=off, headers=admin).status_code == 200
+    status, taken = booking("19:00", 2)
+    assert status == 201, taken
