@@ -7,7 +7,6 @@ without the policy plugged in, the restaurant locks at booking as before."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -16,23 +15,16 @@ from booking_core.availability import find_times
 from booking_core.daybook import BestFitAtBooking, TablePolicy, table_policy
 from booking_core.errors import InvalidRequest, NoTableFree, TablesKeptForLaterParties
 from booking_core.ledger import Ledger
-from booking_core.reservations import BookingRequest, book, get_reservation
+from booking_core.reservations import book, get_reservation
 from booking_core.restaurants import (
-    PeriodSpec,
     SeatingSettings,
-    TableSpec,
-    add_restaurant,
     get_seating_settings,
     set_seating_settings,
     set_table_policy,
-    table_ids_by_name,
 )
 from booking_core.schema import outbox
 from optimizer.pooled_policy import PooledAcceptance
-from tests.conftest import NOW, bistro_spec
-
-DAY = date(2026, 3, 10)  # after NOW (2026-03-01 09:00 UTC)
-PAST_NIGHTS = [NOW.date() - timedelta(days=d) for d in range(1, 21)]
+from tests.booking_core.test_table_policy import DAY, book_past_nights, request_at, three_tables
 
 
 @pytest.fixture(autouse=True)
@@ -45,42 +37,9 @@ def policies_plugged_in() -> Iterator[None]:
     table_policy.pooled, table_policy.admission = before
 
 
-def three_tables(ledger: Ledger, *, admission_control: bool = True) -> tuple[int, dict[str, int]]:
-    """Two tables for two and one for four, locking at booking; dinner
-    17:00-23:00, 90 minutes for two or three, 120 for four."""
-    spec = bistro_spec(
-        tables=(
-            TableSpec("A", "Main", 1, 2),
-            TableSpec("C", "Main", 1, 2),
-            TableSpec("B", "Main", 2, 4),
-        ),
-        combinations=(),
-        periods=(
-            PeriodSpec("dinner", tuple(range(7)), "17:00", "23:00", "21:30", {3: 90, 4: 120}),
-        ),
-        deposit_min_party=None,
-        admission_control=admission_control,
-    )
-    rid = add_restaurant(ledger, spec)
-    with ledger.read() as conn:
-        return rid, table_ids_by_name(conn, rid)
-
-
-def _request(rid: int, day: date, at: str, size: int) -> BookingRequest:
-    return BookingRequest(rid, day, at, size, guest_name=f"{size} at {at}")
-
-
-def _past_nights(ledger: Ledger, rid: int) -> None:
-    """Twenty past nights of two twos booked a fortnight ahead and a four
-    booked an hour ahead, all at 19:00: nine days out, a four is still due."""
-    for night in PAST_NIGHTS:
-        seating = datetime.combine(night, time(19, 0), tzinfo=NOW.tzinfo)
-        for size, lead in (
-            (2, timedelta(days=14)),
-            (2, timedelta(days=14)),
-            (4, timedelta(hours=1)),
-        ):
-            book(ledger, _request(rid, night, "19:00", size), now=seating - lead)
+def locking(ledger: Ledger, *, admission_control: bool = True) -> tuple[int, dict[str, int]]:
+    """The three-table bistro, locking at booking (admission control on unless said)."""
+    return three_tables(ledger, "lock_at_booking", admission_control=admission_control)
 
 
 def test_the_setting_is_stored_as_given_and_kept_by_a_policy_change(
@@ -111,53 +70,53 @@ def test_the_setting_is_stored_as_given_and_kept_by_a_policy_change(
 
 
 def test_a_locking_restaurant_with_admission_control_keeps_the_four_top(ledger: Ledger) -> None:
-    rid, table = three_tables(ledger)
-    _past_nights(ledger, rid)
-    tonight = [book(ledger, _request(rid, DAY, "19:00", 2)) for _ in range(2)]
+    rid, table = locking(ledger)
+    book_past_nights(ledger, rid)
+    tonight = [book(ledger, request_at(rid, DAY, "19:00", 2)) for _ in range(2)]
     assert sorted(r.table_ids for r in tonight) == [(table["A"],), (table["C"],)]
     # B is free at 19:00, but a party of two there would displace the four
     # still expected: refused, as a pooled restaurant would.
     with pytest.raises(TablesKeptForLaterParties, match="19:00"):
-        book(ledger, _request(rid, DAY, "19:00", 2))
+        book(ledger, request_at(rid, DAY, "19:00", 2))
     # At 17:00 B is free long before any four wants it.
-    early = [book(ledger, _request(rid, DAY, "17:00", 2)) for _ in range(3)]
+    early = [book(ledger, request_at(rid, DAY, "17:00", 2)) for _ in range(3)]
     assert early[2].table_ids == (table["B"],)
     # Searches follow the same rule.
     assert "19:00" not in {t.local_time for t in find_times(ledger, rid, DAY, 2)}
     assert "19:00" in {t.local_time for t in find_times(ledger, rid, DAY, 4)}
-    assert book(ledger, _request(rid, DAY, "19:00", 4)).table_ids == (table["B"],)
+    assert book(ledger, request_at(rid, DAY, "19:00", 4)).table_ids == (table["B"],)
     # Nobody was moved to make any of it happen.
     for r in (*tonight, *early):
         assert get_reservation(ledger, r.id).table_ids == r.table_ids
     # The same restaurant without admission control takes the two at 19:00.
-    rid2, table2 = three_tables(ledger)
-    _past_nights(ledger, rid2)
+    rid2, table2 = locking(ledger)
+    book_past_nights(ledger, rid2)
     set_seating_settings(ledger, rid2, "lock_at_booking", admission_control=False)
     for _ in range(2):
-        book(ledger, _request(rid2, DAY, "19:00", 2))
-    assert book(ledger, _request(rid2, DAY, "19:00", 2)).table_ids == (table2["B"],)
+        book(ledger, request_at(rid2, DAY, "19:00", 2))
+    assert book(ledger, request_at(rid2, DAY, "19:00", 2)).table_ids == (table2["B"],)
 
 
 def test_without_the_policy_plugged_in_it_locks_at_booking(ledger: Ledger) -> None:
-    rid, table = three_tables(ledger)
-    _past_nights(ledger, rid)
+    rid, table = locking(ledger)
+    book_past_nights(ledger, rid)
     table_policy.admission = None
     for _ in range(2):
-        book(ledger, _request(rid, DAY, "19:00", 2))
-    assert book(ledger, _request(rid, DAY, "19:00", 2)).table_ids == (table["B"],)
+        book(ledger, request_at(rid, DAY, "19:00", 2))
+    assert book(ledger, request_at(rid, DAY, "19:00", 2)).table_ids == (table["B"],)
 
 
 def test_admission_control_never_moves_a_booked_party(ledger: Ledger) -> None:
-    rid, table = three_tables(ledger)  # no history: admission has nothing to price
+    rid, table = locking(ledger)  # no history: admission has nothing to price
     lock = BestFitAtBooking()
-    early = book(ledger, _request(rid, DAY, "18:00", 2), policy=lock)  # A 18:00-19:30
-    late = book(ledger, _request(rid, DAY, "19:30", 3), policy=lock)  # B 19:30-21:00
-    middle = book(ledger, _request(rid, DAY, "18:15", 2), policy=lock)  # C 18:15-19:45
+    early = book(ledger, request_at(rid, DAY, "18:00", 2), policy=lock)  # A 18:00-19:30
+    late = book(ledger, request_at(rid, DAY, "19:30", 3), policy=lock)  # B 19:30-21:00
+    middle = book(ledger, request_at(rid, DAY, "18:15", 2), policy=lock)  # C 18:15-19:45
     # Pooled would move the early party to B; this restaurant refuses instead.
     with pytest.raises(NoTableFree):
-        book(ledger, _request(rid, DAY, "18:30", 2))
+        book(ledger, request_at(rid, DAY, "18:30", 2))
     assert "18:30" not in {t.local_time for t in find_times(ledger, rid, DAY, 2)}
     for r in (early, late, middle):
         assert get_reservation(ledger, r.id).table_ids == r.table_ids
     # Without history a fit is taken, as at any lock-at-booking restaurant.
-    assert book(ledger, _request(rid, DAY, "21:00", 2)).table_ids == (table["A"],)
+    assert book(ledger, request_at(rid, DAY, "21:00", 2)).table_ids == (table["A"],)

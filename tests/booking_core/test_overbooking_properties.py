@@ -7,19 +7,17 @@ seated, pacing counts them, and a refusal writes nothing."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from booking_core.audit import audit_ledger
 from booking_core.daybook import table_policy
-from booking_core.domain import HOLDING_STATES, PACING_STATES, ReservationState
+from booking_core.domain import ReservationState
 from booking_core.errors import BookingError
 from booking_core.ledger import Ledger
 from booking_core.reservations import (
@@ -32,8 +30,6 @@ from booking_core.reservations import (
     modify,
 )
 from booking_core.restaurants import add_restaurant
-from booking_core.schema import reservation_tables, reservations, table_claims
-from booking_core.slots import granule_span
 from optimizer.pooled_policy import PooledAcceptance
 from tests.booking_core.test_pooled_properties import (
     DAYS,
@@ -41,15 +37,14 @@ from tests.booking_core.test_pooled_properties import (
     Cancel,
     Modify,
     PooledTemplate,
-    fresh_ledger,
     pooled_spec,
 )
 from tests.booking_core.test_properties import (
-    MAX_COVERS_PER_SLOT,
-    MAX_PARTIES_PER_SLOT,
     NOW,
     PROPERTY_SETTINGS,
     SLOT_MINUTES,
+    assert_invariants,
+    fresh_ledger,
     hhmm,
     snapshot,
 )
@@ -219,65 +214,6 @@ def _apply(ledger: Ledger, rid: int, op: Op, known: list[int], clock: Clock) -> 
         if waiting and op.state is ReservationState.SEATED:
             return "overbooked party seated"
     return "ok"
-
-
-def assert_invariants(ledger: Ledger) -> None:
-    with ledger.read() as conn:
-        held = conn.execute(
-            sa.select(
-                reservation_tables.c.reservation_id,
-                reservation_tables.c.table_id,
-                reservation_tables.c.start_at,
-                reservation_tables.c.end_at,
-            ).where(reservation_tables.c.released_at.is_(None))
-        ).all()
-        by_table: dict[int, list[tuple[datetime, datetime, int]]] = {}
-        for rid, table_id, start, end in held:
-            by_table.setdefault(table_id, []).append((start, end, rid))
-        for table_id, spans in by_table.items():
-            spans.sort()
-            for (_, end_a, a), (start_b, _, b) in itertools.pairwise(spans):
-                assert end_a <= start_b, f"table {table_id} double-booked by {a} and {b}"
-        expected = {
-            (table_id, g, rid)
-            for rid, table_id, start, end in held
-            for g in range(*granule_span(start, end))
-        }
-        claims = set(
-            conn.execute(
-                sa.select(
-                    table_claims.c.table_id, table_claims.c.granule, table_claims.c.reservation_id
-                )
-            ).all()
-        )
-        assert claims == expected
-        rows = conn.execute(
-            sa.select(reservations.c.id, reservations.c.state, reservations.c.overbooked)
-        ).all()
-        holding = {r.id for r in rows if r.state in HOLDING_STATES}
-        # Overbooked parties not yet seated hold nothing; everyone else
-        # in a holding state holds tables.
-        waiting = {
-            r.id
-            for r in rows
-            if r.overbooked and r.state in HOLDING_STATES and r.id not in {h[0] for h in held}
-        }
-        assert all(r.state != ReservationState.SEATED.value for r in rows if r.id in waiting), (
-            "a seated party without a table"
-        )
-        assert {rid for rid, *_ in held} == holding - waiting
-        paced = conn.execute(
-            sa.select(sa.func.sum(reservations.c.party_size), sa.func.count())
-            .where(
-                reservations.c.channel != "walk_in",
-                reservations.c.state.in_([s.value for s in PACING_STATES]),
-            )
-            .group_by(
-                reservations.c.restaurant_id, reservations.c.service_date, reservations.c.start_at
-            )
-        ).all()
-        for covers, parties in paced:
-            assert covers <= MAX_COVERS_PER_SLOT and parties <= MAX_PARTIES_PER_SLOT
 
 
 @settings(PROPERTY_SETTINGS, max_examples=20)

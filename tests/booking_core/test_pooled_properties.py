@@ -9,10 +9,7 @@ past: it never double-books either, and never moves anybody."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -37,6 +34,7 @@ from tests.booking_core.test_properties import (
     PROPERTY_SETTINGS,
     SLOT_MINUTES,
     assert_invariants,
+    fresh_ledger,
     hhmm,
     property_spec,
     snapshot,
@@ -130,19 +128,6 @@ def pooled_template(
     finally:
         ledger.dispose()
     return PooledTemplate(path, with_history, without, locked)
-
-
-@contextmanager
-def fresh_ledger(template: PooledTemplate) -> Iterator[Ledger]:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "ledger.db"
-        shutil.copyfile(template.path, path)
-        ledger = Ledger.open(f"sqlite:///{path.as_posix()}", migrate=False, pool_size=2)
-        ledger.clock = lambda: NOW
-        try:
-            yield ledger
-        finally:
-            ledger.dispose()
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,9 @@ def pooled_plugged_in() -> Iterator[None]:
     table_policy.pooled = before
 
 
-def three_tables(ledger: Ledger, setting: str = "pooled") -> tuple[int, dict[str, int]]:
+def three_tables(
+    ledger: Ledger, setting: str = "pooled", *, admission_control: bool = False
+) -> tuple[int, dict[str, int]]:
     """Two tables for two and one for four; dinner 17:00-23:00 (London is
     on UTC in March), 90 minutes for two or three, 120 for four."""
     spec = bistro_spec(
@@ -59,13 +61,14 @@ def three_tables(ledger: Ledger, setting: str = "pooled") -> tuple[int, dict[str
         ),
         deposit_min_party=None,
         table_policy=setting,
+        admission_control=admission_control,
     )
     rid = add_restaurant(ledger, spec)
     with ledger.read() as conn:
         return rid, table_ids_by_name(conn, rid)
 
 
-def _request(rid: int, day: date, at: str, size: int) -> BookingRequest:
+def request_at(rid: int, day: date, at: str, size: int) -> BookingRequest:
     return BookingRequest(rid, day, at, size, guest_name=f"{size} at {at}")
 
 
@@ -116,9 +119,9 @@ def test_pooled_restaurant_moves_a_booked_party_in_the_bookings_transaction(
 ) -> None:
     rid, table = three_tables(ledger)
     lock = BestFitAtBooking()
-    early = book(ledger, _request(rid, DAY, "18:00", 2), policy=lock)  # A 18:00-19:30
-    late = book(ledger, _request(rid, DAY, "19:30", 3), policy=lock)  # B 19:30-21:00
-    middle = book(ledger, _request(rid, DAY, "18:15", 2), policy=lock)  # C 18:15-19:45
+    early = book(ledger, request_at(rid, DAY, "18:00", 2), policy=lock)  # A 18:00-19:30
+    late = book(ledger, request_at(rid, DAY, "19:30", 3), policy=lock)  # B 19:30-21:00
+    middle = book(ledger, request_at(rid, DAY, "18:15", 2), policy=lock)  # C 18:15-19:45
     assert (early.table_ids, late.table_ids, middle.table_ids) == (
         (table["A"],),
         (table["B"],),
@@ -126,11 +129,11 @@ def test_pooled_restaurant_moves_a_booked_party_in_the_bookings_transaction(
     )
     # 18:30-20:00: A and C are taken, B from 19:30. Locking refuses ...
     with pytest.raises(NoTableFree):
-        book(ledger, _request(rid, DAY, "18:30", 2), policy=lock)
+        book(ledger, request_at(rid, DAY, "18:30", 2), policy=lock)
     # ... the pooled restaurant (no policy given: its setting decides, as
     # for the API's booking writer) moves the early party to B.
     version = _day_version(ledger, rid, DAY)
-    [taken] = book_many(ledger, [_request(rid, DAY, "18:30", 2)])
+    [taken] = book_many(ledger, [request_at(rid, DAY, "18:30", 2)])
     assert not isinstance(taken, Exception)
     assert taken.table_ids == (table["A"],)
     assert get_reservation(ledger, early.id).table_ids == (table["B"],)
@@ -156,10 +159,10 @@ def test_pooled_restaurant_moves_a_booked_party_in_the_bookings_transaction(
     # A restaurant that locks at booking still refuses it.
     set_table_policy(ledger, rid, "lock_at_booking")
     with pytest.raises(NoTableFree):
-        book(ledger, _request(rid, DAY, "18:45", 1))
+        book(ledger, request_at(rid, DAY, "18:45", 1))
 
 
-def _past_nights(ledger: Ledger, rid: int) -> None:
+def book_past_nights(ledger: Ledger, rid: int) -> None:
     """Twenty past nights, each: two parties of two at 19:00 booked a
     fortnight ahead, and a party of four at 19:00 booked an hour ahead.
     Nine days before a night, the twos have come and the four has not."""
@@ -170,46 +173,46 @@ def _past_nights(ledger: Ledger, rid: int) -> None:
             (2, timedelta(days=14)),
             (4, timedelta(hours=1)),
         ):
-            book(ledger, _request(rid, night, "19:00", size), now=seating - lead)
+            book(ledger, request_at(rid, night, "19:00", size), now=seating - lead)
 
 
 def test_admission_keeps_the_big_table_for_the_parties_still_expected(ledger: Ledger) -> None:
     rid, table = three_tables(ledger)
-    _past_nights(ledger, rid)
+    book_past_nights(ledger, rid)
     assert 3 * len(PAST_NIGHTS) >= MIN_PAST_BOOKINGS
     # Tonight so far: the two tables for two are taken at 19:00.
     for _ in range(2):
-        book(ledger, _request(rid, DAY, "19:00", 2))
+        book(ledger, request_at(rid, DAY, "19:00", 2))
     # Two of every three requests have usually arrived by now, so about one
     # party of four is still to come, at 18:45, 19:00 or 19:15: any of them
     # needs B from 19:15 to 20:45, and B is the only table that seats four.
     # A party of two at 19:00 would hold B until 20:30: it displaces the
     # four covers expected, more than its two.
     with pytest.raises(TablesKeptForLaterParties, match="19:00") as refused:
-        book(ledger, _request(rid, DAY, "19:00", 2))
+        book(ledger, request_at(rid, DAY, "19:00", 2))
     assert "larger parties still expected" in str(refused.value)
     # Early in the evening B is free before any four could want it: once the
     # tables for two are taken at 17:00, a third party of two gets B.
     for _ in range(2):
-        book(ledger, _request(rid, DAY, "17:00", 2))
-    early = book(ledger, _request(rid, DAY, "17:00", 2))
+        book(ledger, request_at(rid, DAY, "17:00", 2))
+    early = book(ledger, request_at(rid, DAY, "17:00", 2))
     assert early.table_ids == (table["B"],)  # 17:00-18:30, before the fours
     # Searches agree: 19:00 is not offered to two, but is to four.
     for_two = {t.local_time for t in find_times(ledger, rid, DAY, 2)}
     assert "19:00" not in for_two and "21:00" in for_two
     assert "19:00" in {t.local_time for t in find_times(ledger, rid, DAY, 4)}
     # A party of four brings what it displaces (a tie is taken).
-    four = book(ledger, _request(rid, DAY, "19:00", 4))
+    four = book(ledger, request_at(rid, DAY, "19:00", 4))
     assert four.table_ids == (table["B"],)
     # Lock-at-booking would have taken the party of two at 19:00.
     rid2, table2 = three_tables(ledger, "lock_at_booking")
     for _ in range(2):
-        book(ledger, _request(rid2, DAY, "19:00", 2))
-    assert book(ledger, _request(rid2, DAY, "19:00", 2)).table_ids == (table2["B"],)
+        book(ledger, request_at(rid2, DAY, "19:00", 2))
+    assert book(ledger, request_at(rid2, DAY, "19:00", 2)).table_ids == (table2["B"],)
 
 
 def test_without_history_pooled_admits_whatever_fits(ledger: Ledger) -> None:
     rid, table = three_tables(ledger)
     for _ in range(2):
-        book(ledger, _request(rid, DAY, "19:00", 2))
-    assert book(ledger, _request(rid, DAY, "19:00", 2)).table_ids == (table["B"],)
+        book(ledger, request_at(rid, DAY, "19:00", 2))
+    assert book(ledger, request_at(rid, DAY, "19:00", 2)).table_ids == (table["B"],)
