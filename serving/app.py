@@ -77,9 +77,7 @@ def create_app(
             table_policy.admission = PooledAcceptance(pool=False)
         plugged = table_policy.pooled
         pooled = plugged if isinstance(plugged, PooledAcceptance) else None
-        show = attendance_show_probabilities(
-            app.state.ledger, app.state.attendance, app.state.champions
-        )
+        show = attendance_show_probabilities(app.state.attendance, app.state.champions)
         if pooled is not None and pooled.show_probabilities is None:
             pooled.show_probabilities = show
         app.state.forecasts = ForecastBook(app.state.ledger, app.state.champions)

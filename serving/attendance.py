@@ -160,11 +160,18 @@ class AttendanceScorer:
         return pl.from_dicts([_values(row, history, rate)], schema=FEATURE_SCHEMA)
 
     def features_many(
-        self, reservation_ids: Sequence[int], now: datetime | None = None
+        self,
+        reservation_ids: Sequence[int],
+        now: datetime | None = None,
+        *,
+        skip_unknown: bool = False,
     ) -> pl.DataFrame:
         """The rows of many bookings at once, in the order asked, as ``features``
         builds each (the same values): three queries for a whole service
-        instead of three per party. Walk-ins have no risk and are refused."""
+        instead of three per party. Walk-ins have no risk and are refused, as
+        are unknown ids, unless ``skip_unknown``: then both are left out (a
+        caller inside a booking's transaction may ask about a party that
+        transaction has not committed yet)."""
         now = now or self.ledger.clock()
         ids = list(dict.fromkeys(reservation_ids))
         if not ids:
@@ -173,6 +180,8 @@ class AttendanceScorer:
             found = {
                 row.id: row for row in conn.execute(_RESERVATION.where(_r.c.id.in_(ids))).all()
             }
+            if skip_unknown:
+                ids = [i for i in ids if i in found and found[i].channel != "walk_in"]
             missing = [i for i in ids if i not in found]
             if missing:
                 raise UnknownReservation(f"There is no reservation with id {missing[0]}.")
@@ -202,17 +211,27 @@ class AttendanceScorer:
 
     def restaurant_rate(self, restaurant_id: int, now: datetime | None = None) -> float:
         """The restaurant's no-show rate, shrunk toward 8 % (the feature's value)."""
+        now = now or self.ledger.clock()
+        cached = self._cached_rate(restaurant_id, now)
+        if cached is not None:  # no connection for what scoring just counted
+            return cached
         with self.ledger.read() as conn:
-            return self._restaurant_rate(conn, restaurant_id, now or self.ledger.clock())
+            return self._restaurant_rate(conn, restaurant_id, now)
+
+    def _cached_rate(self, restaurant_id: int, now: datetime) -> float | None:
+        cached = self._rates.get(restaurant_id)
+        if cached is not None and timedelta(0) <= now - cached[1] < RATE_TTL:
+            return cached[0]
+        return None
 
     def _restaurant_rate(self, conn: sa.Connection, restaurant_id: int, now: datetime) -> float:
         # The cache's minute is on the ledger's clock, not the wall's: a rate
         # counted at one ``now`` serves only the minute of ledger time after
         # it (a replay, a simulation or a scoring "as of" an earlier moment
         # gets its own count; on a live ledger the two clocks are the same).
-        cached = self._rates.get(restaurant_id)
-        if cached is not None and timedelta(0) <= now - cached[1] < RATE_TTL:
-            return cached[0]
+        cached = self._cached_rate(restaurant_id, now)
+        if cached is not None:
+            return cached
         counts = conn.execute(_RESTAURANT_OUTCOMES, {"restaurant_id": restaurant_id, "now": now})
         no_shows, due = counts.one()
         rate = (no_shows + PRIOR_NO_SHOW_RATE * PRIOR_WEIGHT) / (due + PRIOR_WEIGHT)
@@ -231,6 +250,17 @@ class AttendanceScorer:
         """Risks of many bookings, in the order asked: one feature read and one
         model call for the lot (a service's plan, a manager's day list)."""
         return _scored(self.features_many(reservation_ids, now), champion)
+
+    def show_probabilities(
+        self, reservation_ids: Sequence[int], champion: Loaded | None, now: datetime | None = None
+    ) -> dict[int, float]:
+        """1 - risk per booking, for the optimizer (seating plans, overbooking);
+        ids unknown to the ledger, or walk-ins, are left out."""
+        rows = self.features_many(reservation_ids, now, skip_unknown=True)
+        return {
+            r.reservation_id: min(1.0, max(0.0, 1.0 - r.probability))
+            for r in _scored(rows, champion)
+        }
 
 
 def _scored(rows: pl.DataFrame, champion: Loaded | None) -> list[Risk]:

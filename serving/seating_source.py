@@ -240,15 +240,13 @@ class SeatingSource:
     def _show_probabilities(self, service: _Service, now: datetime) -> dict[int, float]:
         """1 - attendance risk for parties not yet here (the champion, else the
         baseline on the restaurant's and the diner's historical no-show rates)."""
-        champion = self.champions.get(ATTENDANCE)
         waiting = [
             b.id
             for b in service.booked
             if b.channel != "walk_in" and b.state in ("booked", "confirmed")
         ]
         # One read and one model call for the service (was one of each per party).
-        risks = self.scorer.score_many(waiting, champion, now)
-        return {r.reservation_id: min(1.0, max(0.0, 1.0 - r.probability)) for r in risks}
+        return self.scorer.show_probabilities(waiting, self.champions.get(ATTENDANCE), now)
 
     @property
     def _attendance_label(self) -> str:
