@@ -13,14 +13,28 @@ replacement, each night's policies kept together). ``--calibrate`` replays
 other nights (another seed) to choose the predictive policy's stay margins
 (one for learned predictions, one for the per-size baseline; the rule is in
 ``calibrate``); the benchmark nights are never used for that. The benchmark
-nights are seed 37 (a synthetic world, Recruit floors and nights all drawn
-with it) since the fifth run, which followed a change of the calibration
+nights are seed 59 (a synthetic world, Recruit floors and nights all drawn
+with it) since the sixth run; the fifth run replayed seed 37
+(``results/seating_seed37.json``), which followed a change of the calibration
 rule (see ``calibrate``); the fourth run replayed seed 23, the first three
 seed 11, and seed 11's restaurants with seed-101 nights are what the margins
 were chosen on, so each of the fourth and fifth runs' figures come from
 nights nothing was chosen or looked at on. Replays bound
 the solver by work units, so the same nights give the same answers on a busy
 or idle machine; the live 40 ms wall-clock deadline is measured apart.
+The sixth run (seed 59, 24 nights per restaurant and load: 144 nights per
+load, three times the earlier runs) was fixed before it ran, after the
+fifth run met the high-load targets on seed 37 and missed the long-wait one
+by a guest on seed 23: every policy and margin unchanged, nights nothing was
+chosen or looked at on, judged on the targets' point figures (intervals
+reported), and it is the run the issue is judged on. What it decides for
+the product, written down beforehand: pooled-predictive becomes the booking
+core's default only if it meets the targets here and also seats more
+high-load covers than locking with the same stays, bid prices and steering
+without more long waits than that row; otherwise, if that locking row
+meets the targets, it is the recommended setting (predicted stays and
+admission control on a lock-at-booking restaurant) and the default table
+policy stays lock-at-booking.
 Targets (issue 4): high load covers +7% or more with no more guests waiting
 over 15 minutes, low load never worse, acceptance p99 <= 50 ms, the re-plan
 optimal or within a 1% gap in 2 s. Timings are wall-clock on a shared 2-core
@@ -522,13 +536,13 @@ def gain(rows: list[PolicySummary], name: str) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--nights", type=int, default=8, help="nights per restaurant and load")
+    parser.add_argument("--nights", type=int, default=24, help="nights per restaurant and load")
     parser.add_argument("--restaurants", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     # 37 since the fifth run: fresh nights (world, Recruit-shaped floors and
     # nights); 23 for the fourth, 11 for the first three and for the
     # restaurants calibrated on.
-    parser.add_argument("--seed", type=int, default=37)
+    parser.add_argument("--seed", type=int, default=59)
     parser.add_argument(
         "--calibrate",
         action="store_true",
