@@ -7,11 +7,15 @@ Only service dates already past are read (before the one being decided,
 and before today): the requests of the same service period over the last
 ``LOOKBACK_DAYS``, that is the bookings that stood (not cancelled; walk-ins
 left out, they never asked ahead) and the requests recorded as turned away
-for lack of room (``turnaways``: no table, or the kitchen's pacing full;
-again not walk-ins). Without the turn-aways a restaurant that is often full
-would see only the demand it could seat and under-price its tables. A
-guest turned away who then booked another time counts twice; the record
-cannot tell them apart. Tonight's turn-aways recorded so far count with
+(``turnaways``, by the world generator, an import, or the live booking path
+through ``booking_core.turnaways``: no table, the kitchen's pacing full, or
+refused on price by admission control; again not walk-ins). Without the
+turn-aways a restaurant that is often full would see only the demand it
+could seat and under-price its tables; without the price refusals, the
+more admission control refused, the less demand the next nights would
+forecast. A guest turned away who then booked another time counts twice;
+the record cannot tell them apart (a retry of the same request is
+recorded once). Tonight's turn-aways recorded so far count with
 its bookings received, as the history's do. Times count in minutes from
 the service's opening, as the optimizer's do."""
 
@@ -27,6 +31,7 @@ from booking_core.domain import GRANULE_MINUTES, Channel, ReservationState
 from booking_core.floor import Floor, ServicePeriod
 from booking_core.schema import reservations, turnaways
 from booking_core.slots import granule_of, granule_start, local_to_utc
+from booking_core.turnaways import NO_TABLE, PACING, PRICE
 
 if TYPE_CHECKING:
     from booking_core.daybook import DayBook
@@ -37,9 +42,9 @@ if TYPE_CHECKING:
 # parties' habits, so there is no admission control (set by hand, not tuned).
 LOOKBACK_DAYS = 56
 MIN_PAST_BOOKINGS = 20
-# Why a request was turned away when there was no room for it (the others,
-# and walk-ins' ``walk_in_no_table``, are not demand a booking could serve).
-NO_ROOM_REASONS = ("no_table", "pacing")
+# Why a request that asked ahead was turned away (the others, and walk-ins'
+# ``walk_in_no_table``, are not demand a booking could serve).
+DEMAND_REASONS = (NO_TABLE, PACING, PRICE)
 # Distinct (restaurant, service date, period, floor version) kept per ledger.
 CACHE_BOUND = 1024
 
@@ -90,7 +95,7 @@ _PAST = sa.select(
     reservations.c.channel != Channel.WALK_IN.value,
     reservations.c.state != ReservationState.CANCELLED.value,
 )
-# Requests turned away for lack of room, in the same columns.
+# Requests turned away, in the same columns.
 _TURNED_AWAY = sa.select(
     turnaways.c.service_date,
     turnaways.c.requested_start_at.label("start_at"),
@@ -101,7 +106,7 @@ _TURNED_AWAY = sa.select(
     turnaways.c.service_date >= sa.bindparam("first"),
     turnaways.c.service_date < sa.bindparam("before"),
     turnaways.c.channel != Channel.WALK_IN.value,
-    turnaways.c.reason.in_(NO_ROOM_REASONS),
+    turnaways.c.reason.in_(DEMAND_REASONS),
 )
 # Tonight's, asked by now, within the service's seatings.
 _TURNED_AWAY_SO_FAR = sa.select(sa.func.count()).where(
@@ -111,7 +116,7 @@ _TURNED_AWAY_SO_FAR = sa.select(sa.func.count()).where(
     turnaways.c.requested_start_at >= sa.bindparam("opens"),
     turnaways.c.requested_start_at <= sa.bindparam("last"),
     turnaways.c.channel != Channel.WALK_IN.value,
-    turnaways.c.reason.in_(NO_ROOM_REASONS),
+    turnaways.c.reason.in_(DEMAND_REASONS),
 )
 
 
@@ -214,7 +219,7 @@ def service_demand(
 def turned_away_so_far(
     conn: sa.Connection, floor: Floor, history: ServiceHistory, service_date: date, now: datetime
 ) -> int:
-    """Requests for this service turned away for lack of room by ``now``."""
+    """Requests for this service turned away (``DEMAND_REASONS``) by ``now``."""
     opens = granule_start(history.opens_granule)
     found = conn.execute(
         _TURNED_AWAY_SO_FAR,
@@ -232,7 +237,7 @@ def turned_away_so_far(
 def demand_now(
     history: ServiceHistory, book: DayBook, now: datetime, *, turned_away: int = 0
 ) -> ServiceDemand:
-    """``turned_away``: tonight's requests refused for lack of room so far,
+    """``turned_away``: tonight's requests turned away so far,
     received as much as the bookings are."""
     og = history.opens_granule
     last = og + history.last_seating // GRANULE_MINUTES
@@ -242,9 +247,9 @@ def demand_now(
 
 
 __all__ = [
+    "DEMAND_REASONS",
     "LOOKBACK_DAYS",
     "MIN_PAST_BOOKINGS",
-    "NO_ROOM_REASONS",
     "ServiceDemand",
     "ServiceHistory",
     "demand_now",

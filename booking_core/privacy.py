@@ -24,6 +24,7 @@ from booking_core.schema import (
     guest_tags,
     reservations,
     reviews,
+    turnaways,
     users,
     waitlist_entries,
 )
@@ -68,6 +69,9 @@ def export_diner(ledger: Ledger, diner_id: int) -> dict[str, Any]:
             "notes": _rows(conn, sa.select(guest_notes).where(guest_notes.c.diner_id == diner_id)),
             "tags": _rows(conn, sa.select(guest_tags).where(guest_tags.c.diner_id == diner_id)),
             "reviews": _rows(conn, sa.select(reviews).where(reviews.c.diner_id == diner_id)),
+            "turned_away": _rows(
+                conn, sa.select(turnaways).where(turnaways.c.diner_id == diner_id)
+            ),
         }
 
 
@@ -107,6 +111,10 @@ def erase_diner(ledger: Ledger, diner_id: int, *, requested_by: str) -> None:
             .values(guest_name="", phone=None)
         )
         conn.execute(reviews.update().where(reviews.c.diner_id == diner_id).values(text=""))
+        # The requests stay as demand; who asked does not.
+        conn.execute(
+            turnaways.update().where(turnaways.c.diner_id == diner_id).values(diner_id=None)
+        )
         disable_users_of_diner(conn, diner_id, now)
         outbox.append(conn, "diner.erased", "diner", diner_id, None, {"by": requested_by}, now)
 

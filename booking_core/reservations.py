@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -20,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from booking_core import outbox
+from booking_core import outbox, turnaways
 from booking_core.availability import (
     DayStamp,
     cached_day_book,
@@ -70,11 +71,11 @@ from booking_core.errors import (
     UnknownDiner,
     UnknownReservation,
 )
-from booking_core.floor import Floor, SeatingOption, load_floor
+from booking_core.floor import Floor, SeatingOption, ServicePeriod, load_floor
 from booking_core.ledger import Ledger, lock_service_days
 from booking_core.past_demand import ServiceDemand, service_demand
 from booking_core.schema import diners, reservation_tables, reservations, table_claims
-from booking_core.slots import Slot, current_service, granule_span, make_slot
+from booking_core.slots import Slot, current_service, granule_span, local_to_utc, make_slot
 from booking_core.validation import (
     check_aware,
     check_channel,
@@ -140,6 +141,8 @@ class Reservation:
 
 # A party may be marked arrived or seated this long before its booked time.
 EARLIEST_ARRIVAL = timedelta(hours=2)
+
+log = logging.getLogger("servicesphere.reservations")
 
 
 # ---------------------------------------------------------------- reading
@@ -472,6 +475,9 @@ def book(
     try:
         with ledger.write() as conn:
             done = _book_in(conn, ledger, checked, policy, {})
+    except BookingError as exc:
+        _record_turnaway(ledger, exc, checked.now)
+        raise
     except IntegrityError as exc:
         outcome = _after_race(ledger, checked)
         if isinstance(outcome, Reservation):
@@ -510,6 +516,7 @@ def book_many(
                 with conn.begin_nested():
                     booked = _book_in(conn, ledger, checked, policy, fresh)
             except BookingError as exc:
+                _record_turnaway_in(conn, exc, checked.now)
                 results.append(exc)
                 continue
             except IntegrityError:
@@ -621,18 +628,31 @@ def _book_in(
     cached = cached or cached_day_book(ledger, floor, slot.service_date, before)
     day_book = cached.copy() if cached else load_day_book(conn, floor, slot.service_date)
     chosen = policy or table_policy.for_floor(floor)
-    choice = _choose_option(
-        floor,
-        day_book,
-        slot,
-        checked.party_size,
-        area_id=request.area_id,
-        accessible=request.accessible,
-        check_pacing=True,
-        policy=chosen,
-        demand=_demand(ledger, conn, floor, slot, day_book, chosen, now),
-        overbook_at=now,
-    )
+    try:
+        choice = _choose_option(
+            floor,
+            day_book,
+            slot,
+            checked.party_size,
+            area_id=request.area_id,
+            accessible=request.accessible,
+            check_pacing=True,
+            policy=chosen,
+            demand=_demand(ledger, conn, floor, slot, day_book, chosen, now),
+            overbook_at=now,
+        )
+    except BookingError as exc:
+        _note_turnaway(
+            exc,
+            floor,
+            slot.period,
+            slot.service_date,
+            slot.start_at,
+            checked.party_size,
+            checked.channel,
+            request.diner_id,
+        )
+        raise
     option = choice.option
     _apply_moves(conn, floor, day_book, choice.moves, now)
     reservation = _insert(
@@ -811,6 +831,9 @@ def seat_walk_in(
     """Seat a party that walked in, now, on the given tables or the best free ones."""
     party_size = check_party_size(party_size)
     now = check_aware(now, "time") if now is not None else ledger.clock()
+    # The restaurant's own setting prices the tables it would choose; a
+    # caller's policy, or tables the host names, are taken as they are.
+    priced = policy is None
     policy = policy or table_policy.policy
     if table_ids is not None:
         table_ids = tuple(sorted(set(table_ids)))
@@ -826,7 +849,11 @@ def seat_walk_in(
                 guest_name,
                 policy,
                 now,
+                priced=priced,
             )
+    except BookingError as exc:
+        _record_turnaway(ledger, exc, now)
+        raise
     except IntegrityError as exc:
         raise NoTableFree("That table was taken a moment ago; choose another.") from exc
 
@@ -841,7 +868,11 @@ def _seat_walk_in_in(
     guest_name: str,
     policy: TableChoice,
     now: datetime,
+    *,
+    priced: bool = False,
 ) -> Reservation:
+    """``priced``: the restaurant's admission control (if any) may refuse
+    the tables chosen for the party; tables the host names never are."""
     floor = get_floor(ledger, conn, restaurant_id)
     floor.check_party_fits(party_size)
     service_date, period, _ = current_service(floor, now)
@@ -872,7 +903,16 @@ def _seat_walk_in_in(
     else:
         chosen = policy.choose(floor, day_book, party_size, g0, g1)
         if chosen is None:
-            raise NoTableFree(f"No table for {party_size} is free now; offer the waitlist.")
+            refused = NoTableFree(f"No table for {party_size} is free now; offer the waitlist.")
+            start = turnaways.walk_in_start(now)
+            _note_turnaway(
+                refused, floor, period, service_date, start, party_size, Channel.WALK_IN, diner_id
+            )
+            raise refused
+        if priced:
+            _price_walk_in(
+                conn, ledger, floor, period, service_date, day_book, chosen, party_size, g0, g1, now
+            )
         option = chosen
     return _insert(
         conn,
@@ -888,6 +928,98 @@ def _seat_walk_in_in(
         diner_id=diner_id,
         guest_name=guest_name,
     )
+
+
+def _price_walk_in(
+    conn: sa.Connection,
+    ledger: Ledger,
+    floor: Floor,
+    period: ServicePeriod,
+    service_date: date,
+    day_book: DayBook,
+    chosen: SeatingOption,
+    party_size: int,
+    g0: int,
+    g1: int,
+    now: datetime,
+) -> None:
+    """A walk-in at a restaurant with bid-price admission control (pooled,
+    or locking at booking with it on) is priced as a booking of the same
+    tables would be: ``TablesKeptForLaterParties`` when it displaces more
+    covers than it brings. The policy prices the best free table, the one
+    ``chosen`` is, and moves nobody for a walk-in."""
+    policy = table_policy.for_floor(floor)
+    if not isinstance(policy, PooledTableChoice):
+        return
+    demand = service_demand(ledger, conn, floor, period, service_date, day_book, now)
+    if demand is None:
+        return
+    try:
+        choose_tables(policy, floor, day_book, party_size, g0, g1, demand=demand)
+    except TablesKeptForLaterParties as exc:
+        names = " + ".join(floor.tables[t].name for t in chosen.table_ids)
+        raise TablesKeptForLaterParties(
+            f"{names} is kept for the parties still expected this service: {exc} "
+            "Offer the waitlist, or choose the tables yourself to seat this party anyway."
+        ) from None
+
+
+def _note_turnaway(
+    error: BookingError,
+    floor: Floor,
+    period: ServicePeriod,
+    service_date: date,
+    start: datetime,
+    party_size: int,
+    channel: Channel | str,
+    diner_id: int | None,
+) -> None:
+    """Mark a refusal for lack of room or on price with what was asked, so
+    that the caller records it once the booking's transaction is gone."""
+    reason = turnaways.reason_for(error, channel)
+    if reason is None:
+        return
+    opens = local_to_utc(floor, service_date, period.opens_min) or start
+    last = local_to_utc(floor, service_date, period.last_seating_min) or start
+    turnaways.note(
+        error,
+        turnaways.Refusal(
+            floor.restaurant_id,
+            service_date,
+            start,
+            party_size,
+            Channel(channel).value,
+            reason,
+            diner_id,
+            min(opens, start),
+            max(last, start),
+        ),
+    )
+
+
+def _record_turnaway(ledger: Ledger, error: BookingError, now: datetime) -> None:
+    """Record a noted refusal in a short write of its own. A failure to
+    record never hides the refusal itself from the caller."""
+    refusal = turnaways.noted(error)
+    if refusal is None:
+        return
+    try:
+        turnaways.record(ledger, refusal, now)
+    except Exception:
+        log.warning("could not record a turn-away", exc_info=True)
+
+
+def _record_turnaway_in(conn: sa.Connection, error: BookingError, now: datetime) -> None:
+    """``_record_turnaway`` inside a batch's transaction, behind a savepoint
+    of its own so that a failure leaves the batch's bookings standing."""
+    refusal = turnaways.noted(error)
+    if refusal is None:
+        return
+    try:
+        with conn.begin_nested():
+            turnaways.record_in(conn, refusal, now)
+    except Exception:
+        log.warning("could not record a turn-away", exc_info=True)
 
 
 def modify(
@@ -910,6 +1042,9 @@ def modify(
             return _modify_in(
                 conn, ledger, reservation_id, local_date, local_time, party_size, policy, now
             )
+    except BookingError as exc:
+        _record_turnaway(ledger, exc, now)
+        raise
     except IntegrityError as exc:
         raise NoTableFree("That table was taken a moment ago; please search again.") from exc
 
@@ -946,17 +1081,30 @@ def _modify_in(
     _release(conn, reservation_id, now)
     day_book = load_day_book(conn, floor, slot.service_date, exclude_reservation=reservation_id)
     chosen = policy or table_policy.for_floor(floor)
-    choice = _choose_option(
-        floor,
-        day_book,
-        slot,
-        size,
-        area_id=current.area_id,
-        accessible=current.accessible,
-        check_pacing=True,
-        policy=chosen,
-        demand=_demand(ledger, conn, floor, slot, day_book, chosen, now),
-    )
+    try:
+        choice = _choose_option(
+            floor,
+            day_book,
+            slot,
+            size,
+            area_id=current.area_id,
+            accessible=current.accessible,
+            check_pacing=True,
+            policy=chosen,
+            demand=_demand(ledger, conn, floor, slot, day_book, chosen, now),
+        )
+    except BookingError as exc:
+        _note_turnaway(
+            exc,
+            floor,
+            slot.period,
+            slot.service_date,
+            slot.start_at,
+            size,
+            current.channel,
+            current.diner_id,
+        )
+        raise
     option = choice.option
     _apply_moves(conn, floor, day_book, choice.moves, now)
     conn.execute(

@@ -497,6 +497,10 @@ turnaways = sa.Table(
     sa.Column("party_size", sa.SmallInteger, nullable=False),
     sa.Column("channel", sa.String(12), nullable=False),
     sa.Column("reason", sa.String(40), nullable=False),
+    # Who was refused, when known: a retry by the same diner is recorded once.
+    sa.Column(
+        "diner_id", sa.Integer, sa.ForeignKey("diners.id", ondelete="SET NULL"), nullable=True
+    ),
     sa.Index("ix_turnaways_restaurant_day", "restaurant_id", "service_date"),
 )
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from booking_core.accounts import KeyKind, Role
 from booking_core.domain import CancelledBy, Channel, ReservationState
+from booking_core.freed_tables import SeatingSuggestion, suggest_seating
 from booking_core.ledger import Ledger
 from booking_core.reservations import (
     BookingRequest,
@@ -83,6 +84,30 @@ class ReservationPublic(BaseModel):
             **{k: getattr(r, k) for k in cls.model_fields if k != "table_ids"},
             table_ids=list(r.table_ids),
         )
+
+
+class SuggestedSeating(BaseModel):
+    reservation_id: int
+    table_ids: list[int]
+    party_size: int
+    seats: int = Field(description="Seats at the suggested tables")
+    guest_name: str
+    waiting_since: datetime = Field(description="When it arrived, else its booked time")
+
+    @classmethod
+    def of(cls, s: SeatingSuggestion) -> SuggestedSeating:
+        return cls(**{**s.__dict__, "table_ids": list(s.table_ids)})
+
+
+class StateChangePublic(ReservationPublic):
+    freed_tables: list[int] = Field(
+        default_factory=list, description="Tables this change freed (a party left, or no-show)"
+    )
+    suggested_seating: list[SuggestedSeating] = Field(
+        default_factory=list,
+        description="Parties taken without a table (overbooked) whose time has come and "
+        "who fit a table free now, best match first; seat one with its seat call",
+    )
 
 
 def _may_see(who: Principal, r: Reservation) -> bool:
@@ -184,15 +209,30 @@ def cancel(
 DINER_STATES = frozenset({ReservationState.CONFIRMED})
 
 
-@router.post("/{reservation_id}/state", response_model=ReservationPublic)
+# A party leaving, or found not coming, frees its tables for one waiting.
+FREEING_STATES = frozenset({ReservationState.COMPLETED, ReservationState.NO_SHOW})
+
+
+@router.post("/{reservation_id}/state", response_model=StateChangePublic)
 def change_state(
     reservation_id: PathId, body: StateChange, who: CurrentPrincipal, ledger: LedgerDep
-) -> ReservationPublic:
+) -> StateChangePublic:
     """Confirmed (diner or host); arrived, seated, completed, no-show (host).
-    Cancel through ``/cancel``."""
+    Cancel through ``/cancel``. Completed or no-show: the tables freed, and
+    which parties waiting without a table could take a table now (nobody is
+    seated until the host says so)."""
     current = readable(ledger, who, reservation_id)
     if body.state is ReservationState.CANCELLED:
         raise forbidden("Cancel through POST /reservations/{id}/cancel.")
     if not who.may_run(current.restaurant_id) and body.state not in DINER_STATES:
         raise forbidden(f"Only the restaurant's staff mark a party {body.state.value}.")
-    return ReservationPublic.of(advance(ledger, reservation_id, body.state, now=ledger.clock()))
+    now = ledger.clock()
+    changed = advance(ledger, reservation_id, body.state, now=now)
+    public = StateChangePublic(**ReservationPublic.of(changed).model_dump())
+    if body.state in FREEING_STATES:
+        public.freed_tables = list(current.table_ids)
+        public.suggested_seating = [
+            SuggestedSeating.of(s)
+            for s in suggest_seating(ledger, changed.restaurant_id, changed.service_date, now)
+        ]
+    return public

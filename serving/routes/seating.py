@@ -11,12 +11,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
+from booking_core.freed_tables import suggest_seating
 from booking_core.seating_log import (
     seat_walk_in_with_decision,
     service_plan,
 )
 from serving.deps import BodyId, CurrentPrincipal, LedgerDep, PathId, require_staff_of
-from serving.routes.reservations import ReservationPublic
+from serving.routes.reservations import ReservationPublic, SuggestedSeating
 from serving.seating_source import SeatingSourceDep
 
 router = APIRouter(prefix="/restaurants/{restaurant_id}/seating", tags=["seating"])
@@ -50,6 +51,11 @@ class SeatingPlan(BaseModel):
     turn_time_model: str = Field(description="dining_duration@vN, or the baseline")
     attendance_model: str = Field(description="attendance_risk@vN, or the baseline")
     parties: list[PlannedPartyPublic]
+    suggested_seating: list[SuggestedSeating] = Field(
+        default_factory=list,
+        description="Parties taken without a table (overbooked) whose time has come and "
+        "who fit a table free now, best match first; seat one with its seat call",
+    )
 
 
 class Suggestion(BaseModel):
@@ -124,6 +130,9 @@ def plan(
         turn_time_model=advice.turn_time_model,
         attendance_model=advice.attendance_model,
         parties=planned,
+        suggested_seating=[
+            SuggestedSeating.of(s) for s in suggest_seating(ledger, restaurant_id, day, now)
+        ],
     )
 
 
