@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from booking_core.daybook import table_policy
 from booking_core.ledger import Ledger
-from optimizer.pooled_policy import PooledAcceptance
+from optimizer.pooled_policy import PooledAcceptance, ShowProbabilities
 from serving import problems
 from serving.attendance import AttendanceScorer
 from serving.booking_writer import BookingWriter
@@ -41,6 +41,12 @@ from serving.show_probabilities import attendance_show_probabilities
 
 API = "/api/v1"
 OPERATIONS = frozenset({"/healthz", "/readyz", "/metrics"})
+# The show-probability providers of the apps running in this process, oldest
+# first. The pooled policy is process-wide but each app scores with its own
+# ledger: the newest app's provider is plugged in, and when an app stops,
+# the newest one still running takes over (several apps live at once in
+# tests, and one may stop while another serves).
+_APP_SHOWS: list[ShowProbabilities] = []
 
 
 def create_app(
@@ -78,16 +84,21 @@ def create_app(
         plugged = table_policy.pooled
         pooled = plugged if isinstance(plugged, PooledAcceptance) else None
         show = attendance_show_probabilities(app.state.attendance, app.state.champions)
-        if pooled is not None and pooled.show_probabilities is None:
-            pooled.show_probabilities = show
+        if pooled is not None and (
+            pooled.show_probabilities is None or pooled.show_probabilities in _APP_SHOWS
+        ):
+            pooled.show_probabilities = show  # the newest app's (what a test talks to)
+        _APP_SHOWS.append(show)
         app.state.forecasts = ForecastBook(app.state.ledger, app.state.champions)
         app.state.booking_writer = BookingWriter(app.state.ledger)
         app.state.booking_writer.start()
         try:
             yield
         finally:
+            _APP_SHOWS.remove(show)
             if pooled is not None and pooled.show_probabilities is show:
-                pooled.show_probabilities = None  # this app's ledger is going
+                # This app's ledger is going: hand over to an app still running.
+                pooled.show_probabilities = _APP_SHOWS[-1] if _APP_SHOWS else None
             app.state.booking_writer.stop()
             app.state.champions.stop()
             if own_ledger:
