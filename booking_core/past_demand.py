@@ -27,6 +27,7 @@ from booking_core.domain import GRANULE_MINUTES, Channel, ReservationState
 from booking_core.floor import Floor, ServicePeriod
 from booking_core.schema import reservations, turnaways
 from booking_core.slots import granule_of, granule_start, local_to_utc
+from booking_core.stays import predicts_stays, stay_minutes
 
 if TYPE_CHECKING:
     from booking_core.daybook import DayBook
@@ -183,8 +184,28 @@ def _load(
         tuple(leads),
         last_seating,
         period.closes_min - period.opens_min,
-        period.turn_times,
+        _held(floor, period, opening, sizes, starts),
         granule_of(opening),
+    )
+
+
+def _held(
+    floor: Floor,
+    period: ServicePeriod,
+    opening: datetime,
+    sizes: list[int],
+    starts: list[int],
+) -> tuple[tuple[int, int], ...]:
+    """How long a request still to come is expected to hold its table: the
+    turn times, or for a restaurant that books predicted stays the stay
+    it would book each past size at the service's median seating (the
+    rule the booking itself is held by, as in the seating simulator)."""
+    if not predicts_stays(floor):
+        return period.turn_times
+    typical = opening + timedelta(minutes=sorted(starts)[len(starts) // 2])
+    return tuple(
+        (size, stay_minutes(floor, size, [(period, typical)], channel=Channel.WEB.value)[0])
+        for size in sorted(set(sizes))
     )
 
 
