@@ -171,7 +171,7 @@ def find_times(
         if not slots:
             return []
         # A diner's search: held for the stays a web booking would be.
-        slots = booked_slots(floor, slots, party_size, channel=Channel.WEB)
+        slots = booked_slots(ledger, floor, slots, party_size, channel=Channel.WEB)
         book = get_day_book(ledger, conn, floor, day)
         policy = policy or table_policy.for_floor(floor)
         histories: dict[str, ServiceHistory | None] = {}
@@ -190,6 +190,8 @@ def find_times(
         for name, history in histories.items()
         if history is not None
     }
+    # Checked once: a protocol's isinstance costs tens of microseconds.
+    pricing = policy if isinstance(policy, DisplacementPricing) else None
     times = []
     lo_min = lo.hour * 60 + lo.minute if lo else None
     hi_min = hi.hour * 60 + hi.minute if hi else None
@@ -221,9 +223,9 @@ def find_times(
         if option is not None:
             demand = demands.get(slot.period.name)
             displaced = None
-            if demand is not None and isinstance(policy, DisplacementPricing):
+            if demand is not None and pricing is not None:
                 # The choice priced these very tables: a cached answer.
-                displaced = policy.displaced(
+                displaced = pricing.displaced(
                     floor,
                     book,
                     demand,

@@ -133,7 +133,7 @@ def service_history(
     if key in cache:
         found: ServiceHistory | None = cache[key]
         return found
-    history = _load(conn, floor, period, service_date, key)
+    history = _load(ledger, conn, floor, period, service_date, key)
     if len(cache) >= CACHE_BOUND:  # a bound, not an eviction policy
         cache.clear()
     cache[key] = history
@@ -141,6 +141,7 @@ def service_history(
 
 
 def _load(
+    ledger: Ledger,
     conn: sa.Connection,
     floor: Floor,
     period: ServicePeriod,
@@ -184,12 +185,13 @@ def _load(
         tuple(leads),
         last_seating,
         period.closes_min - period.opens_min,
-        _held(floor, period, opening, sizes, starts),
+        _held(ledger, floor, period, opening, sizes, starts),
         granule_of(opening),
     )
 
 
 def _held(
+    ledger: Ledger,
     floor: Floor,
     period: ServicePeriod,
     opening: datetime,
@@ -204,7 +206,7 @@ def _held(
         return period.turn_times
     typical = opening + timedelta(minutes=sorted(starts)[len(starts) // 2])
     return tuple(
-        (size, stay_minutes(floor, size, [(period, typical)], channel=Channel.WEB.value)[0])
+        (size, stay_minutes(ledger, floor, size, [(period, typical)], channel=Channel.WEB.value)[0])
         for size in sorted(set(sizes))
     )
 

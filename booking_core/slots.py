@@ -25,7 +25,7 @@ class Slot:
     service_date: date
     local_minute: int  # minutes after the service date's local midnight
     start_at: datetime  # UTC
-    end_at: datetime  # UTC, start + turn time rounded up to a whole granule
+    end_at: datetime  # UTC, start + booked stay (the turn time) rounded up to a granule
     start_granule: int
     end_granule: int  # exclusive
 

@@ -18,12 +18,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from booking_core.domain import GRANULE_MINUTES, MAX_STAY_OVER_TURN_MINUTES, MIN_BOOKED_STAY_MINUTES
 from booking_core.errors import InvalidRequest
 from booking_core.floor import Floor, ServicePeriod
 from booking_core.slots import Slot, granule_start
+
+if TYPE_CHECKING:
+    from booking_core.ledger import Ledger
 
 log = logging.getLogger("servicesphere.booking_core")
 
@@ -39,10 +42,17 @@ class StayForecast(Protocol):
     """Minutes to book a party of ``party_size`` for, seated at each of
     ``starts`` (UTC), reset of the table included; None where it cannot
     tell. One call per booking or search: a forecast that asks a model
-    should ask it once for all ``starts``."""
+    should ask it once for all ``starts``. ``ledger``: the restaurant's
+    (what a forecast may read or cache on, outside the caller's transaction)."""
 
     def minutes(
-        self, floor: Floor, party_size: int, starts: Sequence[datetime], *, channel: str
+        self,
+        ledger: Ledger,
+        floor: Floor,
+        party_size: int,
+        starts: Sequence[datetime],
+        *,
+        channel: str,
     ) -> Sequence[int | None]: ...
 
 
@@ -74,6 +84,7 @@ def predicts_stays(floor: Floor, forecast: StayForecast | None = None) -> bool:
 
 
 def stay_minutes(
+    ledger: Ledger,
     floor: Floor,
     party_size: int,
     starts: Sequence[tuple[ServicePeriod, datetime]],
@@ -90,7 +101,7 @@ def stay_minutes(
         return turns
     try:
         predicted = list(
-            forecast.minutes(floor, party_size, [at for _, at in starts], channel=channel)
+            forecast.minutes(ledger, floor, party_size, [at for _, at in starts], channel=channel)
         )
     except Exception:  # a booking never fails for want of a prediction
         log.warning(
@@ -113,6 +124,7 @@ def stay_minutes(
 
 
 def booked_slots(
+    ledger: Ledger,
     floor: Floor,
     slots: Sequence[Slot],
     party_size: int,
@@ -125,6 +137,7 @@ def booked_slots(
     if not predicts_stays(floor, forecast):
         return list(slots)
     minutes = stay_minutes(
+        ledger,
         floor,
         party_size,
         [(s.period, s.start_at) for s in slots],
@@ -143,6 +156,7 @@ def booked_slots(
 
 
 def booked_slot(
+    ledger: Ledger,
     floor: Floor,
     slot: Slot,
     party_size: int,
@@ -150,7 +164,7 @@ def booked_slot(
     channel: str,
     forecast: StayForecast | None = None,
 ) -> Slot:
-    return booked_slots(floor, [slot], party_size, channel=channel, forecast=forecast)[0]
+    return booked_slots(ledger, floor, [slot], party_size, channel=channel, forecast=forecast)[0]
 
 
 def check_booked_stays(value: str) -> BookedStays:

@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from booking_core.daybook import table_policy
 from booking_core.ledger import Ledger
+from booking_core.stays import stay_forecast
 from optimizer.pooled_policy import PooledAcceptance
 from serving import problems
 from serving.attendance import AttendanceScorer
@@ -38,6 +39,7 @@ from serving.routes import (
     waitlist,
 )
 from serving.show_probabilities import attendance_show_probabilities
+from serving.stays import PredictedStays
 
 API = "/api/v1"
 OPERATIONS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -80,6 +82,11 @@ def create_app(
         show = attendance_show_probabilities(app.state.attendance, app.state.champions)
         if pooled is not None and pooled.show_probabilities is None:
             pooled.show_probabilities = show
+        # Restaurants that book predicted stays ask the duration model
+        # through this (the booking core stays model-free).
+        stays = PredictedStays(app.state.champions)
+        if stay_forecast.forecast is None:
+            stay_forecast.forecast = stays
         app.state.forecasts = ForecastBook(app.state.ledger, app.state.champions)
         app.state.booking_writer = BookingWriter(app.state.ledger)
         app.state.booking_writer.start()
@@ -88,6 +95,8 @@ def create_app(
         finally:
             if pooled is not None and pooled.show_probabilities is show:
                 pooled.show_probabilities = None  # this app's ledger is going
+            if stay_forecast.forecast is stays:
+                stay_forecast.forecast = None
             app.state.booking_writer.stop()
             app.state.champions.stop()
             if own_ledger:

@@ -45,7 +45,13 @@ class FixedStays:
     asked: list[tuple[int, int, str]] = field(default_factory=list)
 
     def minutes(
-        self, floor: Floor, party_size: int, starts: Sequence[datetime], *, channel: str
+        self,
+        ledger: Ledger,
+        floor: Floor,
+        party_size: int,
+        starts: Sequence[datetime],
+        *,
+        channel: str,
     ) -> list[int | None]:
         self.asked.append((party_size, len(starts), str(channel)))
         return [self.answer] * len(starts)
@@ -53,7 +59,13 @@ class FixedStays:
 
 class BrokenStays:
     def minutes(
-        self, floor: Floor, party_size: int, starts: Sequence[datetime], *, channel: str
+        self,
+        ledger: Ledger,
+        floor: Floor,
+        party_size: int,
+        starts: Sequence[datetime],
+        *,
+        channel: str,
     ) -> list[int | None]:
         raise RuntimeError("the model is gone")
 
