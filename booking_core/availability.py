@@ -7,8 +7,9 @@ versions: a search costs two tiny queries when nothing changed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
+from typing import Protocol, runtime_checkable
 
 import sqlalchemy as sa
 
@@ -20,10 +21,12 @@ from booking_core.daybook import (
     load_day_book,
     table_policy,
 )
+from booking_core.domain import Channel
 from booking_core.errors import InvalidRequest, NoTableFree
 from booking_core.floor import Floor, floor_version, load_floor
 from booking_core.ledger import Ledger
 from booking_core.past_demand import (
+    ServiceDemand,
     ServiceHistory,
     demand_now,
     service_history,
@@ -31,6 +34,7 @@ from booking_core.past_demand import (
 )
 from booking_core.schema import service_days
 from booking_core.slots import service_slots
+from booking_core.stays import booked_slots
 from booking_core.validation import check_party_size, parse_date, parse_time
 
 
@@ -41,6 +45,34 @@ class BookableTime:
     end_at: datetime  # UTC: when the table is needed back
     service: str  # the service period's name, e.g. "dinner"
     table_ids: tuple[int, ...]  # what the table policy would assign now
+    # Covers the rest of the night's expected requests would lose to this
+    # booking's table time (bid prices); None without admission control.
+    displaced_covers: float | None = None
+    # Among the times found, one of those that displace least: the time to
+    # offer a flexible guest first (never set without admission control).
+    recommended: bool = False
+
+
+@runtime_checkable
+class DisplacementPricing(Protocol):
+    """A table choice that prices a booking's table time in covers the
+    requests still expected would lose (``optimizer.pooled_policy``)."""
+
+    def displaced(
+        self,
+        floor: Floor,
+        book: DayBook,
+        demand: ServiceDemand,
+        tables: tuple[int, ...],
+        g0: int,
+        g1: int,
+        *,
+        quick: bool = False,
+    ) -> float: ...
+
+
+# Displacements this close are a tie (the LP's answers are floats).
+TIE_COVERS = 1e-6
 
 
 def get_floor(ledger: Ledger, conn: sa.Connection, restaurant_id: int) -> Floor:
@@ -138,6 +170,8 @@ def find_times(
         slots = service_slots(floor, day, party_size)
         if not slots:
             return []
+        # A diner's search: held for the stays a web booking would be.
+        slots = booked_slots(ledger, floor, slots, party_size, channel=Channel.WEB)
         book = get_day_book(ledger, conn, floor, day)
         policy = policy or table_policy.for_floor(floor)
         histories: dict[str, ServiceHistory | None] = {}
@@ -156,6 +190,8 @@ def find_times(
         for name, history in histories.items()
         if history is not None
     }
+    # Checked once: a protocol's isinstance costs tens of microseconds.
+    pricing = policy if isinstance(policy, DisplacementPricing) else None
     times = []
     lo_min = lo.hour * 60 + lo.minute if lo else None
     hi_min = hi.hour * 60 + hi.minute if hi else None
@@ -185,12 +221,55 @@ def find_times(
             choice = None
         option = choice.option if choice is not None else None
         if option is not None:
+            demand = demands.get(slot.period.name)
+            displaced = None
+            if demand is not None and pricing is not None:
+                # The choice priced these very tables: a cached answer.
+                displaced = pricing.displaced(
+                    floor,
+                    book,
+                    demand,
+                    option.table_ids,
+                    slot.start_granule,
+                    slot.end_granule,
+                    quick=True,
+                )
             times.append(
                 BookableTime(
-                    slot.local_time, slot.start_at, slot.end_at, slot.period.name, option.table_ids
+                    slot.local_time,
+                    slot.start_at,
+                    slot.end_at,
+                    slot.period.name,
+                    option.table_ids,
+                    displaced,
                 )
             )
-    return times
+    return recommend(times)
 
 
-__all__ = ["BookableTime", "find_times", "get_day_book", "get_floor", "load_floor"]
+def recommend(times: list[BookableTime]) -> list[BookableTime]:
+    """Mark the times that displace the fewest covers still expected (time
+    steering: a flexible guest offered one of them first leaves the most
+    room for the rest of the night). Nothing is marked when no time is
+    priced (no admission control)."""
+    priced = [t.displaced_covers for t in times if t.displaced_covers is not None]
+    if not priced:
+        return times
+    least = min(priced) + TIE_COVERS
+    return [
+        replace(t, recommended=True)
+        if t.displaced_covers is not None and t.displaced_covers <= least
+        else t
+        for t in times
+    ]
+
+
+__all__ = [
+    "BookableTime",
+    "DisplacementPricing",
+    "find_times",
+    "get_day_book",
+    "get_floor",
+    "load_floor",
+    "recommend",
+]

@@ -105,3 +105,8 @@ MAX_PARTY = 40
 GRANULE_MINUTES = 15
 # A diner may not hold two bookings whose start times are closer than this.
 DINER_SPACING_MINUTES = 120
+# A predicted stay is booked for no less than this, nor for more than the
+# service's longest turn time plus ``MAX_STAY_OVER_TURN_MINUTES`` (see
+# ``booking_core.stays``: a bad model must not block or free a table absurdly).
+MIN_BOOKED_STAY_MINUTES = 15
+MAX_STAY_OVER_TURN_MINUTES = 60

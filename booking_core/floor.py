@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from booking_core.domain import MAX_STAY_OVER_TURN_MINUTES
 from booking_core.errors import PartyTooLarge, UnknownRestaurant
 from booking_core.schema import (
     dining_tables,
@@ -104,6 +105,10 @@ class Floor:
     overbooking_max_wait_risk: float | None = None
     # Bid-price admission for a lock-at-booking restaurant (pooled: always).
     admission_control: bool = False
+    # How long a booking holds its table: "turn_times" or "predicted"
+    # (``booking_core.stays``); the price tier is what a stay model needs.
+    booked_stays: str = "turn_times"
+    price_tier: int = 2
 
     @cached_property
     def zone(self) -> ZoneInfo:
@@ -129,7 +134,9 @@ class Floor:
         each service date can be checked on its own."""
         if not self.periods:
             return False
-        latest_end = max(p.last_seating_min + p.turn_times[-1][1] for p in self.periods)
+        # A predicted stay may run up to an hour past the longest turn time.
+        longer = MAX_STAY_OVER_TURN_MINUTES if self.booked_stays == "predicted" else 0
+        latest_end = max(p.last_seating_min + p.turn_times[-1][1] + longer for p in self.periods)
         earliest_open = min(p.opens_min for p in self.periods)
         return latest_end > 1440 + earliest_open
 
@@ -263,6 +270,8 @@ def load_floor(conn: sa.Connection, restaurant_id: int) -> Floor:
         table_policy=r["table_policy"],
         overbooking_max_wait_risk=r["overbooking_max_wait_risk"],
         admission_control=bool(r["admission_control"]),
+        booked_stays=r["booked_stays"],
+        price_tier=r["price_tier"],
     )
 
 

@@ -31,6 +31,7 @@ from booking_core.domain import GRANULE_MINUTES, Channel, ReservationState
 from booking_core.floor import Floor, ServicePeriod
 from booking_core.schema import reservations, turnaways
 from booking_core.slots import granule_of, granule_start, local_to_utc
+from booking_core.stays import predicts_stays, stay_minutes
 from booking_core.turnaways import NO_TABLE, PACING, PRICE
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ def service_history(
     if key in cache:
         found: ServiceHistory | None = cache[key]
         return found
-    history = _load(conn, floor, period, service_date, key)
+    history = _load(ledger, conn, floor, period, service_date, key)
     if len(cache) >= CACHE_BOUND:  # a bound, not an eviction policy
         cache.clear()
     cache[key] = history
@@ -145,6 +146,7 @@ def service_history(
 
 
 def _load(
+    ledger: Ledger,
     conn: sa.Connection,
     floor: Floor,
     period: ServicePeriod,
@@ -188,8 +190,29 @@ def _load(
         tuple(leads),
         last_seating,
         period.closes_min - period.opens_min,
-        period.turn_times,
+        _held(ledger, floor, period, opening, sizes, starts),
         granule_of(opening),
+    )
+
+
+def _held(
+    ledger: Ledger,
+    floor: Floor,
+    period: ServicePeriod,
+    opening: datetime,
+    sizes: list[int],
+    starts: list[int],
+) -> tuple[tuple[int, int], ...]:
+    """How long a request still to come is expected to hold its table: the
+    turn times, or for a restaurant that books predicted stays the stay
+    it would book each past size at the service's median seating (the
+    rule the booking itself is held by, as in the seating simulator)."""
+    if not predicts_stays(floor):
+        return period.turn_times
+    typical = opening + timedelta(minutes=sorted(starts)[len(starts) // 2])
+    return tuple(
+        (size, stay_minutes(ledger, floor, size, [(period, typical)], channel=Channel.WEB.value)[0])
+        for size in sorted(set(sizes))
     )
 
 

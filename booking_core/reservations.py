@@ -76,6 +76,7 @@ from booking_core.ledger import Ledger, lock_service_days
 from booking_core.past_demand import ServiceDemand, service_demand
 from booking_core.schema import diners, reservation_tables, reservations, table_claims
 from booking_core.slots import Slot, current_service, granule_span, local_to_utc, make_slot
+from booking_core.stays import booked_slot, stay_minutes
 from booking_core.validation import (
     check_aware,
     check_channel,
@@ -604,6 +605,7 @@ def _book_in(
     floor = get_floor(ledger, conn, request.restaurant_id)
     floor.check_party_fits(checked.party_size)
     slot = _slot_for_request(floor, checked.day, checked.at, checked.party_size)
+    slot = booked_slot(ledger, floor, slot, checked.party_size, channel=checked.channel)
     if slot.start_at <= now:
         raise InvalidRequest(
             f"{checked.day} {checked.at:%H:%M} has already passed in {floor.timezone}; "
@@ -877,7 +879,7 @@ def _seat_walk_in_in(
     floor.check_party_fits(party_size)
     service_date, period, _ = current_service(floor, now)
     g0 = granule_span(now, now)[0]
-    turn = period.turn_time(party_size)
+    turn = stay_minutes(ledger, floor, party_size, [(period, now)], channel=Channel.WALK_IN)[0]
     end = now + timedelta(minutes=turn)
     lock_service_days(conn, restaurant_id, [service_date])
     if diner_id is not None:
@@ -1073,6 +1075,7 @@ def _modify_in(
     size = check_party_size(party_size) if party_size is not None else current.party_size
     floor.check_party_fits(size)
     slot = _slot_for_request(floor, day, at, size)
+    slot = booked_slot(ledger, floor, slot, size, channel=current.channel)
     if slot.start_at <= now:
         raise InvalidRequest(f"{day} {at:%H:%M} has already passed.")
     lock_service_days(conn, floor.restaurant_id, {current.service_date, slot.service_date})

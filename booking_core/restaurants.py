@@ -26,6 +26,7 @@ from booking_core.schema import (
     table_combination_members,
     table_combinations,
 )
+from booking_core.stays import BookedStays, check_booked_stays
 from booking_core.validation import parse_time
 
 
@@ -94,6 +95,7 @@ class RestaurantSpec:
     table_policy: str = TablePolicy.LOCK_AT_BOOKING
     overbooking_max_wait_risk: float | None = None
     admission_control: bool = False
+    booked_stays: str = BookedStays.TURN_TIMES
 
 
 def _minutes(value: str, what: str) -> int:
@@ -233,6 +235,7 @@ def create_restaurant(conn: sa.Connection, spec: RestaurantSpec, now: datetime) 
                 table_policy=TablePolicy(spec.table_policy).value,
                 overbooking_max_wait_risk=spec.overbooking_max_wait_risk,
                 admission_control=bool(spec.admission_control),
+                booked_stays=check_booked_stays(spec.booked_stays).value,
                 created_at=now,
             )
             .returning(restaurants.c.id)
@@ -358,11 +361,13 @@ class SeatingSettings:
     overbooking bound (None: no overbooking) and whether a lock-at-booking
     restaurant refuses bookings whose table time is worth more to the
     parties still expected (bid-price admission control; a pooled
-    restaurant always does, whatever is stored here)."""
+    restaurant always does, whatever is stored here), and how long a
+    booking holds its table (``booking_core.stays``)."""
 
     table_policy: TablePolicy
     overbooking_max_wait_risk: float | None = None
     admission_control: bool = False
+    booked_stays: BookedStays = BookedStays.TURN_TIMES
 
 
 def get_seating_settings(ledger: Ledger, restaurant_id: int) -> SeatingSettings:
@@ -376,12 +381,16 @@ def _seating_settings(conn: sa.Connection, restaurant_id: int) -> SeatingSetting
             restaurants.c.table_policy,
             restaurants.c.overbooking_max_wait_risk,
             restaurants.c.admission_control,
+            restaurants.c.booked_stays,
         ).where(restaurants.c.id == restaurant_id)
     ).first()
     if row is None:
         raise UnknownRestaurant(f"There is no restaurant with id {restaurant_id}.")
     return SeatingSettings(
-        TablePolicy(row.table_policy), row.overbooking_max_wait_risk, bool(row.admission_control)
+        TablePolicy(row.table_policy),
+        row.overbooking_max_wait_risk,
+        bool(row.admission_control),
+        BookedStays(row.booked_stays),
     )
 
 
@@ -395,10 +404,12 @@ def set_seating_settings(
     table_policy: str,
     overbooking_max_wait_risk: float | None = None,
     admission_control: bool = False,
+    booked_stays: str = BookedStays.TURN_TIMES,
 ) -> SeatingSettings:
     """Set the whole setting at once (overbooking off unless a bound is
     given, admission control off unless asked for; it is stored as given
-    and matters only while the restaurant locks at booking). Applies
+    and matters only while the restaurant locks at booking; turn times
+    booked unless predicted stays are asked for). Applies
     to bookings and searches from now on; bookings already taken keep their
     tables, and those taken overbooked stay so until seated. Bumps the floor
     version, so every cached floor, and the settings with it, is reloaded."""
@@ -406,7 +417,10 @@ def set_seating_settings(
     if not isinstance(admission_control, bool):
         raise InvalidRequest(f"admission_control is true or false, not {admission_control!r}.")
     settings = SeatingSettings(
-        policy, check_overbooking(policy, overbooking_max_wait_risk), admission_control
+        policy,
+        check_overbooking(policy, overbooking_max_wait_risk),
+        admission_control,
+        check_booked_stays(booked_stays),
     )
     with ledger.write() as conn:
         _write_seating_settings(conn, ledger, restaurant_id, settings)
@@ -416,7 +430,8 @@ def set_seating_settings(
 def set_table_policy(ledger: Ledger, restaurant_id: int, policy: str) -> TablePolicy:
     """Change how the restaurant's tables are chosen for new bookings and
     searches, keeping its overbooking bound (refused if the new policy
-    cannot overbook while a bound is set) and its admission control."""
+    cannot overbook while a bound is set), its admission control and its
+    booked stays."""
     chosen = check_table_policy(policy)
     with ledger.write() as conn:
         current = _seating_settings(conn, restaurant_id)
@@ -425,7 +440,7 @@ def set_table_policy(ledger: Ledger, restaurant_id: int, policy: str) -> TablePo
             conn,
             ledger,
             restaurant_id,
-            SeatingSettings(chosen, bound, current.admission_control),
+            SeatingSettings(chosen, bound, current.admission_control, current.booked_stays),
         )
     return chosen
 
@@ -442,14 +457,18 @@ def _write_seating_settings(
             table_policy=settings.table_policy.value,
             overbooking_max_wait_risk=settings.overbooking_max_wait_risk,
             admission_control=settings.admission_control,
+            booked_stays=settings.booked_stays.value,
         )
     )
     bound = settings.overbooking_max_wait_risk
     events: list[tuple[str, dict[str, Any]]] = []
     admission = settings.admission_control
+    stays = settings.booked_stays
     # The table policy is announced when it changes or nothing else does.
     if settings.table_policy is not before.table_policy or (
-        bound == before.overbooking_max_wait_risk and admission == before.admission_control
+        bound == before.overbooking_max_wait_risk
+        and admission == before.admission_control
+        and stays is before.booked_stays
     ):
         events.append(
             ("restaurant.table_policy_set", {"table_policy": settings.table_policy.value})
@@ -458,6 +477,8 @@ def _write_seating_settings(
         events.append(("restaurant.overbooking_set", {"overbooking_max_wait_risk": bound}))
     if admission != before.admission_control:
         events.append(("restaurant.admission_control_set", {"admission_control": admission}))
+    if stays is not before.booked_stays:
+        events.append(("restaurant.booked_stays_set", {"booked_stays": stays.value}))
     at = ledger.clock()
     for event, payload in events:
         outbox.append(conn, event, "restaurant", restaurant_id, restaurant_id, payload, at)

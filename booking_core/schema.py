@@ -95,6 +95,9 @@ restaurants = sa.Table(
     # Bid-price admission control for a restaurant that locks at booking
     # (a pooled one always has it): false, the default, takes every fit.
     sa.Column("admission_control", sa.Boolean, nullable=False, server_default=sa.false()),
+    # How long a booking holds its table (booking_core.stays.BookedStays):
+    # the turn time per party size, the default, or the predicted stay.
+    sa.Column("booked_stays", sa.String(20), nullable=False, server_default="turn_times"),
     # Bumped by every change to tables, hours or policy: caches key on it.
     sa.Column("floor_version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", UtcDateTime, nullable=False),

@@ -25,7 +25,7 @@ class Slot:
     service_date: date
     local_minute: int  # minutes after the service date's local midnight
     start_at: datetime  # UTC
-    end_at: datetime  # UTC, start + turn time rounded up to a whole granule
+    end_at: datetime  # UTC, start + booked stay (the turn time) rounded up to a granule
     start_granule: int
     end_granule: int  # exclusive
 
@@ -61,13 +61,21 @@ def local_to_utc(floor: Floor, service_date: date, minute: int) -> datetime | No
 
 
 def make_slot(
-    floor: Floor, period: ServicePeriod, service_date: date, minute: int, party_size: int
+    floor: Floor,
+    period: ServicePeriod,
+    service_date: date,
+    minute: int,
+    party_size: int,
+    *,
+    stay_minutes: int | None = None,
 ) -> Slot | None:
+    """``stay_minutes``: how long the table is held (default: the turn time)."""
     start = local_to_utc(floor, service_date, minute)
     if start is None:
         return None
     g0 = granule_of(start)
-    g1 = g0 + -(-period.turn_time(party_size) // GRANULE_MINUTES)
+    held = period.turn_time(party_size) if stay_minutes is None else stay_minutes
+    g1 = g0 + -(-held // GRANULE_MINUTES)
     return Slot(period, service_date, minute, start, granule_start(g1), g0, g1)
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from booking_core.daybook import table_policy
 from booking_core.ledger import Ledger
+from booking_core.stays import stay_forecast
 from optimizer.pooled_policy import PooledAcceptance, ShowProbabilities
 from serving import problems
 from serving.attendance import AttendanceScorer
@@ -38,15 +39,31 @@ from serving.routes import (
     waitlist,
 )
 from serving.show_probabilities import attendance_show_probabilities
+from serving.stays import PredictedStays
 
 API = "/api/v1"
 OPERATIONS = frozenset({"/healthz", "/readyz", "/metrics"})
-# The show-probability providers of the apps running in this process, oldest
-# first. The pooled policy is process-wide but each app scores with its own
-# ledger: the newest app's provider is plugged in, and when an app stops,
-# the newest one still running takes over (several apps live at once in
-# tests, and one may stop while another serves).
+# Hooks the booking core and the pooled policy hold process-wide (show
+# probabilities, the stay forecast), while each app scores with its own
+# ledger and champions: the newest running app's is plugged in, and when an
+# app stops the newest one still running takes over (several apps live at
+# once in tests, and one may stop while another serves). Oldest first.
+T = TypeVar("T")
 _APP_SHOWS: list[ShowProbabilities] = []
+_APP_STAYS: list[PredictedStays] = []
+
+
+def _plug(current: T | None, mine: T, live: list[T]) -> T | None:
+    """What to plug: this app's hook, unless someone else's (not an app's) is in."""
+    live.append(mine)
+    return mine if current is None or current in live else current
+
+
+def _unplug(current: T | None, mine: T, live: list[T]) -> T | None:
+    live.remove(mine)
+    if current is not mine:
+        return current
+    return live[-1] if live else None
 
 
 def create_app(
@@ -84,21 +101,26 @@ def create_app(
         plugged = table_policy.pooled
         pooled = plugged if isinstance(plugged, PooledAcceptance) else None
         show = attendance_show_probabilities(app.state.attendance, app.state.champions)
-        if pooled is not None and (
-            pooled.show_probabilities is None or pooled.show_probabilities in _APP_SHOWS
-        ):
-            pooled.show_probabilities = show  # the newest app's (what a test talks to)
-        _APP_SHOWS.append(show)
+        if pooled is not None:
+            pooled.show_probabilities = _plug(pooled.show_probabilities, show, _APP_SHOWS)
+        else:
+            _APP_SHOWS.append(show)
+        # Restaurants that book predicted stays ask the duration model
+        # through this (the booking core stays model-free).
+        stays = PredictedStays(app.state.champions)
+        stay_forecast.forecast = _plug(stay_forecast.forecast, stays, _APP_STAYS)
         app.state.forecasts = ForecastBook(app.state.ledger, app.state.champions)
         app.state.booking_writer = BookingWriter(app.state.ledger)
         app.state.booking_writer.start()
         try:
             yield
         finally:
-            _APP_SHOWS.remove(show)
-            if pooled is not None and pooled.show_probabilities is show:
-                # This app's ledger is going: hand over to an app still running.
-                pooled.show_probabilities = _APP_SHOWS[-1] if _APP_SHOWS else None
+            # This app's ledger is going: hand over to an app still running.
+            if pooled is not None:
+                pooled.show_probabilities = _unplug(pooled.show_probabilities, show, _APP_SHOWS)
+            else:
+                _APP_SHOWS.remove(show)
+            stay_forecast.forecast = _unplug(stay_forecast.forecast, stays, _APP_STAYS)
             app.state.booking_writer.stop()
             app.state.champions.stop()
             if own_ledger:

@@ -72,37 +72,68 @@ class TurnTimes:
     def _predict(
         self, champion: Loaded, floor: Floor, price_tier: int, queries: Sequence[TurnQuery]
     ) -> list[int]:
-        local = [q.start_at.astimezone(floor.zone) for q in queries]
-        frame = pl.DataFrame(
-            {
-                "reservation_id": [q.reservation_id for q in queries],
-                "restaurant_id": [floor.restaurant_id] * len(queries),
-                "channel": [q.channel for q in queries],
-                "area": [q.area for q in queries],
-                "party_size": [q.party_size for q in queries],
-                "local_hour": [t.hour for t in local],
-                "weekday": [t.weekday() for t in local],
-                "price_tier": [price_tier] * len(queries),
-            },
-            schema={
-                "reservation_id": pl.Int64,
-                "restaurant_id": pl.Int64,
-                "channel": pl.String,
-                "area": pl.String,
-                "party_size": pl.Int64,
-                "local_hour": pl.Int8,
-                "weekday": pl.Int8,
-                "price_tier": pl.Int64,
-            },
-        )
-        if champion.estimator is not None and hasattr(champion.estimator, "predict"):
-            p50 = champion.estimator.predict(frame).get_column("p50").to_numpy()
-        else:
-            p50 = np.asarray(champion.pyfunc.predict(to_pandas_input(frame))["p50"])
+        (p50,) = _quantiles(champion, floor, price_tier, queries, ("p50",))
         return [
             max(1, round(float(m))) if np.isfinite(m) else self.baseline(floor, q)
             for m, q in zip(p50, queries, strict=True)
         ]
+
+    def quantiles(
+        self, floor: Floor, price_tier: int, queries: Sequence[TurnQuery]
+    ) -> list[tuple[float, float] | None] | None:
+        """The champion's predicted P50 and P90 minutes at the table, one pair
+        per query (None where it gave no finite pair); None without a
+        champion, or when it cannot score this frame (no P90, say)."""
+        if self.champion is None or not queries:
+            return None
+        try:
+            p50, p90 = _quantiles(self.champion, floor, price_tier, queries, ("p50", "p90"))
+            pairs = list(zip(p50, p90, strict=True))
+        except Exception:
+            log.exception("turn-time model failed", extra={"model": self.champion.label})
+            return None
+        return [
+            (float(a), float(b)) if np.isfinite(a) and np.isfinite(b) and a > 0 else None
+            for a, b in pairs
+        ]
+
+
+def _quantiles(
+    champion: Loaded,
+    floor: Floor,
+    price_tier: int,
+    queries: Sequence[TurnQuery],
+    names: Sequence[str],
+) -> list[np.ndarray]:
+    """The champion's quantile columns ``names`` (``p50``, ``p90``) for the queries."""
+    local = [q.start_at.astimezone(floor.zone) for q in queries]
+    frame = pl.DataFrame(
+        {
+            "reservation_id": [q.reservation_id for q in queries],
+            "restaurant_id": [floor.restaurant_id] * len(queries),
+            "channel": [q.channel for q in queries],
+            "area": [q.area for q in queries],
+            "party_size": [q.party_size for q in queries],
+            "local_hour": [t.hour for t in local],
+            "weekday": [t.weekday() for t in local],
+            "price_tier": [price_tier] * len(queries),
+        },
+        schema={
+            "reservation_id": pl.Int64,
+            "restaurant_id": pl.Int64,
+            "channel": pl.String,
+            "area": pl.String,
+            "party_size": pl.Int64,
+            "local_hour": pl.Int8,
+            "weekday": pl.Int8,
+            "price_tier": pl.Int64,
+        },
+    )
+    if champion.estimator is not None and hasattr(champion.estimator, "predict"):
+        out = champion.estimator.predict(frame)
+        return [out.get_column(name).to_numpy() for name in names]
+    out = champion.pyfunc.predict(to_pandas_input(frame))
+    return [np.asarray(out[name]) for name in names]
 
 
 def floor_area_name(conn: sa.Connection, area_id: int) -> str | None:

@@ -6,7 +6,7 @@ from datetime import date, datetime, time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from booking_core.availability import find_times
@@ -47,8 +47,17 @@ class RestaurantsPage(BaseModel):
 class BookableTimePublic(BaseModel):
     local_time: str
     start_at: datetime
-    end_at: datetime
+    end_at: datetime = Field(description="When the table is needed back")
     service: str
+    displaced_covers: float | None = Field(
+        description="Covers the requests still expected tonight would lose to this booking's "
+        "table time (bid prices); null where the restaurant has no admission control"
+    )
+    recommended: bool = Field(
+        description="One of the times in the window that displace the fewest covers: offer "
+        "it first to a guest who could come at several; false everywhere without admission "
+        "control"
+    )
 
 
 class AvailabilityPublic(BaseModel):
@@ -111,7 +120,11 @@ async def availability(
     latest: time | None = None,
     accessible: bool = False,
 ) -> AvailabilityPublic:
-    """Every time the party could be booked that day, earliest first."""
+    """Every time the party could be booked that day (between ``earliest``
+    and ``latest`` when given), earliest first. At a restaurant with
+    admission control each time says how many covers it displaces from
+    the requests still expected, and the least displacing are
+    ``recommended``: the times to offer a flexible guest first."""
     times = await run_in_threadpool(  # hot path: one thread-pool hop, as for bookings
         find_times,
         ledger,
@@ -129,7 +142,12 @@ async def availability(
         party_size=party_size,
         times=[
             BookableTimePublic(
-                local_time=t.local_time, start_at=t.start_at, end_at=t.end_at, service=t.service
+                local_time=t.local_time,
+                start_at=t.start_at,
+                end_at=t.end_at,
+                service=t.service,
+                displaced_covers=t.displaced_covers,
+                recommended=t.recommended,
             )
             for t in times
         ],

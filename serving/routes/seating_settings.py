@@ -14,6 +14,15 @@ and nobody moves, but it is refused when its table time is worth more to
 the parties still expected. A pooled restaurant always has it; the flag is
 stored as given and matters only while the restaurant locks at booking.
 
+``booked_stays`` (default ``turn_times``) is how long a booking holds its
+table: ``turn_times``, the restaurant's turn time for the party size, or
+``predicted``, the party's predicted stay (P50 of the dining-duration
+model plus a margin towards its P90, or the restaurant's own past stays of
+that size without a model, plus the table's reset; never under 15 minutes
+nor over the longest turn time plus an hour). Where no prediction can be
+made the turn time is booked. A party that stays shorter frees its table
+for the next booking sooner.
+
 ``overbooking_max_wait_risk`` (pooled restaurants only; empty, the default:
 off) lets a pooled restaurant take a booking beyond its tables when the
 booked parties' predicted no-shows leave room: only while the estimated
@@ -59,11 +68,21 @@ ADMISSION = (
 )
 
 
+BOOKED_STAYS = (
+    "How long a booking holds its table: turn_times (the restaurant's turn time for the "
+    "party size) or predicted (the party's predicted stay, from the dining-duration model "
+    "or the restaurant's own past stays, plus the table's reset; the turn time where none "
+    "can be predicted)."
+)
+BookedStaysName = Literal["turn_times", "predicted"]
+
+
 class SeatingSettingsPublic(BaseModel):
     restaurant_id: int
     table_policy: TablePolicyName
     overbooking_max_wait_risk: float | None = Field(description=OVERBOOKING)
     admission_control: bool = Field(description=ADMISSION)
+    booked_stays: BookedStaysName = Field(description=BOOKED_STAYS)
 
     @classmethod
     def of(cls, restaurant_id: int, settings: SeatingSettings) -> SeatingSettingsPublic:
@@ -72,6 +91,7 @@ class SeatingSettingsPublic(BaseModel):
             table_policy=settings.table_policy.value,
             overbooking_max_wait_risk=settings.overbooking_max_wait_risk,
             admission_control=settings.admission_control,
+            booked_stays=settings.booked_stays.value,
         )
 
 
@@ -84,6 +104,9 @@ class SeatingSettingsUpdate(BaseModel):
         default=None, gt=0, le=MAX_WAIT_RISK_BOUND, description=OVERBOOKING + " Left out: off."
     )
     admission_control: StrictBool = Field(default=False, description=ADMISSION + " Left out: off.")
+    booked_stays: BookedStaysName = Field(
+        default="turn_times", description=BOOKED_STAYS + " Left out: turn_times."
+    )
 
 
 @router.get("", response_model=SeatingSettingsPublic)
@@ -100,7 +123,7 @@ async def change_settings(
     restaurant_id: PathId, body: SeatingSettingsUpdate, who: CurrentPrincipal, ledger: LedgerDep
 ) -> SeatingSettingsPublic:
     """Sets the whole setting (overbooking and admission control are off
-    unless given).
+    unless given, and turn times are booked unless predicted stays are).
     Applies to bookings and searches from now on; bookings already taken
     keep their tables, and those taken overbooked wait for the host."""
     require_staff_of(who, restaurant_id)
@@ -112,5 +135,6 @@ async def change_settings(
         body.table_policy,
         body.overbooking_max_wait_risk,
         body.admission_control,
+        body.booked_stays,
     )
     return SeatingSettingsPublic.of(restaurant_id, settings)

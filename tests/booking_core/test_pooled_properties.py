@@ -5,11 +5,13 @@ ever hold one table at the same time, the claims are exactly the
 assignments, and a refusal writes nothing. Two pooled restaurants: one with
 past nights to forecast from (admission control on), one without. And a
 restaurant that locks at booking with admission control on, with the same
-past: it never double-books either, and never moves anybody."""
+past: it never double-books either, and never moves anybody. And a pooled
+restaurant booking predicted stays (some short, some absurd and bounded,
+some unknown and booked for the turn time) with that past."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -22,10 +24,12 @@ from hypothesis import strategies as st
 from booking_core.audit import audit_ledger
 from booking_core.daybook import BestFitAtBooking, table_policy
 from booking_core.errors import BookingError
+from booking_core.floor import Floor
 from booking_core.ledger import Ledger
 from booking_core.reservations import BookingRequest, Reservation, book, cancel, modify
 from booking_core.restaurants import PeriodSpec, RestaurantSpec, TableSpec, add_restaurant
 from booking_core.schema import outbox
+from booking_core.stays import stay_forecast
 from optimizer.pooled_policy import PooledAcceptance
 from tests.booking_core.test_properties import (
     MAX_COVERS_PER_SLOT,
@@ -45,7 +49,9 @@ DAYS = (date(2026, 3, 6), date(2026, 3, 7))
 PAST_NIGHTS = [NOW.date() - timedelta(days=d) for d in range(1, 22)]
 
 
-def pooled_spec(name: str, table_policy: str = "pooled") -> RestaurantSpec:
+def pooled_spec(
+    name: str, table_policy: str = "pooled", booked_stays: str = "turn_times"
+) -> RestaurantSpec:
     """Tables of three sizes and short turns: bookings over a whole evening
     leave gaps that moving a party can close (about one booking in thirty
     is taken that way; with the property ledger's six tables, one in a hundred)."""
@@ -74,6 +80,7 @@ def pooled_spec(name: str, table_policy: str = "pooled") -> RestaurantSpec:
         ),
         table_policy=table_policy,
         admission_control=table_policy != "pooled",
+        booked_stays=booked_stays,
     )
 
 
@@ -84,6 +91,28 @@ class PooledTemplate:
     without_history: int
     # Only this module's template has one (others reuse the class).
     locked_with_admission: int | None = None
+    predicted_stays: int | None = None
+
+
+class VariedStays:
+    """Predicted stays that vary with the party and the time: a quarter
+    hour to past the bound, and now and then no answer (the turn time)."""
+
+    ANSWERS = (None, 5, 30, 45, 50, 75, 100, 400)
+
+    def minutes(
+        self,
+        ledger: Ledger,
+        floor: Floor,
+        party_size: int,
+        starts: Sequence[datetime],
+        *,
+        channel: str,
+    ) -> list[int | None]:
+        return [
+            self.ANSWERS[(party_size + at.hour + at.minute // 15) % len(self.ANSWERS)]
+            for at in starts
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +135,9 @@ def pooled_template(
         with_history = add_restaurant(ledger, pooled_spec("Pooled With Past"))
         without = add_restaurant(ledger, pooled_spec("Pooled New"))
         locked = add_restaurant(ledger, pooled_spec("Locked With Past", "lock_at_booking"))
+        predicted = add_restaurant(
+            ledger, pooled_spec("Predicted With Past", "pooled", "predicted")
+        )
         # Past nights: twos booked weeks ahead, fours and a six on the day.
         for night in PAST_NIGHTS:
             for at, size, lead in (
@@ -117,17 +149,18 @@ def pooled_template(
                 seating = datetime.combine(night, time.fromisoformat(at), tzinfo=NOW.tzinfo)
                 book(ledger, BookingRequest(with_history, night, at, size), now=seating - lead)
                 # The same past, every booking taken as it came.
-                book(
-                    ledger,
-                    BookingRequest(locked, night, at, size),
-                    now=seating - lead,
-                    policy=BestFitAtBooking(),
-                )
+                for rid in (locked, predicted):
+                    book(
+                        ledger,
+                        BookingRequest(rid, night, at, size),
+                        now=seating - lead,
+                        policy=BestFitAtBooking(),
+                    )
         with ledger.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         ledger.dispose()
-    return PooledTemplate(path, with_history, without, locked)
+    return PooledTemplate(path, with_history, without, locked, predicted)
 
 
 @dataclass(frozen=True)
@@ -215,6 +248,21 @@ def test_locking_with_admission_control_never_double_books_nor_moves(
     rid = pooled_template.locked_with_admission
     assert rid is not None
     _never_double_books(pooled_template, rid, ops, moves=False)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=20)
+@given(ops=st.lists(operations, min_size=30, max_size=60))
+def test_predicted_stays_never_double_book(
+    pooled_template: PooledTemplate, ops: list[Book | Cancel | Modify]
+) -> None:
+    rid = pooled_template.predicted_stays
+    assert rid is not None
+    before = stay_forecast.forecast
+    stay_forecast.forecast = VariedStays()
+    try:
+        _never_double_books(pooled_template, rid, ops)
+    finally:
+        stay_forecast.forecast = before
 
 
 def _never_double_books(

@@ -42,6 +42,7 @@ def test_the_overbooking_setting_round_trips_for_a_manager(world: World) -> None
             "table_policy": "pooled",
             "overbooking_max_wait_risk": 0.05,
             "admission_control": False,
+            "booked_stays": "turn_times",
         }
         assert c.get(url, headers=manager).json()["overbooking_max_wait_risk"] == 0.05
         # A PUT sets the whole setting: leaving the bound out turns it off.
@@ -54,6 +55,7 @@ def test_the_overbooking_setting_round_trips_for_a_manager(world: World) -> None
         "table_policy": "lock_at_booking",
         "overbooking_max_wait_risk": None,
         "admission_control": False,
+        "booked_stays": "turn_times",
     }
 
 

@@ -33,6 +33,7 @@ def test_a_manager_reads_and_changes_the_setting(world: World) -> None:
             "table_policy": "lock_at_booking",
             "overbooking_max_wait_risk": None,
             "admission_control": False,
+            "booked_stays": "turn_times",
         }
         changed = c.put(url, json={"table_policy": "pooled"}, headers=manager)
         assert changed.status_code == 200, changed.text
@@ -120,6 +121,7 @@ def test_admission_control_round_trips_and_is_off_unless_given(world: World) -> 
             "table_policy": "lock_at_booking",
             "overbooking_max_wait_risk": None,
             "admission_control": True,
+            "booked_stays": "turn_times",
         }
         assert c.get(url, headers=manager).json()["admission_control"] is True
         # Not a boolean: a 422, and the setting stays as it was.

@@ -1,0 +1,153 @@
+"""Predicted stays for restaurants that book them (``booked_stays =
+"predicted"``): the booking core's ``StayForecast``, plugged in by the app.
+
+A party is booked for P50 + k x (P90 - P50) of its predicted stay, rounded
+up to 5 minutes, plus the reset of the table (the rule the seating
+simulator found to seat more covers without more long waits:
+``optimizer.simulation.SeatingPolicy.stay_minutes``). P50 and P90 come from
+the ``dining_duration`` champion (k = ``SPREAD_MARGIN``), or, without one,
+from the restaurant's own past stays of that party size (the per-size
+baseline, k = ``BASELINE_SPREAD_MARGIN``); a size with too few past stays
+gets no answer, and the booking core then books its turn time.
+
+Booking and search are the hot path: answers are kept (in the ledger's
+caches) per restaurant, floor version, model version, party size, channel
+and seating time, and a request asks the model at most once (for every
+seating time it needs); the past stays are read once a day.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import numpy as np
+import sqlalchemy as sa
+
+from booking_core.domain import ReservationState
+from booking_core.floor import Floor
+from booking_core.ledger import Ledger
+from booking_core.past_demand import LOOKBACK_DAYS
+from booking_core.schema import reservations
+from optimizer.plan import PlanSettings
+from optimizer.simulation import BASELINE_SPREAD_MARGIN, SPREAD_MARGIN
+from serving.champions import DURATION, Champions
+from serving.turn_times import TurnQuery, TurnTimes
+
+# The table's reset, added to the stay as the seating plan adds it.
+RESET_MINUTES = PlanSettings().reset_minutes
+STAY_STEP_MINUTES = 5
+# Fewer past stays of a party size than this: no baseline for that size.
+MIN_PAST_STAYS = 20
+# Answers kept per process (a bound, not an eviction policy).
+CACHE_BOUND = 50_000
+
+Quantiles = tuple[float, float]
+
+
+def booked_stay(p50: float, p90: float, k: float) -> int:
+    """Minutes booked for a stay predicted at ``p50`` / ``p90``, reset included."""
+    minutes = p50 + k * max(p90 - p50, 0.0)
+    return max(STAY_STEP_MINUTES, STAY_STEP_MINUTES * math.ceil(minutes / STAY_STEP_MINUTES)) + (
+        RESET_MINUTES
+    )
+
+
+class PredictedStays:
+    """``booking_core.stays.StayForecast`` from the duration champion (or
+    the restaurant's past stays per size)."""
+
+    def __init__(self, champions: Champions) -> None:
+        self.champions = champions
+        self._lock = threading.Lock()
+        self.model_calls = 0  # how often the model was asked (the cache's misses)
+
+    def minutes(
+        self,
+        ledger: Ledger,
+        floor: Floor,
+        party_size: int,
+        starts: Sequence[datetime],
+        *,
+        channel: str,
+    ) -> list[int | None]:
+        champion = self.champions.get(DURATION)
+        version = champion.version if champion is not None else None
+        base = (floor.restaurant_id, floor.floor_version, version, party_size, str(channel))
+        keys = [(*base, start) for start in starts]
+        cache = ledger.cache("predicted_stays")
+        with self._lock:
+            found = {k: cache[k] for k in keys if k in cache}
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        if missing:
+            answers = self._predict(
+                ledger, floor, party_size, [k[-1] for k in missing], str(channel)
+            )
+            fresh = dict(zip(missing, answers, strict=True))
+            with self._lock:
+                if len(cache) + len(fresh) > CACHE_BOUND:
+                    cache.clear()
+                cache.update(fresh)
+            found.update(fresh)
+        return [found[k] for k in keys]
+
+    def _predict(
+        self, ledger: Ledger, floor: Floor, party_size: int, starts: list[datetime], channel: str
+    ) -> list[int | None]:
+        turn_times = TurnTimes(self.champions.get(DURATION))
+        queries = [TurnQuery(0, party_size, channel, start) for start in starts]
+        if turn_times.champion is not None:
+            self.model_calls += 1
+            pairs = turn_times.quantiles(floor, floor.price_tier, queries)
+            if pairs is not None:
+                return [None if q is None else booked_stay(*q, SPREAD_MARGIN) for q in pairs]
+        past = self._past_stays(ledger, floor).get(party_size)
+        if past is None:
+            return [None] * len(starts)
+        return [booked_stay(past[0], past[1], BASELINE_SPREAD_MARGIN)] * len(starts)
+
+    def _past_stays(self, ledger: Ledger, floor: Floor) -> dict[int, Quantiles]:
+        """P50 and P90 of the restaurant's past stays (seated to completed) per
+        party size over the last ``LOOKBACK_DAYS``, read once a day."""
+        today = ledger.clock().astimezone(floor.zone).date()
+        key = (floor.restaurant_id, today)
+        cache = ledger.cache("past_stays")
+        with self._lock:
+            known = cache.get(key)
+        if known is not None:
+            return known
+        since = datetime.combine(today, datetime.min.time(), tzinfo=floor.zone) - timedelta(
+            days=LOOKBACK_DAYS
+        )
+        stays: dict[int, list[float]] = {}
+        with ledger.read() as conn:
+            for size, seated, done in conn.execute(
+                sa.select(
+                    reservations.c.party_size,
+                    reservations.c.seated_at,
+                    reservations.c.completed_at,
+                ).where(
+                    reservations.c.restaurant_id == floor.restaurant_id,
+                    reservations.c.state == ReservationState.COMPLETED.value,
+                    reservations.c.seated_at >= since,
+                    reservations.c.completed_at.is_not(None),
+                )
+            ):
+                minutes = (done - seated).total_seconds() / 60
+                if minutes > 0:
+                    stays.setdefault(int(size), []).append(minutes)
+        found = {
+            size: (float(np.quantile(v, 0.5)), float(np.quantile(v, 0.9)))
+            for size, v in stays.items()
+            if len(v) >= MIN_PAST_STAYS
+        }
+        with self._lock:
+            if len(cache) > 4096:
+                cache.clear()
+            cache[key] = found
+        return found
+
+
+__all__ = ["PredictedStays", "booked_stay"]
