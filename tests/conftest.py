@@ -19,6 +19,7 @@ from booking_core.restaurants import (
     RestaurantSpec,
     TableSpec,
     add_restaurant,
+    table_ids_by_name,
 )
 
 POSTGRES_URL = os.environ.get("SERVICESPHERE_TEST_POSTGRES_URL", "")
@@ -136,6 +137,34 @@ def bistro_spec(**overrides: object) -> RestaurantSpec:
     }
     base.update(overrides)
     return RestaurantSpec(**base)  # type: ignore[arg-type]
+
+
+def three_tables_spec(**overrides: object) -> RestaurantSpec:
+    """The bistro cut down to two tables for two (A, C) and one for four (B),
+    no combination, no deposit; dinner 17:00-23:00 (London is on UTC in
+    March), 90 minutes for two or three, 120 for four: small enough that a
+    test can fill it by hand."""
+    small: dict[str, object] = {
+        "tables": (
+            TableSpec("A", "Main", 1, 2),
+            TableSpec("C", "Main", 1, 2),
+            TableSpec("B", "Main", 2, 4),
+        ),
+        "combinations": (),
+        "periods": (
+            PeriodSpec("dinner", tuple(range(7)), "17:00", "23:00", "21:30", {3: 90, 4: 120}),
+        ),
+        "deposit_min_party": None,
+    }
+    small.update(overrides)
+    return bistro_spec(**small)
+
+
+def add_three_tables(ledger: Ledger, **overrides: object) -> tuple[int, dict[str, int]]:
+    """``three_tables_spec`` added to ``ledger``: its id and table ids by name."""
+    rid = add_restaurant(ledger, three_tables_spec(**overrides))
+    with ledger.read() as conn:
+        return rid, table_ids_by_name(conn, rid)
 
 
 @pytest.fixture

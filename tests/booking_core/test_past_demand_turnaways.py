@@ -17,10 +17,9 @@ from booking_core.errors import TablesKeptForLaterParties
 from booking_core.ledger import Ledger
 from booking_core.past_demand import service_demand, service_history
 from booking_core.reservations import BookingRequest, book
-from booking_core.restaurants import PeriodSpec, TableSpec, add_restaurant, table_ids_by_name
 from booking_core.schema import turnaways
 from optimizer.pooled_policy import PooledAcceptance
-from tests.conftest import NOW, bistro_spec
+from tests.conftest import NOW, add_three_tables
 
 DAY = date(2026, 3, 10)  # after NOW (2026-03-01 09:00 UTC); London is on UTC
 PAST_NIGHTS = [NOW.date() - timedelta(days=d) for d in range(1, 21)]
@@ -36,23 +35,11 @@ def pooled_plugged_in() -> Iterator[None]:
 
 def three_tables(ledger: Ledger, name: str) -> tuple[int, dict[str, int]]:
     """Two tables for two and one for four (B); dinner 17:00-23:00."""
-    spec = bistro_spec(
+    return add_three_tables(
+        ledger,
         name=name,
-        tables=(
-            TableSpec("A", "Main", 1, 2),
-            TableSpec("C", "Main", 1, 2),
-            TableSpec("B", "Main", 2, 4),
-        ),
-        combinations=(),
-        periods=(
-            PeriodSpec("dinner", tuple(range(7)), "17:00", "23:00", "21:30", {3: 90, 4: 120}),
-        ),
-        deposit_min_party=None,
         table_policy="pooled",
     )
-    rid = add_restaurant(ledger, spec)
-    with ledger.read() as conn:
-        return rid, table_ids_by_name(conn, rid)
 
 
 def _seven(night: date) -> datetime:

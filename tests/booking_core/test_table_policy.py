@@ -20,16 +20,13 @@ from booking_core.ledger import Ledger
 from booking_core.past_demand import MIN_PAST_BOOKINGS
 from booking_core.reservations import BookingRequest, book, book_many, get_reservation
 from booking_core.restaurants import (
-    PeriodSpec,
-    TableSpec,
     add_restaurant,
     get_table_policy,
     set_table_policy,
-    table_ids_by_name,
 )
 from booking_core.schema import outbox, restaurants, service_days
 from optimizer.pooled_policy import PooledAcceptance
-from tests.conftest import NOW, bistro_spec
+from tests.conftest import NOW, add_three_tables, bistro_spec
 
 DAY = date(2026, 3, 10)  # after NOW (2026-03-01 09:00 UTC)
 PAST_NIGHTS = [NOW.date() - timedelta(days=d) for d in range(1, 21)]
@@ -49,23 +46,11 @@ def three_tables(
 ) -> tuple[int, dict[str, int]]:
     """Two tables for two and one for four; dinner 17:00-23:00 (London is
     on UTC in March), 90 minutes for two or three, 120 for four."""
-    spec = bistro_spec(
-        tables=(
-            TableSpec("A", "Main", 1, 2),
-            TableSpec("C", "Main", 1, 2),
-            TableSpec("B", "Main", 2, 4),
-        ),
-        combinations=(),
-        periods=(
-            PeriodSpec("dinner", tuple(range(7)), "17:00", "23:00", "21:30", {3: 90, 4: 120}),
-        ),
-        deposit_min_party=None,
+    return add_three_tables(
+        ledger,
         table_policy=setting,
         admission_control=admission_control,
     )
-    rid = add_restaurant(ledger, spec)
-    with ledger.read() as conn:
-        return rid, table_ids_by_name(conn, rid)
 
 
 def request_at(rid: int, day: date, at: str, size: int) -> BookingRequest:

@@ -24,7 +24,7 @@ from optimizer.simulation import BASELINE_SPREAD_MARGIN, SPREAD_MARGIN
 from serving.champions import DURATION, Champions
 from serving.stays import MIN_PAST_STAYS, PredictedStays, booked_stay
 from serving.turn_times import TurnQuery, TurnTimes
-from tests.conftest import NOW, bistro_spec
+from tests.conftest import NOW, bistro_spec, three_tables_spec
 from tests.serving.conftest import World, fresh_date
 from tests.serving.test_seating_and_waitlist import _duration_champion
 
@@ -192,18 +192,8 @@ def test_a_booking_through_the_api_is_held_for_the_predicted_stay(
 def test_availability_steers_to_the_least_displacing_time(world: World) -> None:
     rid = add_restaurant(
         world.ledger,
-        bistro_spec(
+        three_tables_spec(
             name="Three Tables Steering",
-            tables=(
-                TableSpec("A", "Main", 1, 2),
-                TableSpec("C", "Main", 1, 2),
-                TableSpec("B", "Main", 2, 4),
-            ),
-            combinations=(),
-            periods=(
-                PeriodSpec("dinner", tuple(range(7)), "17:00", "23:00", "21:30", {3: 90, 4: 120}),
-            ),
-            deposit_min_party=None,
         ),
     )
     c, admin = world.client, world.headers["admin"]

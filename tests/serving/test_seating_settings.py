@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from booking_core.daybook import BestFitAtBooking
 from booking_core.reservations import BookingRequest, book
 from booking_core.restaurants import PeriodSpec, TableSpec, add_restaurant
-from tests.conftest import bistro_spec
+from tests.conftest import bistro_spec, three_tables_spec
 from tests.serving.conftest import World, fresh_date
 
 API = "/api/v1"
@@ -146,18 +146,8 @@ def test_admission_control_round_trips_and_is_off_unless_given(world: World) -> 
 
 
 def test_a_locking_restaurant_with_admission_control_refuses_with_a_409(world: World) -> None:
-    spec = bistro_spec(
+    spec = three_tables_spec(
         name="Three Tables Admitting",
-        tables=(
-            TableSpec("A", "Main", 1, 2),
-            TableSpec("C", "Main", 1, 2),
-            TableSpec("B", "Main", 2, 4),
-        ),
-        combinations=(),
-        periods=(
-            PeriodSpec("dinner", tuple(range(7)), "17:00", "23:00", "21:30", {3: 90, 4: 120}),
-        ),
-        deposit_min_party=None,
     )
     rid = add_restaurant(world.ledger, spec)
     c, admin = world.client, world.headers["admin"]

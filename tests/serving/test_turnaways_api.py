@@ -16,10 +16,9 @@ import sqlalchemy as sa
 from booking_core.daybook import table_policy
 from booking_core.ledger import Ledger
 from booking_core.reservations import BookingRequest, book
-from booking_core.restaurants import PeriodSpec, TableSpec, add_restaurant, table_ids_by_name
 from booking_core.schema import turnaways
 from optimizer.pooled_policy import PooledAcceptance
-from tests.conftest import bistro_spec
+from tests.conftest import add_three_tables
 from tests.serving.conftest import World, fresh_date
 
 API = "/api/v1"
@@ -35,23 +34,11 @@ def clock_back(world: World) -> Iterator[None]:
 
 def _restaurant(world: World, name: str, **settings: object) -> tuple[int, dict[str, int]]:
     """Two tables for two (A, C) and one for four (B); dinner 17:00-23:00."""
-    spec = bistro_spec(
+    return add_three_tables(
+        world.ledger,
         name=name,
-        tables=(
-            TableSpec("A", "Main", 1, 2),
-            TableSpec("C", "Main", 1, 2),
-            TableSpec("B", "Main", 2, 4),
-        ),
-        combinations=(),
-        periods=(
-            PeriodSpec("dinner", tuple(range(7)), "17:00", "23:00", "21:30", {3: 90, 4: 120}),
-        ),
-        deposit_min_party=None,
         **settings,
     )
-    rid = add_restaurant(world.ledger, spec)
-    with world.ledger.read() as conn:
-        return rid, table_ids_by_name(conn, rid)
 
 
 def _turned_away(ledger: Ledger, rid: int) -> list[sa.Row]:
