@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from booking_core.daybook import table_policy
 from booking_core.ledger import Ledger
-from booking_core.stays import stay_forecast
+from booking_core.stays import StayForecast, stay_forecast
 from optimizer.pooled_policy import PooledAcceptance, ShowProbabilities
 from serving import problems
 from serving.attendance import AttendanceScorer
@@ -50,7 +50,7 @@ OPERATIONS = frozenset({"/healthz", "/readyz", "/metrics"})
 # once in tests, and one may stop while another serves). Oldest first.
 T = TypeVar("T")
 _APP_SHOWS: list[ShowProbabilities] = []
-_APP_STAYS: list[PredictedStays] = []
+_APP_STAYS: list[StayForecast] = []
 
 
 def _plug(current: T | None, mine: T, live: list[T]) -> T | None:
@@ -107,7 +107,7 @@ def create_app(
             _APP_SHOWS.append(show)
         # Restaurants that book predicted stays ask the duration model
         # through this (the booking core stays model-free).
-        stays = PredictedStays(app.state.champions)
+        stays: StayForecast = PredictedStays(app.state.champions)
         stay_forecast.forecast = _plug(stay_forecast.forecast, stays, _APP_STAYS)
         app.state.forecasts = ForecastBook(app.state.ledger, app.state.champions)
         app.state.booking_writer = BookingWriter(app.state.ledger)
