@@ -6,8 +6,6 @@ without the policy plugged in, the restaurant locks at booking as before."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import sqlalchemy as sa
 
@@ -23,18 +21,9 @@ from booking_core.restaurants import (
     set_table_policy,
 )
 from booking_core.schema import outbox
-from optimizer.pooled_policy import PooledAcceptance
 from tests.booking_core.test_table_policy import DAY, book_past_nights, request_at, three_tables
 
-
-@pytest.fixture(autouse=True)
-def policies_plugged_in() -> Iterator[None]:
-    """What the application does at start-up: plug both policies in."""
-    before = (table_policy.pooled, table_policy.admission)
-    table_policy.pooled = PooledAcceptance(time_limit_s=5.0)
-    table_policy.admission = PooledAcceptance(pool=False, time_limit_s=5.0)
-    yield
-    table_policy.pooled, table_policy.admission = before
+pytestmark = pytest.mark.usefixtures("policies_plugged_in")
 
 
 def locking(ledger: Ledger, *, admission_control: bool = True) -> tuple[int, dict[str, int]]:

@@ -6,7 +6,7 @@ which lock-at-booking takes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time, timedelta
 
 import pytest
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from booking_core.audit import audit_ledger
 from booking_core.availability import find_times
-from booking_core.daybook import BestFitAtBooking, TablePolicy, table_policy
+from booking_core.daybook import BestFitAtBooking, TableChoice, TablePolicy, table_policy
 from booking_core.errors import InvalidRequest, NoTableFree, TablesKeptForLaterParties
 from booking_core.ledger import Ledger
 from booking_core.past_demand import MIN_PAST_BOOKINGS
@@ -147,18 +147,25 @@ def test_pooled_restaurant_moves_a_booked_party_in_the_bookings_transaction(
         book(ledger, request_at(rid, DAY, "18:45", 1))
 
 
-def book_past_nights(ledger: Ledger, rid: int) -> None:
+def book_past_nights(
+    ledger: Ledger,
+    rid: int,
+    nights: Sequence[date] = PAST_NIGHTS,
+    *,
+    policy: TableChoice | None = None,
+) -> None:
     """Twenty past nights, each: two parties of two at 19:00 booked a
     fortnight ahead, and a party of four at 19:00 booked an hour ahead.
     Nine days before a night, the twos have come and the four has not."""
-    for night in PAST_NIGHTS:
+    for night in nights:
         seating = datetime.combine(night, time(19, 0), tzinfo=NOW.tzinfo)
         for size, lead in (
             (2, timedelta(days=14)),
             (2, timedelta(days=14)),
             (4, timedelta(hours=1)),
         ):
-            book(ledger, request_at(rid, night, "19:00", size), now=seating - lead)
+            request = request_at(rid, night, "19:00", size)
+            book(ledger, request, now=seating - lead, policy=policy)
 
 
 def test_admission_keeps_the_big_table_for_the_parties_still_expected(ledger: Ledger) -> None:

@@ -7,7 +7,6 @@ history reads them as demand."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 
 import pytest
@@ -16,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from booking_core.availability import get_floor
-from booking_core.daybook import load_day_book, table_policy
+from booking_core.daybook import load_day_book
 from booking_core.errors import (
     BookingError,
     DinerAlreadyBooked,
@@ -44,7 +43,6 @@ from booking_core.reservations import (
 from booking_core.restaurants import PeriodSpec, TableSpec, add_restaurant
 from booking_core.schema import turnaways
 from booking_core.turnaways import DEDUP_WINDOW, Refusal, record
-from optimizer.pooled_policy import PooledAcceptance
 from tests.booking_core.test_table_policy import (
     DAY,
     PAST_NIGHTS,
@@ -54,15 +52,7 @@ from tests.booking_core.test_table_policy import (
 )
 from tests.conftest import NOW, bistro_spec
 
-
-@pytest.fixture(autouse=True)
-def policies_plugged_in() -> Iterator[None]:
-    """What the application does at start-up: plug both policies in."""
-    before = (table_policy.pooled, table_policy.admission)
-    table_policy.pooled = PooledAcceptance(time_limit_s=5.0)
-    table_policy.admission = PooledAcceptance(pool=False, time_limit_s=5.0)
-    yield
-    table_policy.pooled, table_policy.admission = before
+pytestmark = pytest.mark.usefixtures("policies_plugged_in")
 
 
 def one_table(ledger: Ledger) -> int:

@@ -8,29 +8,19 @@ there. At 17:30 it fits a table for two before 19:00 and is seated there."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 
 import pytest
 
-from booking_core.daybook import table_policy
 from booking_core.errors import TablesKeptForLaterParties
 from booking_core.ledger import Ledger
 from booking_core.reservations import book, seat_walk_in
 from booking_core.waitlist import join, seat
-from optimizer.pooled_policy import PooledAcceptance
 from tests.booking_core.test_table_policy import DAY, PAST_NIGHTS, request_at, three_tables
 from tests.booking_core.test_turnaways import rows
 from tests.conftest import NOW
 
-
-@pytest.fixture(autouse=True)
-def policies_plugged_in() -> Iterator[None]:
-    before = (table_policy.pooled, table_policy.admission)
-    table_policy.pooled = PooledAcceptance(time_limit_s=5.0)
-    table_policy.admission = PooledAcceptance(pool=False, time_limit_s=5.0)
-    yield
-    table_policy.pooled, table_policy.admission = before
+pytestmark = pytest.mark.usefixtures("policies_plugged_in")
 
 
 def _at(hhmm: str) -> datetime:

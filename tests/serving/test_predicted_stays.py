@@ -24,6 +24,7 @@ from optimizer.simulation import BASELINE_SPREAD_MARGIN, SPREAD_MARGIN
 from serving.champions import DURATION, Champions
 from serving.stays import MIN_PAST_STAYS, PredictedStays, booked_stay
 from serving.turn_times import TurnQuery, TurnTimes
+from tests.booking_core.test_table_policy import book_past_nights
 from tests.conftest import NOW, bistro_spec, three_tables_spec
 from tests.serving.conftest import World, fresh_date
 from tests.serving.test_seating_and_waitlist import _duration_champion
@@ -199,16 +200,8 @@ def test_availability_steers_to_the_least_displacing_time(world: World) -> None:
     c, admin = world.client, world.headers["admin"]
     now = world.clock.now
     # Twenty past nights: two twos booked a fortnight ahead, a four an hour ahead.
-    for back in range(1, 21):
-        night = now.date() - timedelta(days=back)
-        seating = datetime.combine(night, time(19, 0), tzinfo=now.tzinfo)
-        for size, lead in (
-            (2, timedelta(days=14)),
-            (2, timedelta(days=14)),
-            (4, timedelta(hours=1)),
-        ):
-            request = BookingRequest(rid, night, "19:00", size, guest_name="past")
-            book(world.ledger, request, now=seating - lead, policy=BestFitAtBooking())
+    nights = [now.date() - timedelta(days=back) for back in range(1, 21)]
+    book_past_nights(world.ledger, rid, nights, policy=BestFitAtBooking())
     day = (now + timedelta(days=9)).date().isoformat()  # the twos are in, the four is not
     body = {"restaurant_id": rid, "date": day, "time": "19:00", "party_size": 2}
     assert c.post(f"{API}/reservations", json=body, headers=admin).status_code == 201

@@ -6,11 +6,11 @@ still expected need, with a 409)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from booking_core.daybook import BestFitAtBooking
-from booking_core.reservations import BookingRequest, book
 from booking_core.restaurants import PeriodSpec, TableSpec, add_restaurant
+from tests.booking_core.test_table_policy import book_past_nights
 from tests.conftest import bistro_spec, three_tables_spec
 from tests.serving.conftest import World, fresh_date
 
@@ -154,16 +154,8 @@ def test_a_locking_restaurant_with_admission_control_refuses_with_a_409(world: W
     day = fresh_date()
     now = world.clock.now
     # Twenty past nights: two twos booked a fortnight ahead, a four an hour ahead.
-    for back in range(1, 21):
-        night = now.date() - timedelta(days=back)
-        seating = datetime.combine(night, time(19, 0), tzinfo=now.tzinfo)
-        for size, lead in (
-            (2, timedelta(days=14)),
-            (2, timedelta(days=14)),
-            (4, timedelta(hours=1)),
-        ):
-            request = BookingRequest(rid, night, "19:00", size, guest_name="past")
-            book(world.ledger, request, now=seating - lead, policy=BestFitAtBooking())
+    nights = [now.date() - timedelta(days=back) for back in range(1, 21)]
+    book_past_nights(world.ledger, rid, nights, policy=BestFitAtBooking())
     assert date.fromisoformat(day) - now.date() < timedelta(days=14)  # the four is still due
 
     def booking(at: str, size: int) -> tuple[int, dict[str, object]]:
