@@ -67,6 +67,12 @@ class AvailabilityPublic(BaseModel):
     times: list[BookableTimePublic]
 
 
+def _covers(displaced: float | None) -> float | None:
+    """Covers as a diner app shows them: two decimals, and the LP's
+    floating-point dust (7e-15) as the zero it is."""
+    return None if displaced is None else round(displaced, 2) + 0.0
+
+
 @router.get("", response_model=RestaurantsPage)
 def search(
     ledger: LedgerDep,
@@ -146,7 +152,7 @@ async def availability(
                 start_at=t.start_at,
                 end_at=t.end_at,
                 service=t.service,
-                displaced_covers=t.displaced_covers,
+                displaced_covers=_covers(t.displaced_covers),
                 recommended=t.recommended,
             )
             for t in times

@@ -220,6 +220,8 @@ def test_availability_steers_to_the_least_displacing_time(world: World) -> None:
     priced = c.get(url, params=params).json()["times"]
     displaced = {t["local_time"]: t["displaced_covers"] for t in priced}
     assert all(d is not None for d in displaced.values())
+    # As a diner app shows them: two decimals, never the LP's -0.0 or 7e-15.
+    assert all(d >= 0 and round(d, 2) == d and str(d) != "-0.0" for d in displaced.values())
     least = min(displaced.values())
     assert [t["local_time"] for t in priced if t["recommended"]] == [
         t for t, d in displaced.items() if d == least
