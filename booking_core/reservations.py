@@ -953,7 +953,7 @@ def _price_walk_in(
     policy = table_policy.for_floor(floor)
     if not isinstance(policy, PooledTableChoice):
         return
-    demand = service_demand(ledger, conn, floor, period, service_date, day_book, now)
+    demand = service_demand(ledger, conn, floor, period, service_date, day_book, now, asking=False)
     if demand is None:
         return
     try:
