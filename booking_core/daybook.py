@@ -5,7 +5,7 @@ the ledger by ``load_day_book`` or in memory by the world generator."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -77,19 +77,29 @@ class DayBook:
 
     def move(self, reservation_id: int, table_ids: tuple[int, ...]) -> None:
         """A held reservation now holds other tables over the same granules."""
-        old = self.holdings[reservation_id]
-        self.release(old.table_ids, old.g0, old.g1)
-        new = Holding(
-            old.reservation_id,
-            tuple(sorted(table_ids)),
-            old.g0,
-            old.g1,
-            old.party_size,
-            old.movable,
-            old.area_id,
-            old.accessible,
-        )
-        self.add_holding(new)
+        self.move_many({reservation_id: table_ids})
+
+    def move_many(self, moves: Mapping[int, tuple[int, ...]]) -> None:
+        """Held reservations now hold other tables over the same granules.
+        Every one leaves its tables before any takes its new ones: in a
+        swap or a chain, one party takes the tables another leaves."""
+        old = {rid: self.holdings[rid] for rid in moves}
+        for h in old.values():
+            self.release(h.table_ids, h.g0, h.g1)
+        for rid, table_ids in moves.items():
+            h = old[rid]
+            self.add_holding(
+                Holding(
+                    rid,
+                    tuple(sorted(table_ids)),
+                    h.g0,
+                    h.g1,
+                    h.party_size,
+                    h.movable,
+                    h.area_id,
+                    h.accessible,
+                )
+            )
 
     def _need(self, g0: int, g1: int) -> int:
         return _mask(max(g0 - self.base, 0), max(g1 - self.base, 0))

@@ -81,7 +81,18 @@ class ServiceDemand:
 
     history: ServiceHistory
     now: int  # minutes from the opening (negative: before it opens)
-    received: int  # bookings standing for this service so far
+    received: int  # bookings standing for this service so far, and requests turned away
+    # The booking request being decided (a booking, a change or a search),
+    # 0 for a walk-in, which never asked ahead.
+    asking: int = 1
+
+    @property
+    def requests(self) -> int:
+        """Requests received by now, the one being decided included: what
+        the pickup forecast scales, as the history's share arrived by now
+        counts a past request made at this very minute. Without it the
+        first request of a service would forecast no demand at all."""
+        return self.received + self.asking
 
 
 _PAST = sa.select(
@@ -229,14 +240,17 @@ def service_demand(
     service_date: date,
     book: DayBook,
     now: datetime,
+    *,
+    asking: bool = True,
 ) -> ServiceDemand | None:
     """The demand a pooled choice prices a booking of this service against
-    (None: too little history, and then no admission control)."""
+    (None: too little history, and then no admission control). ``asking``:
+    False for a walk-in, which is no booking request."""
     history = service_history(ledger, conn, floor, period, service_date, now)
     if history is None:
         return None
     turned_away = turned_away_so_far(conn, floor, history, service_date, now)
-    return demand_now(history, book, now, turned_away=turned_away)
+    return demand_now(history, book, now, turned_away=turned_away, asking=asking)
 
 
 def turned_away_so_far(
@@ -258,15 +272,21 @@ def turned_away_so_far(
 
 
 def demand_now(
-    history: ServiceHistory, book: DayBook, now: datetime, *, turned_away: int = 0
+    history: ServiceHistory,
+    book: DayBook,
+    now: datetime,
+    *,
+    turned_away: int = 0,
+    asking: bool = True,
 ) -> ServiceDemand:
     """``turned_away``: tonight's requests turned away so far,
-    received as much as the bookings are."""
+    received as much as the bookings are; ``asking``: whether a booking
+    request is being decided (see ``ServiceDemand.requests``)."""
     og = history.opens_granule
     last = og + history.last_seating // GRANULE_MINUTES
     received = book.parties_starting(og, last + 1) + turned_away
     minutes = int(now.timestamp() // 60) - og * GRANULE_MINUTES
-    return ServiceDemand(history, minutes, received)
+    return ServiceDemand(history, minutes, received, int(asking))
 
 
 __all__ = [

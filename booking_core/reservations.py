@@ -384,14 +384,19 @@ def _apply_moves(
 ) -> None:
     """Give booked parties the other tables a pooled plan chose for them
     (same times): their old claims go, the new ones are written, and the
-    outbox says so, all in the booking's transaction."""
+    outbox says so, all in the booking's transaction. Every moved party's
+    claims go before any new one is written: in a swap or a chain one
+    party takes the tables another leaves."""
+    spans = {}
     for move in moves:
-        row = conn.execute(
+        spans[move.reservation_id] = conn.execute(
             sa.select(reservations.c.start_at, reservations.c.end_at).where(
                 reservations.c.id == move.reservation_id
             )
         ).one()
         _release(conn, move.reservation_id, at)
+    for move in moves:
+        row = spans[move.reservation_id]
         _claim(conn, move.reservation_id, move.to, row.start_at, row.end_at, at)
         conn.execute(
             reservations.update()
@@ -410,7 +415,7 @@ def _apply_moves(
             },
             at,
         )
-        book.move(move.reservation_id, move.to.table_ids)
+    book.move_many({move.reservation_id: move.to.table_ids for move in moves})
 
 
 _INSERT_ASSIGNMENT = reservation_tables.insert()
@@ -953,7 +958,7 @@ def _price_walk_in(
     policy = table_policy.for_floor(floor)
     if not isinstance(policy, PooledTableChoice):
         return
-    demand = service_demand(ledger, conn, floor, period, service_date, day_book, now)
+    demand = service_demand(ledger, conn, floor, period, service_date, day_book, now, asking=False)
     if demand is None:
         return
     try:

@@ -23,7 +23,7 @@ free at every granule they would be held displaces nothing (the optimum
 stays feasible without them), so no re-solve is needed; most bookings away
 from the peak end there. And a search re-uses the programme of the
 previous search of that service in the same thread while the day book is the same cached
-object and neither the bookings received nor the past requests already
+object and neither the requests received nor the past requests already
 arrived by now have changed (the LP depends on nothing else); a booking
 builds its own (its day book is a fresh copy).
 
@@ -86,7 +86,7 @@ class _Priced:
     so it is never shared between threads."""
 
     book: DayBook
-    key: tuple[object, ...]  # the history, share arrived by now, received
+    key: tuple[object, ...]  # the history, share arrived by now, requests received
     programme: Programme
     used: dict[tuple[int, int], float]  # (table class, granule) -> tables at the optimum
     answers: dict[tuple[tuple[int, ...], int, int], float] = field(default_factory=dict)
@@ -291,7 +291,7 @@ class PooledAcceptance:
         bids = self._bid_prices(floor, history)
         # The LP sees ``now`` only through which past requests had arrived by
         # then: the share arrived names that set exactly.
-        key = (history.key, bids.history.share_received_by(demand.now), demand.received)
+        key = (history.key, bids.history.share_received_by(demand.now), demand.requests)
         # One per service (a search spans lunch and dinner), per thread.
         recent: dict[tuple[object, ...], _Priced] = self._search.__dict__.setdefault("recent", {})
         last = recent.get(key)
@@ -301,7 +301,7 @@ class PooledAcceptance:
             (h.table_ids, history.minute_of(h.g0), history.minute_of(h.g1))
             for h in book.holdings.values()
         ]
-        priced = _Priced.of(book, key, bids.programme(demand.now, demand.received, holds))
+        priced = _Priced.of(book, key, bids.programme(demand.now, demand.requests, holds))
         if reuse:
             if len(recent) >= SEARCHES_KEPT:
                 recent.clear()

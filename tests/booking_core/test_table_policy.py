@@ -13,13 +13,28 @@ import pytest
 import sqlalchemy as sa
 
 from booking_core.audit import audit_ledger
-from booking_core.availability import find_times
-from booking_core.daybook import BestFitAtBooking, TableChoice, TablePolicy, table_policy
+from booking_core.availability import find_times, get_day_book, get_floor
+from booking_core.daybook import (
+    BestFitAtBooking,
+    TableChoice,
+    TablePolicy,
+    load_day_book,
+    table_policy,
+)
 from booking_core.errors import InvalidRequest, NoTableFree, TablesKeptForLaterParties
 from booking_core.ledger import Ledger
 from booking_core.past_demand import MIN_PAST_BOOKINGS
-from booking_core.reservations import BookingRequest, book, book_many, get_reservation
+from booking_core.reservations import (
+    BookingRequest,
+    Reservation,
+    book,
+    book_many,
+    get_reservation,
+)
 from booking_core.restaurants import (
+    CombinationSpec,
+    PeriodSpec,
+    TableSpec,
     add_restaurant,
     get_table_policy,
     set_table_policy,
@@ -145,6 +160,59 @@ def test_pooled_restaurant_moves_a_booked_party_in_the_bookings_transaction(
     set_table_policy(ledger, rid, "lock_at_booking")
     with pytest.raises(NoTableFree):
         book(ledger, request_at(rid, DAY, "18:45", 1))
+
+
+def test_pooled_moves_in_a_chain_release_every_table_before_claiming(ledger: Ledger) -> None:
+    """A re-plan may move one party onto the tables another moved party
+    leaves: the booking writes every move and the new party without
+    tripping over its own claims, and the day book it leaves for the next
+    booking matches the ledger. (Written one move at a time, the last
+    booking here claimed a table its party had not left yet and was
+    refused as "taken a moment ago".)"""
+    spec = bistro_spec(
+        name="Chain",
+        tables=(
+            TableSpec("A", "Main", 1, 2),
+            TableSpec("B", "Main", 1, 2),
+            TableSpec("C", "Main", 1, 4),
+            TableSpec("D", "Main", 2, 4),
+        ),
+        combinations=(CombinationSpec("A+B", ("A", "B"), 3, 4),),
+        periods=(
+            PeriodSpec("dinner", tuple(range(7)), "18:00", "23:00", "21:00", {2: 90, 4: 120}),
+        ),
+        table_policy="pooled",
+    )
+    rid = add_restaurant(ledger, spec)
+    asks = [
+        ("18:00", 4),
+        ("19:30", 3),
+        ("18:00", 4),
+        ("19:30", 2),
+        ("19:00", 3),
+        ("18:00", 2),
+        ("19:30", 4),
+        ("18:00", 2),
+    ]
+    decided: list[Reservation | NoTableFree] = []
+    for at, size in asks:
+        try:
+            decided.append(book(ledger, request_at(rid, DAY, at, size)))
+        except NoTableFree as exc:
+            decided.append(exc)
+    assert not [e for e in decided if "moment ago" in str(e)]
+    assert isinstance(decided[-1], Reservation)
+    taken = [r for r in decided if isinstance(r, Reservation)]
+    assert any(get_reservation(ledger, r.id).table_ids != r.table_ids for r in taken)
+    with ledger.read() as conn:
+        floor = get_floor(ledger, conn, rid)
+        remembered = get_day_book(ledger, conn, floor, DAY)
+        fresh = load_day_book(conn, floor, DAY)
+        report = audit_ledger(conn)
+    assert {t: m for t, m in remembered.busy.items() if m} == {
+        t: m for t, m in fresh.busy.items() if m
+    }
+    assert report.violations == []
 
 
 def book_past_nights(

@@ -93,7 +93,9 @@ def test_shortcuts_give_the_lps_own_answer(
         for t, slot in asks:
             tables = (t % len(sizes) + 1,)
             g0, g1 = OPENS + slot, OPENS + slot + 8
-            direct = bids.programme(now, received, stands).displaced(tables, minute(g0), minute(g1))
+            direct = bids.programme(now, demand.requests, stands).displaced(
+                tables, minute(g0), minute(g1)
+            )
             ours = policy.displaced(floor, book, demand, tables, g0, g1, quick=quick)
             assert ours == pytest.approx(direct, abs=1e-6)
     # A search of a day book that has changed since prices afresh.
@@ -106,7 +108,9 @@ def test_shortcuts_give_the_lps_own_answer(
     for t, slot in asks:
         tables = (t % len(sizes) + 1,)
         g0, g1 = OPENS + slot, OPENS + slot + 8
-        direct = bids.programme(now, received, stands).displaced(tables, minute(g0), minute(g1))
+        direct = bids.programme(now, demand.requests, stands).displaced(
+            tables, minute(g0), minute(g1)
+        )
         ours = policy.displaced(floor, changed, demand, tables, g0, g1, quick=True)
         assert ours == pytest.approx(direct, abs=1e-6)
 
