@@ -70,7 +70,9 @@ from optimizer.plan import PlanSettings, plan_service, violations  # noqa: E402
 from optimizer.service import FloorPlan, Party  # noqa: E402
 from optimizer.simulation import (  # noqa: E402
     LIVE_DEADLINE_S,
+    LOCK_ADMISSION,
     LOCK_AT_BOOKING,
+    LOCK_PREDICTIVE,
     POLICIES,
     POOLED_PREDICTIVE,
     NightResult,
@@ -103,20 +105,13 @@ console = Console(width=160)
 LIVE = dataclasses.replace(
     POOLED_PREDICTIVE, name="pooled-predictive, live deadline", wall_limit_s=LIVE_DEADLINE_S
 )
-# What bid prices add on their own (lock-at-booking's tables, bid-price
-# admission), and the predictive policy as it was before them (a margin on
-# predicted stays, overbooking; no admission control).
-LOCK_BID = dataclasses.replace(
-    LOCK_AT_BOOKING, name="lock-at-booking + bid prices", bid_price_margin=1.0
-)
-# Pooling alone: lock-at-booking with everything else of the predictive
-# policy (its stays, bid prices, steering), so the two differ only in when
-# tables are decided. The plain lock + bid prices above books the turn
-# times, which on Recruit-shaped nights are shorter than the predictive
-# stays for the commonest sizes: the two differ in their stays too.
-LOCK_SAME = dataclasses.replace(
-    POOLED_PREDICTIVE, name="lock-at-booking, the predictive policy's stays", pooled=False
-)
+# Also replayed, from optimizer.simulation: LOCK_ADMISSION, what bid prices
+# add on their own (lock-at-booking's tables, bid-price admission), and
+# LOCK_PREDICTIVE, pooling's own share: locking with everything else of the
+# predictive policy (its stays, bid prices, steering), so that it and
+# pooled-predictive differ only in when tables are decided. LOCK_ADMISSION
+# books the turn times, which on Recruit-shaped nights are shorter than the
+# predictive stays for the commonest sizes: those two differ in stays too.
 # The margins the fourth run's rule chose (an 80% bound on the long-wait
 # change), replayed next to the fifth rule's pair on the same fresh nights.
 FOURTH_RULE = dataclasses.replace(
@@ -125,6 +120,8 @@ FOURTH_RULE = dataclasses.replace(
     spread_margin=0.2,
     baseline_spread_margin=0.3,
 )
+# The predictive policy as it was before bid prices (a margin on predicted
+# stays, overbooking; no admission control).
 MARGIN_ONLY = SeatingPolicy(
     "pooled-predictive, margin only (before)",
     pooled=True,
@@ -564,8 +561,8 @@ def main() -> None:
         seed=args.seed,
         workers=args.workers,
         policies={
-            HIGH_LOAD: (*POLICIES, LOCK_BID, LOCK_SAME, FOURTH_RULE, MARGIN_ONLY, LIVE),
-            LOW_LOAD: (*POLICIES, LOCK_BID, LOCK_SAME, FOURTH_RULE, MARGIN_ONLY),
+            HIGH_LOAD: (*POLICIES, LOCK_ADMISSION, LOCK_PREDICTIVE, FOURTH_RULE, MARGIN_ONLY, LIVE),
+            LOW_LOAD: (*POLICIES, LOCK_ADMISSION, LOCK_PREDICTIVE, FOURTH_RULE, MARGIN_ONLY),
         },
     )
     summaries: dict[str, list[PolicySummary]] = {}
@@ -579,7 +576,7 @@ def main() -> None:
         # Pooling alone: the same stays, admission and steering, locked or pooled.
         for source, replayed in [*by_source.items(), ("all", everything)]:
             comparisons[f"{source}, load {load}, pooled-predictive vs locking, same stays"] = (
-                compare(replayed, "pooled-predictive", base=LOCK_SAME.name)
+                compare(replayed, "pooled-predictive", base=LOCK_PREDICTIVE.name)
             )
         for name in dict.fromkeys(r.policy for r in everything):
             if name != "lock-at-booking":
@@ -673,7 +670,8 @@ def main() -> None:
         "replan_60x400": replan,
         "loads": {"high": HIGH_LOAD, "low": LOW_LOAD},
         "policies": [
-            p.name for p in (*POLICIES, LOCK_BID, LOCK_SAME, FOURTH_RULE, MARGIN_ONLY, LIVE)
+            p.name
+            for p in (*POLICIES, LOCK_ADMISSION, LOCK_PREDICTIVE, FOURTH_RULE, MARGIN_ONLY, LIVE)
         ],
         "comparisons": comparisons,
         "summaries": {k: [vars(r) for r in v] for k, v in summaries.items()},

@@ -119,7 +119,9 @@ from booking_core.schema import diners, reservations  # noqa: E402
 from booking_core.stays import stay_forecast  # noqa: E402
 from optimizer.pooled_policy import PooledAcceptance  # noqa: E402
 from optimizer.simulation import (  # noqa: E402
+    LOCK_ADMISSION,
     LOCK_AT_BOOKING,
+    LOCK_PREDICTIVE,
     POOLED_PREDICTIVE,
     Night,
     Request,
@@ -158,26 +160,23 @@ class Variant:
 
 
 LOCK = Variant("lock-at-booking", LOCK_AT_BOOKING, "lock_at_booking", False, "turn_times")
-LOCK_ADMISSION = Variant(
+LOCK_ADMITTING = Variant(
     "lock + admission",
-    dataclasses.replace(LOCK_AT_BOOKING, name="lock + admission", bid_price_margin=1.0),
+    dataclasses.replace(LOCK_ADMISSION, name="lock + admission"),
     "lock_at_booking",
     True,
     "turn_times",
 )
-# The simulator's "lock-at-booking, the predictive policy's stays" row.
 LOCK_PREDICTED = Variant(
     "lock + admission + predicted stays + steering",
-    dataclasses.replace(
-        POOLED_PREDICTIVE, name="lock + admission + predicted stays + steering", pooled=False
-    ),
+    dataclasses.replace(LOCK_PREDICTIVE, name="lock + admission + predicted stays + steering"),
     "lock_at_booking",
     True,
     "predicted",
 )
 # Admission comes with pooled seating when there is history.
 POOLED = Variant("pooled-predictive", POOLED_PREDICTIVE, "pooled", False, "predicted")
-VARIANTS = (LOCK, LOCK_ADMISSION, LOCK_PREDICTED, POOLED)
+VARIANTS = (LOCK, LOCK_ADMITTING, LOCK_PREDICTED, POOLED)
 
 
 @dataclasses.dataclass(frozen=True)

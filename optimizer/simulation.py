@@ -232,6 +232,16 @@ POOLED_PREDICTIVE = SeatingPolicy(
     steer_times=True,
 )
 POLICIES = (LOCK_AT_BOOKING, POOLED, POOLED_PREDICTIVE)
+# The product's other seating settings, as replayed (names as the seating
+# benchmark has recorded them): a lock-at-booking restaurant with
+# admission control (turn times), and the same booking predicted stays,
+# whose searches steer flexible guests to the time the night misses least.
+LOCK_ADMISSION = replace(LOCK_AT_BOOKING, name="lock-at-booking + bid prices", bid_price_margin=1.0)
+LOCK_PREDICTIVE = replace(
+    POOLED_PREDICTIVE, name="lock-at-booking, the predictive policy's stays", pooled=False
+)
+# Every setting a restaurant can choose, for a manager's what-if.
+SETTINGS = (LOCK_AT_BOOKING, LOCK_ADMISSION, LOCK_PREDICTIVE, POOLED, POOLED_PREDICTIVE)
 
 
 @dataclass
@@ -686,10 +696,13 @@ def percentile(values: Sequence[float], q: float) -> float:
 __all__ = [
     "BASELINE_SPREAD_MARGIN",
     "LIVE_DEADLINE_S",
+    "LOCK_ADMISSION",
     "LOCK_AT_BOOKING",
+    "LOCK_PREDICTIVE",
     "POLICIES",
     "POOLED",
     "POOLED_PREDICTIVE",
+    "SETTINGS",
     "SPREAD_MARGIN",
     "Night",
     "NightResult",

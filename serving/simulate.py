@@ -27,7 +27,10 @@ from booking_core.schema import reservations, restaurants, world_reservation_tru
 from optimizer.nights import PastBooking, generated_history, make_night, standard_floor
 from optimizer.service import FloorPlan
 from optimizer.simulation import (
+    LOCK_ADMISSION,
+    LOCK_PREDICTIVE,
     POLICIES,
+    SETTINGS,
     Night,
     NightResult,
     SeatingPolicy,
@@ -283,6 +286,14 @@ def summarise(results: Sequence[NightResult]) -> list[PolicySummary]:
     return out
 
 
+# The locking settings by the names a manager knows them by (the seating
+# benchmark's longer names say what they were compared for).
+SHORT_NAMES = {
+    LOCK_ADMISSION.name: "lock + admission",
+    LOCK_PREDICTIVE.name: "lock + predicted",  # stays, admission, steering
+}
+
+
 def summary_table(title: str, rows: Sequence[PolicySummary]) -> Table:
     table = Table(title=title, caption="moves: table changes per service seen by hosts")
     # Short headers: the table must fit an 80-column terminal.
@@ -305,7 +316,7 @@ def summary_table(title: str, rows: Sequence[PolicySummary]) -> Table:
     for s in rows:
         gain = 100.0 * (s.covers_seated - base) / base if base else 0.0
         table.add_row(
-            s.policy,
+            SHORT_NAMES.get(s.policy, s.policy),
             f"{s.covers_seated:,}",
             f"{gain:+.1f}%",
             f"{s.utilisation:.1%}",
@@ -327,7 +338,7 @@ def save_plot(groups: dict[str, list[PolicySummary]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    names = [p.name for p in POLICIES]
+    names = list(dict.fromkeys(r.policy for rows in groups.values() for r in rows))
     width = 0.8 / max(len(groups), 1)
     for i, (label, rows) in enumerate(groups.items()):
         by = {r.policy: r for r in rows}
@@ -369,8 +380,10 @@ def seating(
     ),
     plot: Annotated[Path | None, typer.Option(help="Where to save the plot (png)")] = None,
 ) -> None:
-    """Replay nights under lock-at-booking, pooled and pooled-predictive and
-    print covers seated, utilisation, turn-aways, waits, moves and solver times."""
+    """Replay nights under every seating setting a restaurant can choose
+    (lock-at-booking, with admission control, with predicted stays too,
+    pooled, pooled-predictive) and print covers seated, utilisation,
+    turn-aways, waits, moves and solver times."""
     from booking_core.settings import get_settings
 
     if load <= 0 or nights < 1 or restaurants_ < 1:
@@ -400,9 +413,12 @@ def seating(
         raise typer.Exit(2)
     stream = nights_for(chosen, load=load, nights=nights, seed=seed, predictions=predictions)
     with _bar() as bar:
-        task = bar.add_task("nights x policy", total=len(stream) * len(POLICIES))
+        task = bar.add_task("nights x policy", total=len(stream) * len(SETTINGS))
         results = replay(
-            stream, workers=workers, progress=lambda done, _total: bar.update(task, completed=done)
+            stream,
+            workers=workers,
+            progress=lambda done, _total: bar.update(task, completed=done),
+            policies=SETTINGS,
         )
     rows = summarise(results)
     console.print(summary_table(f"{source}: {len(stream)} nights at load {load:g}", rows))

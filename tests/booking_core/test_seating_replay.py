@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks.seating_product import (
     LOCK,
-    LOCK_ADMISSION,
+    LOCK_ADMITTING,
     Variant,
     booking_phase,
     replay_product,
@@ -32,7 +32,7 @@ def night() -> Night:
     )
 
 
-@pytest.mark.parametrize("variant", [LOCK, LOCK_ADMISSION], ids=lambda v: v.name)
+@pytest.mark.parametrize("variant", [LOCK, LOCK_ADMITTING], ids=lambda v: v.name)
 def test_the_product_decides_every_request_as_the_simulator(
     ledger: Ledger, night: Night, variant: Variant
 ) -> None:

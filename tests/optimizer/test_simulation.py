@@ -114,7 +114,9 @@ def test_cli_prints_the_table() -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "lock-at-booking" in result.output and "pooled-predictive" in result.output
+    # Every setting a restaurant can choose, by the names a manager knows.
+    for name in ("lock-at-booking", "lock + admission", "lock + predicted", "pooled-predictive"):
+        assert name in result.output
 
 
 def test_cli_refuses_bad_input() -> None:
