@@ -21,6 +21,7 @@ from booking_core.restaurants import (
     add_restaurant,
     table_ids_by_name,
 )
+from booking_core.schema import outbox
 
 POSTGRES_URL = os.environ.get("SERVICESPHERE_TEST_POSTGRES_URL", "")
 REQUIRE_POSTGRES = os.environ.get("SERVICESPHERE_REQUIRE_POSTGRES") == "1"
@@ -137,6 +138,18 @@ def bistro_spec(**overrides: object) -> RestaurantSpec:
     }
     base.update(overrides)
     return RestaurantSpec(**base)  # type: ignore[arg-type]
+
+
+def outbox_payloads(ledger: Ledger, event_type: str) -> list[object]:
+    """The payloads of the outbox's ``event_type`` events, oldest first."""
+    with ledger.read() as conn:
+        return list(
+            conn.execute(
+                sa.select(outbox.c.payload)
+                .where(outbox.c.event_type == event_type)
+                .order_by(outbox.c.event_offset)
+            ).scalars()
+        )
 
 
 def three_tables_spec(**overrides: object) -> RestaurantSpec:

@@ -7,7 +7,6 @@ without the policy plugged in, the restaurant locks at booking as before."""
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 
 from booking_core.availability import find_times
 from booking_core.daybook import BestFitAtBooking, TablePolicy, table_policy
@@ -20,8 +19,8 @@ from booking_core.restaurants import (
     set_seating_settings,
     set_table_policy,
 )
-from booking_core.schema import outbox
 from tests.booking_core.test_table_policy import DAY, book_past_nights, request_at, three_tables
+from tests.conftest import outbox_payloads
 
 pytestmark = pytest.mark.usefixtures("policies_plugged_in")
 
@@ -43,17 +42,10 @@ def test_the_setting_is_stored_as_given_and_kept_by_a_policy_change(
     assert get_seating_settings(ledger, bistro) == SeatingSettings(TablePolicy.POOLED, None, True)
     off = set_seating_settings(ledger, bistro, "pooled")
     assert off.admission_control is False
-    with ledger.read() as conn:
-        events = (
-            conn.execute(
-                sa.select(outbox.c.payload)
-                .where(outbox.c.event_type == "restaurant.admission_control_set")
-                .order_by(outbox.c.event_offset)
-            )
-            .scalars()
-            .all()
-        )
-    assert events == [{"admission_control": True}, {"admission_control": False}]
+    assert outbox_payloads(ledger, "restaurant.admission_control_set") == [
+        {"admission_control": True},
+        {"admission_control": False},
+    ]
     with pytest.raises(InvalidRequest, match="true or false"):
         set_seating_settings(ledger, bistro, "lock_at_booking", admission_control=1)  # type: ignore[arg-type]
 

@@ -42,7 +42,7 @@ from booking_core.restaurants import (
 from booking_core.schema import outbox, table_claims
 from booking_core.slots import granule_of
 from optimizer.pooled_policy import PooledAcceptance
-from tests.conftest import NOW, bistro_spec
+from tests.conftest import NOW, bistro_spec, outbox_payloads
 
 DAY = date(2026, 3, 10)  # London is on UTC then: local times are UTC times
 
@@ -242,17 +242,10 @@ def test_the_setting_is_pooled_only_and_bounded(ledger: Ledger) -> None:
     # Setting both at once turns it off.
     off = set_seating_settings(ledger, rid, "lock_at_booking")
     assert off.overbooking_max_wait_risk is None
-    with ledger.read() as conn:
-        events = (
-            conn.execute(
-                sa.select(outbox.c.payload)
-                .where(outbox.c.event_type == "restaurant.overbooking_set")
-                .order_by(outbox.c.event_offset)
-            )
-            .scalars()
-            .all()
-        )
-    assert events == [{"overbooking_max_wait_risk": 0.2}, {"overbooking_max_wait_risk": None}]
+    assert outbox_payloads(ledger, "restaurant.overbooking_set") == [
+        {"overbooking_max_wait_risk": 0.2},
+        {"overbooking_max_wait_risk": None},
+    ]
 
 
 def test_the_host_seats_an_overbooked_party_when_a_table_frees(

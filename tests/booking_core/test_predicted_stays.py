@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from booking_core.availability import BookableTime, find_times, recommend
 from booking_core.daybook import table_policy
@@ -29,11 +28,10 @@ from booking_core.restaurants import (
     set_seating_settings,
     set_table_policy,
 )
-from booking_core.schema import outbox
 from booking_core.stays import BookedStays, stay_forecast
 from optimizer.pooled_policy import PooledAcceptance
 from tests.booking_core.test_table_policy import DAY, book_past_nights, request_at, three_tables
-from tests.conftest import bistro_spec
+from tests.conftest import bistro_spec, outbox_payloads
 
 
 @dataclass
@@ -104,17 +102,10 @@ def test_the_setting_round_trips_and_refuses_unknown_values(ledger: Ledger, bist
     with pytest.raises(InvalidRequest, match="'turn_times' or 'predicted'"):
         set_seating_settings(ledger, bistro, "pooled", booked_stays="median")
     assert set_seating_settings(ledger, bistro, "pooled").booked_stays is BookedStays.TURN_TIMES
-    with ledger.read() as conn:
-        events = (
-            conn.execute(
-                sa.select(outbox.c.payload)
-                .where(outbox.c.event_type == "restaurant.booked_stays_set")
-                .order_by(outbox.c.event_offset)
-            )
-            .scalars()
-            .all()
-        )
-    assert events == [{"booked_stays": "predicted"}, {"booked_stays": "turn_times"}]
+    assert outbox_payloads(ledger, "restaurant.booked_stays_set") == [
+        {"booked_stays": "predicted"},
+        {"booked_stays": "turn_times"},
+    ]
 
 
 def test_a_predicted_stay_is_booked_and_the_turn_time_without_one(ledger: Ledger) -> None:
