@@ -1,0 +1,395 @@
+"""The manager's service report: per service day and period, what happened
+(bookings, covers seated, no-shows, cancellations, walk-ins), the demand
+turned away and how full the seats were.
+
+Read with three queries over the span (reservations counted in SQL, the
+seated parties' times, turn-aways counted in SQL) and the floor; every
+figure below is computed from those rows, never per reservation from the
+database.
+
+Which service a record belongs to: its ``service_date``, and the period of
+that date (today's floor, after closures and special hours) in which its
+start (a turn-away's requested start, a walk-in's seating) falls, counted
+from the opening: the last period opening at or before it, else the first.
+A date the floor no longer opens on keeps its records in one row whose
+``period`` is ``None`` (no seats, no minutes).
+
+Columns of a row (``ServiceFigures``):
+
+- ``bookings`` / ``covers_booked``: reservations booked ahead (every
+  channel but walk-in) that stood, i.e. are not cancelled, and their party
+  sizes. No-shows count here too: they booked.
+- ``parties_seated`` / ``covers_seated``: reservations of any channel that
+  were seated (a ``seated_at``: now seated or completed).
+- ``no_shows`` / ``no_show_covers``: reservations in state ``no_show``.
+- ``cancellations`` / ``late_cancellations`` / ``late_cancelled_covers``:
+  reservations in state ``cancelled``, by anyone; late ones were cancelled
+  less than ``LATE_CANCEL_WINDOW`` (24 h) before their start, or after it,
+  the attendance model's definition.
+- ``walk_ins`` / ``walk_in_covers``: walk-ins seated (channel ``walk_in``).
+- ``turned_away``: per reason code (``booking_core.turnaways``: always
+  ``no_table``, ``pacing``, ``price``, ``walk_in_no_table``; any other code
+  a history import wrote as well), the requests recorded and their covers
+  (party sizes). A retry is recorded once, so each is one request.
+- ``seat_minutes_used``: for every seated party, its covers times the
+  minutes from ``seated_at`` to ``completed_at`` (a party still seated:
+  its planned ``end_at``, and no later than now), clipped to the service's
+  opening and closing.
+- ``seat_minutes_available``: the seats of the active tables (each table's
+  ``max_covers``; combinations add none) times the service's minutes from
+  opening to closing (elapsed time: a DST night is an hour shorter or
+  longer).
+- ``utilisation``: used / available, None when nothing was available.
+- ``completed_stays`` / ``stay_minutes``: completed parties and the sum of
+  their whole stays, seated to completed, unclipped;
+  ``average_stay_min`` is their ratio (None without a completed stay).
+
+A service still to come, or in progress, reports what the ledger holds so
+far (bookings taken, requests turned away)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime, time, timedelta
+
+import sqlalchemy as sa
+
+from booking_core.availability import get_floor
+from booking_core.domain import Channel, ReservationState
+from booking_core.errors import InvalidRequest
+from booking_core.floor import Floor, ServicePeriod
+from booking_core.ledger import Ledger
+from booking_core.schema import reservations, turnaways
+from booking_core.slots import local_to_utc
+from booking_core.turnaways import NO_TABLE, PACING, PRICE, WALK_IN_NO_TABLE
+
+# The longest span one report reads: a quarter, so one request stays cheap.
+MAX_SPAN_DAYS = 92
+# A cancellation this close to the start is a late one (as the attendance
+# model's ``models.features.LATE_CANCEL_WINDOW``, which the core cannot import).
+LATE_CANCEL_WINDOW = timedelta(hours=24)
+REASONS = (NO_TABLE, PACING, PRICE, WALK_IN_NO_TABLE)
+
+
+@dataclass(frozen=True)
+class TurnedAway:
+    requests: int = 0
+    covers: int = 0
+
+
+def _no_turnaways() -> dict[str, TurnedAway]:
+    return {reason: TurnedAway() for reason in REASONS}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceFigures:
+    """The counts of one service, or of a span (see the module's docstring)."""
+
+    bookings: int = 0
+    covers_booked: int = 0
+    parties_seated: int = 0
+    covers_seated: int = 0
+    no_shows: int = 0
+    no_show_covers: int = 0
+    cancellations: int = 0
+    late_cancellations: int = 0
+    late_cancelled_covers: int = 0
+    walk_ins: int = 0
+    walk_in_covers: int = 0
+    turned_away: dict[str, TurnedAway] = field(default_factory=_no_turnaways)
+    seat_minutes_used: float = 0.0
+    seat_minutes_available: float = 0.0
+    completed_stays: int = 0
+    stay_minutes: float = 0.0
+
+    @property
+    def turned_away_requests(self) -> int:
+        return sum(t.requests for t in self.turned_away.values())
+
+    @property
+    def turned_away_covers(self) -> int:
+        return sum(t.covers for t in self.turned_away.values())
+
+    @property
+    def utilisation(self) -> float | None:
+        if self.seat_minutes_available <= 0:
+            return None
+        return self.seat_minutes_used / self.seat_minutes_available
+
+    @property
+    def average_stay_min(self) -> float | None:
+        return self.stay_minutes / self.completed_stays if self.completed_stays else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceRow(ServiceFigures):
+    service_date: date
+    period: str | None  # None: a date the floor no longer opens on
+    opens_at: datetime | None = None  # UTC
+    closes_at: datetime | None = None
+    seats: int = 0
+
+
+@dataclass(frozen=True)
+class ServiceReport:
+    restaurant_id: int
+    date_from: date
+    date_to: date
+    rows: tuple[ServiceRow, ...]
+    totals: ServiceFigures
+
+
+_SUMMED = tuple(f.name for f in fields(ServiceFigures) if f.name != "turned_away")
+
+
+def total(rows: Iterable[ServiceFigures]) -> ServiceFigures:
+    """The span's figures: every count summed, so utilisation and the average
+    stay are the span's own ratios, not an average of the rows'."""
+    sums: dict[str, float] = dict.fromkeys(_SUMMED, 0)
+    away: dict[str, list[int]] = {reason: [0, 0] for reason in REASONS}
+    for row in rows:
+        for name in _SUMMED:
+            sums[name] += getattr(row, name)
+        for reason, t in row.turned_away.items():
+            got = away.setdefault(reason, [0, 0])
+            got[0] += t.requests
+            got[1] += t.covers
+    return ServiceFigures(
+        **sums,  # type: ignore[arg-type]
+        turned_away={r: TurnedAway(n, c) for r, (n, c) in away.items()},
+    )
+
+
+def check_span(date_from: date, date_to: date) -> None:
+    if date_from > date_to:
+        raise InvalidRequest(f"The report runs from {date_from} to {date_to}: from is after to.")
+    days = (date_to - date_from).days + 1
+    if days > MAX_SPAN_DAYS:
+        raise InvalidRequest(
+            f"A report covers at most {MAX_SPAN_DAYS} days; {date_from} to {date_to} is {days}."
+        )
+
+
+# ---------------------------------------------------------------- queries
+
+_r = reservations.c
+_COUNTED = (
+    sa.select(
+        _r.service_date,
+        _r.start_at,
+        _r.channel,
+        _r.state,
+        _r.cancelled_at,
+        _r.seated_at.is_not(None).label("was_seated"),
+        sa.func.count().label("parties"),
+        sa.func.sum(_r.party_size).label("covers"),
+    )
+    .where(
+        _r.restaurant_id == sa.bindparam("restaurant_id"),
+        _r.service_date.between(sa.bindparam("first"), sa.bindparam("last")),
+    )
+    .group_by(
+        _r.service_date,
+        _r.start_at,
+        _r.channel,
+        _r.state,
+        _r.cancelled_at,
+        _r.seated_at.is_not(None),
+    )
+)
+_SEATED = sa.select(
+    _r.service_date, _r.start_at, _r.end_at, _r.party_size, _r.seated_at, _r.completed_at
+).where(
+    _r.restaurant_id == sa.bindparam("restaurant_id"),
+    _r.service_date.between(sa.bindparam("first"), sa.bindparam("last")),
+    _r.seated_at.is_not(None),
+)
+_t = turnaways.c
+_TURNED_AWAY = (
+    sa.select(
+        _t.service_date,
+        _t.requested_start_at,
+        _t.reason,
+        sa.func.count().label("requests"),
+        sa.func.sum(_t.party_size).label("covers"),
+    )
+    .where(
+        _t.restaurant_id == sa.bindparam("restaurant_id"),
+        _t.service_date.between(sa.bindparam("first"), sa.bindparam("last")),
+    )
+    .group_by(_t.service_date, _t.requested_start_at, _t.reason)
+)
+
+
+# ---------------------------------------------------------------- services
+
+
+@dataclass
+class _Service:
+    """One row being added up."""
+
+    service_date: date
+    period: ServicePeriod | None
+    opens_at: datetime | None
+    closes_at: datetime | None
+    counts: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_SUMMED, 0))
+    away: dict[str, list[int]] = field(
+        default_factory=lambda: {reason: [0, 0] for reason in REASONS}
+    )
+
+
+def _instant(floor: Floor, day: date, minute: int) -> datetime:
+    # A wall time in the DST gap does not exist; the one an hour on does.
+    found = local_to_utc(floor, day, minute) or local_to_utc(floor, day, minute + 60)
+    assert found is not None
+    return found
+
+
+class _Services:
+    """The span's services, found by a record's date and start."""
+
+    def __init__(self, floor: Floor, first: date, last: date) -> None:
+        self.floor = floor
+        self.by_day: dict[date, list[_Service]] = {}
+        day = first
+        while day <= last:
+            self.by_day[day] = [
+                _Service(
+                    day,
+                    p,
+                    _instant(floor, day, p.opens_min),
+                    _instant(floor, day, p.closes_min),
+                )
+                for p in floor.periods_on(day)
+            ]
+            day += timedelta(days=1)
+
+    def of(self, day: date, start: datetime) -> _Service:
+        services = self.by_day.setdefault(day, [])
+        if not services:  # closed that day by today's floor: kept, period None
+            services.append(_Service(day, None, None, None))
+            return services[0]
+        midnight = datetime.combine(day, time(), tzinfo=self.floor.zone)
+        minute = (start.astimezone(self.floor.zone) - midnight).total_seconds() / 60
+        found = services[0]
+        for service in services:
+            if service.period is not None and service.period.opens_min <= minute:
+                found = service
+        return found
+
+    def rows(self) -> tuple[ServiceRow, ...]:
+        seats = sum(t.max_covers for t in self.floor.tables.values())
+        rows = []
+        for day in sorted(self.by_day):
+            for s in self.by_day[day]:
+                if s.opens_at is not None and s.closes_at is not None:
+                    minutes = (s.closes_at - s.opens_at).total_seconds() / 60
+                    s.counts["seat_minutes_available"] = seats * minutes
+                rows.append(
+                    ServiceRow(
+                        service_date=day,
+                        period=s.period.name if s.period is not None else None,
+                        opens_at=s.opens_at,
+                        closes_at=s.closes_at,
+                        seats=seats if s.period is not None else 0,
+                        turned_away={r: TurnedAway(n, c) for r, (n, c) in s.away.items()},
+                        **s.counts,  # type: ignore[arg-type]
+                    )
+                )
+        return tuple(rows)
+
+
+def _count(services: _Services, rows: Sequence[sa.Row]) -> None:
+    for row in rows:
+        c = services.of(row.service_date, row.start_at).counts
+        parties, covers = int(row.parties), int(row.covers)
+        ahead = row.channel != Channel.WALK_IN.value
+        state = row.state
+        if ahead and state != ReservationState.CANCELLED.value:
+            c["bookings"] += parties
+            c["covers_booked"] += covers
+        if row.was_seated:
+            c["parties_seated"] += parties
+            c["covers_seated"] += covers
+            if not ahead:
+                c["walk_ins"] += parties
+                c["walk_in_covers"] += covers
+        if state == ReservationState.NO_SHOW.value:
+            c["no_shows"] += parties
+            c["no_show_covers"] += covers
+        if state == ReservationState.CANCELLED.value:
+            c["cancellations"] += parties
+            late = row.cancelled_at is not None and (
+                row.cancelled_at > row.start_at - LATE_CANCEL_WINDOW
+            )
+            if late:
+                c["late_cancellations"] += parties
+                c["late_cancelled_covers"] += covers
+
+
+def _minutes(delta: timedelta) -> float:
+    return max(0.0, delta.total_seconds() / 60)
+
+
+def _seat_minutes(services: _Services, rows: Sequence[sa.Row], now: datetime) -> None:
+    for row in rows:
+        s = services.of(row.service_date, row.start_at)
+        end = row.completed_at if row.completed_at is not None else min(row.end_at, now)
+        if s.opens_at is not None and s.closes_at is not None:
+            used = _minutes(min(end, s.closes_at) - max(row.seated_at, s.opens_at))
+            s.counts["seat_minutes_used"] += row.party_size * used
+        if row.completed_at is not None:
+            s.counts["completed_stays"] += 1
+            s.counts["stay_minutes"] += _minutes(row.completed_at - row.seated_at)
+
+
+def _turnaways(services: _Services, rows: Sequence[sa.Row]) -> None:
+    for row in rows:
+        got = services.of(row.service_date, row.requested_start_at).away.setdefault(
+            row.reason, [0, 0]
+        )
+        got[0] += int(row.requests)
+        got[1] += int(row.covers)
+
+
+def service_report(
+    ledger: Ledger,
+    restaurant_id: int,
+    date_from: date,
+    date_to: date,
+    *,
+    now: datetime | None = None,
+) -> ServiceReport:
+    """One row per service day and period from ``date_from`` to ``date_to``
+    (both included, at most ``MAX_SPAN_DAYS``), and the span's totals.
+    ``InvalidRequest`` for a backwards or too long span, ``UnknownRestaurant``
+    for an unknown restaurant."""
+    check_span(date_from, date_to)
+    now = (now or ledger.clock()).astimezone(UTC)
+    params = {"restaurant_id": restaurant_id, "first": date_from, "last": date_to}
+    with ledger.read() as conn:
+        floor = get_floor(ledger, conn, restaurant_id)
+        counted = conn.execute(_COUNTED, params).all()
+        seated = conn.execute(_SEATED, params).all()
+        away = conn.execute(_TURNED_AWAY, params).all()
+    services = _Services(floor, date_from, date_to)
+    _count(services, counted)
+    _seat_minutes(services, seated, now)
+    _turnaways(services, away)
+    rows = services.rows()
+    return ServiceReport(restaurant_id, date_from, date_to, rows, total(rows))
+
+
+__all__ = [
+    "LATE_CANCEL_WINDOW",
+    "MAX_SPAN_DAYS",
+    "REASONS",
+    "ServiceFigures",
+    "ServiceReport",
+    "ServiceRow",
+    "TurnedAway",
+    "check_span",
+    "service_report",
+    "total",
+]

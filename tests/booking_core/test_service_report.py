@@ -1,0 +1,173 @@
+"""The service report of a small restaurant whose night is played by hand:
+every column checked against figures worked out on paper, seat-minutes
+included (clipped at the close), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import pytest
+
+from booking_core.errors import InvalidRequest, NoTableFree, UnknownRestaurant
+from booking_core.ledger import Ledger
+from booking_core.reservations import BookingRequest, advance, book, cancel, seat_walk_in
+from booking_core.restaurants import PeriodSpec
+from booking_core.schema import turnaways
+from booking_core.service_report import ServiceFigures, TurnedAway, service_report
+from booking_core.turnaways import NO_TABLE, PACING, PRICE, WALK_IN_NO_TABLE
+from tests.conftest import NOW, add_three_tables
+
+DAY = date(2026, 3, 10)  # London is on UTC: local times are UTC times
+NEXT = DAY + timedelta(days=1)
+# Tables A and C seat two, B four: 8 seats; dinner 17:00-23:00 is 360 minutes.
+AVAILABLE = 8 * 360
+
+
+def _at(hhmm: str, day: date = DAY) -> datetime:
+    return datetime.combine(day, time.fromisoformat(hhmm), tzinfo=NOW.tzinfo)
+
+
+def _book(ledger: Ledger, rid: int, at: str, size: int, day: date = DAY) -> int:
+    return book(ledger, BookingRequest(rid, day, at, size, guest_name=f"{size} at {at}")).id
+
+
+def _play_the_night(ledger: Ledger) -> int:
+    rid, _ = add_three_tables(ledger, name="Reported")
+    other, _ = add_three_tables(ledger, name="Someone Else")
+    _book(ledger, other, "19:00", 2)  # another restaurant's: never counted
+    early = _book(ledger, rid, "18:00", 2)
+    four = _book(ledger, rid, "19:00", 4)
+    gone = _book(ledger, rid, "19:00", 2)
+    late = _book(ledger, rid, "20:00", 2)
+    cancelled = _book(ledger, rid, "21:00", 2)
+    overstays = _book(ledger, rid, "21:30", 2)
+    _book(ledger, rid, "18:00", 2, day=NEXT)  # tomorrow's, still booked
+    # At 19:00 every table is held: a two and a four asking are turned away.
+    for size in (2, 4):
+        with pytest.raises(NoTableFree):
+            _book(ledger, rid, "19:00", size)
+    cancel(ledger, cancelled, now=NOW)  # nine days ahead: not late
+    cancel(ledger, late, now=_at("10:00"))  # ten hours before: late
+    # The night in order: a table is freed when its party leaves.
+    advance(ledger, early, "seated", now=_at("18:05"))
+    advance(ledger, four, "seated", now=_at("18:50"))
+    with pytest.raises(NoTableFree):  # a walk-in three at 19:10: B is taken
+        seat_walk_in(ledger, rid, 3, now=_at("19:10"))
+    advance(ledger, gone, "no_show", now=_at("19:30"))
+    advance(ledger, early, "completed", now=_at("19:35"))  # 90 min
+    advance(ledger, four, "completed", now=_at("21:00"))  # 130 min
+    advance(ledger, overstays, "seated", now=_at("21:30"))
+    walk_in = seat_walk_in(ledger, rid, 2, now=_at("22:00"))  # still seated: until 23:30
+    assert walk_in.end_at == _at("23:30")
+    advance(ledger, overstays, "completed", now=_at("23:20"))  # 110 min, 90 before the close
+    # Refused by pacing and on price (paths of their own tests), as recorded.
+    with ledger.write() as conn:
+        conn.execute(
+            turnaways.insert(),
+            [
+                {
+                    "restaurant_id": rid,
+                    "service_date": DAY,
+                    "requested_start_at": _at("20:00"),
+                    "requested_at": NOW,
+                    "party_size": size,
+                    "channel": "web",
+                    "reason": reason,
+                }
+                for size, reason in ((4, PACING), (2, PRICE))
+            ],
+        )
+    return rid
+
+
+EXPECTED_DAY = {
+    "bookings": 4,  # early, four, gone, overstays: the cancelled two left out
+    "covers_booked": 2 + 4 + 2 + 2,
+    "parties_seated": 4,  # early, four, overstays, the walk-in
+    "covers_seated": 2 + 4 + 2 + 2,
+    "no_shows": 1,
+    "no_show_covers": 2,
+    "cancellations": 2,
+    "late_cancellations": 1,
+    "late_cancelled_covers": 2,
+    "walk_ins": 1,
+    "walk_in_covers": 2,
+    # 2 x 90 + 4 x 130 + 2 x 90 (clipped at 23:00) + 2 x 60 (the walk-in, to 23:00)
+    "seat_minutes_used": 180 + 520 + 180 + 120,
+    "seat_minutes_available": AVAILABLE,
+    "completed_stays": 3,
+    "stay_minutes": 90 + 130 + 110,
+}
+EXPECTED_AWAY = {
+    NO_TABLE: TurnedAway(2, 6),
+    PACING: TurnedAway(1, 4),
+    PRICE: TurnedAway(1, 2),
+    WALK_IN_NO_TABLE: TurnedAway(1, 3),
+}
+
+
+def _figures(row: ServiceFigures) -> dict[str, object]:
+    return {name: getattr(row, name) for name in EXPECTED_DAY}
+
+
+def test_every_column_of_a_night_played_by_hand(ledger: Ledger) -> None:
+    rid = _play_the_night(ledger)
+    report = service_report(ledger, rid, DAY - timedelta(days=1), NEXT, now=_at("12:00", NEXT))
+    assert [(r.service_date, r.period) for r in report.rows] == [
+        (DAY - timedelta(days=1), "dinner"),
+        (DAY, "dinner"),
+        (NEXT, "dinner"),
+    ]
+    quiet, night, tomorrow = report.rows
+    assert _figures(night) == EXPECTED_DAY
+    assert night.turned_away == EXPECTED_AWAY
+    assert (night.turned_away_requests, night.turned_away_covers) == (5, 15)
+    assert night.utilisation == pytest.approx(1000 / 2880)
+    assert night.average_stay_min == pytest.approx(110)
+    assert (night.seats, night.opens_at, night.closes_at) == (8, _at("17:00"), _at("23:00"))
+    # Tomorrow: one booking, nobody seated yet; the day before: nothing.
+    assert (tomorrow.bookings, tomorrow.covers_booked, tomorrow.parties_seated) == (1, 2, 0)
+    assert (tomorrow.utilisation, tomorrow.average_stay_min) == (0.0, None)
+    assert quiet.bookings == quiet.turned_away_requests == 0
+    # Totals are the sums, their ratios the span's own.
+    totals = report.totals
+    assert totals.bookings == 5 and totals.covers_booked == 12
+    assert totals.seat_minutes_available == 3 * AVAILABLE
+    assert totals.utilisation == pytest.approx(1000 / (3 * 2880))
+    assert totals.average_stay_min == pytest.approx(110)
+    assert totals.turned_away == EXPECTED_AWAY
+
+
+def test_a_party_still_seated_counts_only_until_now(ledger: Ledger) -> None:
+    rid = _play_the_night(ledger)
+    # At 22:30 the walk-in has sat 30 minutes; the overstaying two is done.
+    night = service_report(ledger, rid, DAY, DAY, now=_at("22:30")).rows[0]
+    assert night.seat_minutes_used == 180 + 520 + 180 + 2 * 30
+
+
+def test_bad_spans_and_unknown_restaurants_are_refused(ledger: Ledger) -> None:
+    rid, _ = add_three_tables(ledger)
+    with pytest.raises(InvalidRequest, match="from is after to"):
+        service_report(ledger, rid, NEXT, DAY)
+    with pytest.raises(InvalidRequest, match="at most 92 days"):
+        service_report(ledger, rid, DAY, DAY + timedelta(days=92))
+    assert len(service_report(ledger, rid, DAY, DAY + timedelta(days=91)).rows) == 92
+    with pytest.raises(UnknownRestaurant):
+        service_report(ledger, rid + 100, DAY, DAY)
+
+
+def test_each_record_goes_to_the_period_it_starts_in(ledger: Ledger) -> None:
+    rid, _ = add_three_tables(
+        ledger,
+        periods=(
+            PeriodSpec("lunch", tuple(range(7)), "12:00", "15:00", "14:00", {3: 90, 4: 120}),
+            PeriodSpec("dinner", tuple(range(7)), "18:00", "23:00", "21:30", {3: 90, 4: 120}),
+        ),
+    )
+    _book(ledger, rid, "13:00", 2)
+    _book(ledger, rid, "19:00", 4)
+    _book(ledger, rid, "21:00", 3)
+    lunch, dinner = service_report(ledger, rid, DAY, DAY).rows
+    assert (lunch.period, lunch.bookings, lunch.covers_booked) == ("lunch", 1, 2)
+    assert (dinner.period, dinner.bookings, dinner.covers_booked) == ("dinner", 2, 7)
+    assert (lunch.seat_minutes_available, dinner.seat_minutes_available) == (8 * 180, 8 * 300)
