@@ -164,6 +164,10 @@ def total(rows: Iterable[ServiceFigures]) -> ServiceFigures:
 def check_span(date_from: date, date_to: date) -> None:
     if date_from > date_to:
         raise InvalidRequest(f"The report runs from {date_from} to {date_to}: from is after to.")
+    # A service runs past midnight and is compared in UTC: a day to spare
+    # at either end of the calendar.
+    if date_from <= date.min or date_to >= date.max:
+        raise InvalidRequest(f"A report runs between {date.min} and {date.max}, exclusive.")
     days = (date_to - date_from).days + 1
     if days > MAX_SPAN_DAYS:
         raise InvalidRequest(
@@ -252,8 +256,8 @@ class _Services:
     def __init__(self, floor: Floor, first: date, last: date) -> None:
         self.floor = floor
         self.by_day: dict[date, list[_Service]] = {}
-        day = first
-        while day <= last:
+        for offset in range((last - first).days + 1):
+            day = first + timedelta(days=offset)
             self.by_day[day] = [
                 _Service(
                     day,
@@ -263,7 +267,6 @@ class _Services:
                 )
                 for p in floor.periods_on(day)
             ]
-            day += timedelta(days=1)
 
     def of(self, day: date, start: datetime) -> _Service:
         services = self.by_day.setdefault(day, [])

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from booking_core.errors import InvalidRequest, NoTableFree, UnknownRestaurant
 from booking_core.ledger import Ledger
@@ -171,3 +173,65 @@ def test_each_record_goes_to_the_period_it_starts_in(ledger: Ledger) -> None:
     assert (lunch.period, lunch.bookings, lunch.covers_booked) == ("lunch", 1, 2)
     assert (dinner.period, dinner.bookings, dinner.covers_booked) == ("dinner", 2, 7)
     assert (lunch.seat_minutes_available, dinner.seat_minutes_available) == (8 * 180, 8 * 300)
+
+
+@pytest.mark.parametrize(
+    ("first", "last"), [(date.min, date.min), (date.max, date.max), (date(1, 1, 2), date(1, 1, 2))]
+)
+def test_the_ends_of_the_calendar(ledger: Ledger, first: date, last: date) -> None:
+    rid, _ = add_three_tables(ledger)
+    if first in (date.min, date.max):
+        with pytest.raises(InvalidRequest, match="exclusive"):
+            service_report(ledger, rid, first, last)
+    else:
+        assert service_report(ledger, rid, first, last).totals.bookings == 0
+
+
+# One booking: seated for so many minutes, a no-show, cancelled or still booked.
+Outcome = tuple[int, int, str, int]  # slot (quarter-hours from 17:00), size, fate, minutes
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 18),
+            st.integers(1, 4),
+            st.sampled_from(["stay", "no_show", "cancel", "booked"]),
+            st.integers(15, 90),  # within the booked stay: no two parties at one table
+        ),
+        max_size=8,
+    )
+)
+def test_any_night_adds_up(ledger: Ledger, night: list[Outcome]) -> None:
+    """Whatever the night: the totals are the rows' sums, seats are never
+    more than full, and every booking taken is counted once."""
+    rid, _ = add_three_tables(ledger, name=f"Any Night {len(night)}")
+    taken = 0
+    for slot, size, fate, minutes in night:
+        start = _at("17:00") + timedelta(minutes=15 * slot)
+        try:
+            booking = _book(ledger, rid, f"{start:%H:%M}", size)
+        except NoTableFree:
+            continue
+        taken += fate != "cancel"
+        if fate == "stay":
+            advance(ledger, booking, "seated", now=start)
+            advance(ledger, booking, "completed", now=start + timedelta(minutes=minutes))
+        elif fate == "no_show":
+            advance(ledger, booking, "no_show", now=start + timedelta(minutes=20))
+        elif fate == "cancel":
+            cancel(ledger, booking, now=NOW)
+    report = service_report(ledger, rid, DAY - timedelta(days=1), DAY, now=_at("12:00", NEXT))
+    assert report.totals.bookings == sum(r.bookings for r in report.rows) == taken
+    for row in (*report.rows, report.totals):
+        assert row.utilisation is not None and 0 <= row.utilisation <= 1
+        assert row.covers_seated <= row.covers_booked
+        assert row.no_shows + row.parties_seated <= row.bookings
+    assert report.totals.seat_minutes_used == pytest.approx(
+        sum(r.seat_minutes_used for r in report.rows)
+    )
