@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 
 
@@ -110,3 +111,8 @@ DINER_SPACING_MINUTES = 120
 # ``booking_core.stays``: a bad model must not block or free a table absurdly).
 MIN_BOOKED_STAY_MINUTES = 15
 MAX_STAY_OVER_TURN_MINUTES = 60
+
+# A cancellation less than this before the start (or after it) is a late
+# one, the usual cancellation window: the service report counts them, and
+# the attendance model's ``late_cancel`` outcome is defined by it.
+LATE_CANCEL_WINDOW = timedelta(hours=24)

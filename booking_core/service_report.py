@@ -56,7 +56,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from booking_core.availability import get_floor
-from booking_core.domain import Channel, ReservationState
+from booking_core.domain import LATE_CANCEL_WINDOW, Channel, ReservationState
 from booking_core.errors import InvalidRequest
 from booking_core.floor import Floor, ServicePeriod
 from booking_core.ledger import Ledger
@@ -66,9 +66,6 @@ from booking_core.turnaways import NO_TABLE, PACING, PRICE, WALK_IN_NO_TABLE
 
 # The longest span one report reads: a quarter, so one request stays cheap.
 MAX_SPAN_DAYS = 92
-# A cancellation this close to the start is a late one (as the attendance
-# model's ``models.features.LATE_CANCEL_WINDOW``, which the core cannot import).
-LATE_CANCEL_WINDOW = timedelta(hours=24)
 REASONS = (NO_TABLE, PACING, PRICE, WALK_IN_NO_TABLE)
 
 
@@ -385,7 +382,6 @@ def service_report(
 
 
 __all__ = [
-    "LATE_CANCEL_WINDOW",
     "MAX_SPAN_DAYS",
     "REASONS",
     "ServiceFigures",

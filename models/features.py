@@ -24,15 +24,15 @@ from typing import Literal
 
 import polars as pl
 
+from booking_core.domain import LATE_CANCEL_WINDOW
 from models.extract import LedgerSnapshot
 
 FrameSource = LedgerSnapshot | Mapping[str, pl.DataFrame]
 Cutoff = Literal["booking", "reminder"]
 
 # The reminder goes out a day ahead; a cancellation inside the same day
-# before the start is a late one (the usual cancellation window).
+# before the start is a late one (``LATE_CANCEL_WINDOW``, the booking core's).
 REMINDER_LEAD = timedelta(hours=24)
-LATE_CANCEL_WINDOW = timedelta(hours=24)
 # Shrinks a young restaurant's no-show rate towards a typical one.
 PRIOR_NO_SHOW_RATE = 0.08
 PRIOR_WEIGHT = 20.0

@@ -30,10 +30,11 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import sqlalchemy as sa
 
+from booking_core.domain import LATE_CANCEL_WINDOW
 from booking_core.errors import InvalidRequest, UnknownReservation
 from booking_core.ledger import Ledger
 from booking_core.schema import reservations, restaurants
-from models.features import LATE_CANCEL_WINDOW, PRIOR_NO_SHOW_RATE, PRIOR_WEIGHT
+from models.features import PRIOR_NO_SHOW_RATE, PRIOR_WEIGHT
 from models.tracking import to_pandas_input
 from serving.champions import Loaded
 
