@@ -39,11 +39,9 @@ from rich.console import Console
 from rich.table import Table
 
 from booking_core.availability import find_times
-from booking_core.daybook import DayBook, PooledChoice, table_policy
+from booking_core.daybook import PooledChoice, table_policy
 from booking_core.errors import BookingError, NoTableFree, TablesKeptForLaterParties
-from booking_core.floor import Floor, SeatingOption
 from booking_core.ledger import Ledger
-from booking_core.past_demand import ServiceDemand
 from booking_core.reservations import BookingRequest, book
 from booking_core.restaurants import set_table_policy
 from booking_core.schema import dining_tables, outbox, reservations
@@ -59,54 +57,18 @@ TARGET_P99_MS = 50.0
 START = datetime(TODAY.year, TODAY.month, TODAY.day, 9, tzinfo=UTC)
 
 
-class TimedPooled:
-    """The pooled policy, with each acceptance check timed."""
+class TimedPooled(PooledAcceptance):
+    """The pooled policy, with each acceptance check timed (searches, asked
+    with ``quick``, are timed apart)."""
 
-    def __init__(self, inner: PooledAcceptance) -> None:
-        self.inner = inner
+    def __init__(self) -> None:
+        super().__init__()
         self.ms: list[float] = []
 
-    def choose(
-        self,
-        floor: Floor,
-        book: DayBook,
-        party_size: int,
-        g0: int,
-        g1: int,
-        *,
-        area_id: int | None = None,
-        accessible: bool = False,
-    ) -> SeatingOption | None:
-        return self.inner.choose(
-            floor, book, party_size, g0, g1, area_id=area_id, accessible=accessible
-        )
-
-    def choose_pooled(
-        self,
-        floor: Floor,
-        book: DayBook,
-        party_size: int,
-        g0: int,
-        g1: int,
-        *,
-        area_id: int | None = None,
-        accessible: bool = False,
-        quick: bool = False,
-        demand: ServiceDemand | None = None,
-    ) -> PooledChoice | None:
+    def choose_pooled(self, *args: Any, quick: bool = False, **kwargs: Any) -> PooledChoice | None:
         started = time.perf_counter()
         try:
-            return self.inner.choose_pooled(
-                floor,
-                book,
-                party_size,
-                g0,
-                g1,
-                area_id=area_id,
-                accessible=accessible,
-                quick=quick,
-                demand=demand,
-            )
+            return super().choose_pooled(*args, quick=quick, **kwargs)
         finally:
             if not quick:
                 self.ms.append(1000 * (time.perf_counter() - started))
@@ -174,7 +136,7 @@ def replay(
         shutil.copyfile(path, copy)
         ledger = Ledger.open(f"sqlite:///{copy.as_posix()}", migrate=False)
         ledger.clock = lambda: START
-        timed = TimedPooled(PooledAcceptance())
+        timed = TimedPooled()
         before = table_policy.pooled
         table_policy.pooled = timed
         run = Run(setting)

@@ -160,9 +160,7 @@ class SeatingPolicy:
             k = self.baseline_spread_margin
         if self.margin_by_scarcity:
             k *= 1.0 - night.share_of_tables(size)
-        p90 = median * math.exp(Z90 * spread)
-        minutes = median + k * (p90 - median)
-        return max(5, 5 * math.ceil(minutes / 5))
+        return stay_with_margin(median, median * math.exp(Z90 * spread), k)
 
     def planned_minutes(self, night: Night, r: Request) -> int:
         """Minutes the party is planned at the table (without the reset buffer)."""
@@ -177,6 +175,14 @@ class SeatingPolicy:
                 if s == size:
                     return self.stay_minutes(night, size, median, spread)
         return max(night.turn_time(size) - night.reset_minutes, 5)
+
+
+def stay_with_margin(p50: float, p90: float, k: float) -> int:
+    """P50 + k x (P90 - P50) of a predicted stay, rounded up to 5 minutes:
+    the stay a predictive policy books (the product books it too,
+    ``serving.stays``)."""
+    minutes = p50 + k * max(p90 - p50, 0.0)
+    return max(5, 5 * math.ceil(minutes / 5))
 
 
 def bid_prices_for(night: Night, policy: SeatingPolicy) -> BidPrices | None:
@@ -711,4 +717,5 @@ __all__ = [
     "bid_prices_for",
     "percentile",
     "simulate_night",
+    "stay_with_margin",
 ]

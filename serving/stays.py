@@ -18,7 +18,6 @@ seating time it needs); the past stays are read once a day.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -32,13 +31,12 @@ from booking_core.ledger import Ledger
 from booking_core.past_demand import LOOKBACK_DAYS
 from booking_core.schema import reservations
 from optimizer.plan import PlanSettings
-from optimizer.simulation import BASELINE_SPREAD_MARGIN, SPREAD_MARGIN
+from optimizer.simulation import BASELINE_SPREAD_MARGIN, SPREAD_MARGIN, stay_with_margin
 from serving.champions import DURATION, Champions
 from serving.turn_times import TurnQuery, TurnTimes
 
 # The table's reset, added to the stay as the seating plan adds it.
 RESET_MINUTES = PlanSettings().reset_minutes
-STAY_STEP_MINUTES = 5
 # Fewer past stays of a party size than this: no baseline for that size.
 MIN_PAST_STAYS = 20
 # Answers kept per process (a bound, not an eviction policy).
@@ -49,10 +47,7 @@ Quantiles = tuple[float, float]
 
 def booked_stay(p50: float, p90: float, k: float) -> int:
     """Minutes booked for a stay predicted at ``p50`` / ``p90``, reset included."""
-    minutes = p50 + k * max(p90 - p50, 0.0)
-    return max(STAY_STEP_MINUTES, STAY_STEP_MINUTES * math.ceil(minutes / STAY_STEP_MINUTES)) + (
-        RESET_MINUTES
-    )
+    return stay_with_margin(p50, p90, k) + RESET_MINUTES
 
 
 class PredictedStays:

@@ -37,6 +37,7 @@ from tests.booking_core.test_pooled_properties import (
     Cancel,
     Modify,
     PooledTemplate,
+    changes,
     pooled_spec,
 )
 from tests.booking_core.test_properties import (
@@ -111,19 +112,7 @@ books = st.builds(
 )
 # Bookings, changes and cancellations ahead; then the evenings, where the
 # host moves parties along (time only moves forward: see ``Clock``).
-ahead = st.one_of(
-    books,
-    books,
-    books,
-    books,
-    st.builds(Cancel, st.integers(0, 1000)),
-    st.builds(
-        Modify,
-        st.integers(0, 1000),
-        st.sampled_from(SLOT_MINUTES),
-        st.one_of(st.none(), st.integers(1, 6)),
-    ),
-)
+ahead = st.one_of(books, books, books, books, changes)
 evening = st.one_of(
     st.builds(FreeATable, st.integers(0, 1000)),
     st.builds(
