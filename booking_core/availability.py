@@ -56,7 +56,8 @@ class BookableTime:
 @runtime_checkable
 class DisplacementPricing(Protocol):
     """A table choice that prices a booking's table time in covers the
-    requests still expected would lose (``optimizer.pooled_policy``)."""
+    requests still expected would lose, and admits or refuses a party by
+    that price (``optimizer.pooled_policy``)."""
 
     def displaced(
         self,
@@ -69,6 +70,21 @@ class DisplacementPricing(Protocol):
         *,
         quick: bool = False,
     ) -> float: ...
+
+    def admit(
+        self,
+        floor: Floor,
+        book: DayBook,
+        demand: ServiceDemand,
+        party_size: int,
+        tables: tuple[int, ...],
+        g0: int,
+        g1: int,
+        *,
+        quick: bool = False,
+    ) -> None:
+        """Raise ``TablesKeptForLaterParties`` when the party holding
+        ``tables`` displaces more covers than it brings."""
 
 
 # Displacements this close are a tie (the LP's answers are floats).

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from booking_core import outbox, turnaways
 from booking_core.availability import (
     DayStamp,
+    DisplacementPricing,
     cached_day_book,
     day_stamp,
     get_floor,
@@ -952,17 +953,17 @@ def _price_walk_in(
 ) -> None:
     """A walk-in at a restaurant with bid-price admission control (pooled,
     or locking at booking with it on) is priced as a booking of the same
-    tables would be: ``TablesKeptForLaterParties`` when it displaces more
-    covers than it brings. The policy prices the best free table, the one
-    ``chosen`` is, and moves nobody for a walk-in."""
+    tables would be: ``TablesKeptForLaterParties`` when the tables
+    ``chosen`` for it displace more covers than it brings (nobody moves for
+    a walk-in)."""
     policy = table_policy.for_floor(floor)
-    if not isinstance(policy, PooledTableChoice):
+    if not isinstance(policy, DisplacementPricing):
         return
     demand = service_demand(ledger, conn, floor, period, service_date, day_book, now, asking=False)
     if demand is None:
         return
     try:
-        choose_tables(policy, floor, day_book, party_size, g0, g1, demand=demand)
+        policy.admit(floor, day_book, demand, party_size, chosen.table_ids, g0, g1)
     except TablesKeptForLaterParties as exc:
         names = " + ".join(floor.tables[t].name for t in chosen.table_ids)
         raise TablesKeptForLaterParties(

@@ -180,15 +180,34 @@ class PooledAcceptance:
         choice = self._fit(
             floor, book, party_size, g0, g1, area_id=area_id, accessible=accessible, quick=quick
         )
-        if choice is not None and demand is not None and self.bid_price_margin is not None:
-            displaced = self.displaced(
-                floor, book, demand, choice.option.table_ids, g0, g1, quick=quick
+        if choice is not None and demand is not None:
+            self.admit(
+                floor, book, demand, party_size, choice.option.table_ids, g0, g1, quick=quick
             )
-            if party_size < self.bid_price_margin * displaced - 1e-6:
-                raise TablesKeptForLaterParties(
-                    f"A party of {party_size} would displace {displaced:.1f} covers still expected."
-                )
         return choice
+
+    def admit(
+        self,
+        floor: Floor,
+        book: DayBook,
+        demand: ServiceDemand,
+        party_size: int,
+        tables: tuple[int, ...],
+        g0: int,
+        g1: int,
+        *,
+        quick: bool = False,
+    ) -> None:
+        """Bid-price admission: ``TablesKeptForLaterParties`` when a party
+        holding ``tables`` over granules [g0, g1) displaces more covers
+        still expected than it brings (ties are taken)."""
+        if self.bid_price_margin is None:
+            return
+        displaced = self.displaced(floor, book, demand, tables, g0, g1, quick=quick)
+        if party_size < self.bid_price_margin * displaced - 1e-6:
+            raise TablesKeptForLaterParties(
+                f"A party of {party_size} would displace {displaced:.1f} covers still expected."
+            )
 
     def overbooking_allows(
         self,
