@@ -8,17 +8,21 @@ the cheapest, each exact when it says yes:
    moves: exactly what lock-at-booking would answer); failing that, a count
    of the parties present at each moment against the tables that could
    seat them, which proves most refusals in a millisecond;
-2. a greedy re-pack of the parties whose times chain with the new one's
+2. the fewest moves: the new party at a table whose booked parties, at
+   most three in all, can each move to a table that is free for them
+   (or free once they in turn move someone), searched by how many move,
+   so a host sees as few changes as the book allows;
+3. a greedy re-pack of the parties whose times chain with the new one's
    (best fit in start order, a few orders);
-3. CP-SAT asked only whether every booking can have a table (tables of one
+4. CP-SAT asked only whether every booking can have a table (tables of one
    kind counted as a class, then dealt), within what is left of the time
    limit: the limit covers building the model too.
 
-A "no" from 3 is a proof; running out of time is reported as "timed out" and
+A "no" from 4 is a proof; running out of time is reported as "timed out" and
 counts as a refusal (a table the solver did not find is never promised).
-Steps 1 and 2 always run (they take a few ms and are exact when they say
+Steps 1 to 3 always run (they take a few ms and are exact when they say
 yes); the deadline (``PlanSettings.wall_limit_s``, or ``time_limit_s`` in
-wall-clock mode) only cuts step 3 short.
+wall-clock mode) only cuts step 4 short.
 Parties outside the chain cannot be affected, so they are never looked at.
 Overbooked parties (``must_seat=False``) hold no promise: they keep their
 table when it stays free and are otherwise left for the host to seat."""
@@ -43,7 +47,8 @@ class Acceptance:
     accepted: bool
     tables: tuple[int, ...] | None
     moves: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
-    how: str = "refused"  # "free table", "re-packed", "solver", "refused" or "timed out"
+    # "free table", "few moves", "re-packed", "solver", "refused" or "timed out"
+    how: str = "refused"
     seconds: float = 0.0
 
 
@@ -119,12 +124,18 @@ def check_acceptance(
     if full_at_some_moment(floor, required, new_span):
         return answer(False, "refused")
 
-    # 2. A greedy re-pack of the chain.
+    # 2. Move as few booked parties as the book allows.
+    if all(s.party.tables for s in required[:-1]):
+        few = fewest_moves(required)
+        if few is not None:
+            return answer(True, "few moves", few[new.id], _moves(few, spans, optional))
+
+    # 3. A greedy re-pack of the chain.
     greedy = _greedy(floor, required)
     if all(s.party.id in greedy for s in required):
         return answer(True, "re-packed", greedy[new.id], _moves(greedy, spans, optional))
 
-    # 3. CP-SAT: is there any plan that seats every booking? It stops at the
+    # 4. CP-SAT: is there any plan that seats every booking? It stops at the
     # deadline, counted from the start of the check.
     if settings.deterministic:
         limit = settings.time_limit_s
@@ -137,6 +148,94 @@ def check_acceptance(
     if status == "found":
         return answer(True, "solver", plan[new.id], _moves(plan, spans, optional))
     return answer(False, "refused" if status == "impossible" else "timed out")
+
+
+MOST_MOVES = 3  # parties moved for one booking before a re-pack is tried
+MOVE_SEARCH_BUDGET = 400  # tables tried, so a crowded night stays fast
+
+
+def fewest_moves(
+    spans: Sequence[Interval],
+    *,
+    most: int = MOST_MOVES,
+    budget: int = MOVE_SEARCH_BUDGET,
+) -> dict[int, tuple[int, ...]] | None:
+    """Tables for every party of ``spans`` (the last one new, the others at
+    their current tables), moving as few booked parties as possible: none
+    that is seated or pinned, at most ``most``. Each party placed takes a
+    table free of the others, or one whose holders then move in turn
+    (a chain of moves); the search tries one move before two, two before
+    three, and gives up after ``budget`` tables tried (None: no such plan
+    found, which proves nothing: a re-pack may still find one)."""
+    by_id = {s.party.id: s for s in spans}
+    plan = {s.party.id: tuple(sorted(s.party.tables)) for s in spans[:-1]}
+    # Who holds each table, and when: kept up to date as parties move.
+    holders: dict[int, dict[int, Interval]] = {}
+    for s in spans[:-1]:
+        for t in plan[s.party.id]:
+            holders.setdefault(t, {})[s.party.id] = s
+    tried = 0
+
+    def blockers(tables: tuple[int, ...], s: Interval) -> set[int] | None:
+        out: set[int] = set()
+        for t in tables:
+            for pid, other in holders.get(t, {}).items():
+                if other.start < s.end and s.start < other.end:
+                    if other.party.locked:
+                        return None
+                    out.add(pid)
+        return out
+
+    def hold(pid: int, tables: tuple[int, ...]) -> None:
+        plan[pid] = tables
+        for t in tables:
+            holders.setdefault(t, {})[pid] = by_id[pid]
+
+    def release(pid: int) -> tuple[int, ...]:
+        tables = plan.pop(pid)
+        for t in tables:
+            del holders[t][pid]
+        return tables
+
+    def place(queue: list[int], moves_left: int) -> bool:
+        nonlocal tried
+        if not queue:
+            return True
+        pid, rest = queue[0], queue[1:]
+        s = by_id[pid]
+        # Free tables first, then the ones whose holders could move.
+        found: list[tuple[int, tuple[int, ...], set[int]]] = []
+        for o in s.options:
+            tried += 1
+            if tried > budget:
+                return False
+            moved = blockers(o.table_ids, s)
+            if moved is None or len(moved) > moves_left:
+                continue
+            if not moved:
+                hold(pid, o.table_ids)
+                if place(rest, moves_left):
+                    return True
+                release(pid)
+            else:
+                found.append((len(moved), o.table_ids, moved))
+        for n, tables, moved in sorted(found, key=lambda f: f[0]):
+            before = {m: release(m) for m in sorted(moved)}
+            hold(pid, tables)
+            if place([*rest, *sorted(moved)], moves_left - n):
+                return True
+            release(pid)
+            for m, old in before.items():
+                hold(m, old)
+        return False
+
+    new = spans[-1].party.id
+    for allowed in range(1, most + 1):
+        if place([new], allowed):
+            return dict(plan)
+        if tried > budget:
+            break
+    return None
 
 
 def full_at_some_moment(floor: FloorPlan, spans: Sequence[Interval], new: Interval) -> bool:
@@ -200,4 +299,11 @@ def _moves(
     return moves
 
 
-__all__ = ["ACCEPT_SETTINGS", "Acceptance", "chained", "check_acceptance", "full_at_some_moment"]
+__all__ = [
+    "ACCEPT_SETTINGS",
+    "Acceptance",
+    "chained",
+    "check_acceptance",
+    "fewest_moves",
+    "full_at_some_moment",
+]

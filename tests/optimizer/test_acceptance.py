@@ -4,11 +4,12 @@ promises is feasible, and overbooked parties never block it."""
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import product
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from optimizer.acceptance import check_acceptance, full_at_some_moment
+from optimizer.acceptance import check_acceptance, fewest_moves, full_at_some_moment
 from optimizer.nights import standard_floor
 from optimizer.overbooking import added_long_waits, wait_risk
 from optimizer.plan import PlanSettings, ServicePlan, greedy_plan, seat_everyone, violations
@@ -130,7 +131,7 @@ def test_the_deadline_only_cuts_the_solver_short() -> None:
     assert free.accepted and free.how == "free table"
     two_on_six = [Party(1, 2, 0, 90, tables=(5,))]
     six = check_acceptance(FLOOR, two_on_six, Party(9, 6, 30, 60), settings=no_time)
-    assert six.accepted and six.how == "re-packed"
+    assert six.accepted and six.how in ("few moves", "re-packed")
 
 
 @st.composite
@@ -234,3 +235,108 @@ def test_added_long_waits_counts_overstays_into_the_next_booking(floor: FloorPla
     assert tight == added_long_waits(
         one_two_top, [before], Party(2, 2, 60, 60), plan_settings, samples=200, seed=1
     )
+
+
+def _fewest_by_brute_force(spans: list, most: int) -> int | None:
+    """The fewest booked parties any feasible plan moves (None: none moves
+    at most ``most``), trying every combination of tables."""
+    best = None
+    choices = [
+        [tuple(sorted(s.party.tables))] if s.party.locked else sorted(s.option_tables)
+        for s in spans
+    ]
+    for pick in product(*choices):
+        moved = sum(
+            1
+            for s, tables in zip(spans[:-1], pick, strict=False)
+            if tables != tuple(sorted(s.party.tables))
+        )
+        if (best is not None and moved >= best) or moved > most:
+            continue
+        held = [(t, s.start, s.end) for s, tables in zip(spans, pick, strict=True) for t in tables]
+        if all(
+            not (a[0] == b[0] and a[1] < b[2] and b[1] < a[2])
+            for i, a in enumerate(held)
+            for b in held[i + 1 :]
+        ):
+            best = moved
+    return best
+
+
+# Crowded books: up to five parties within an hour on the five tables, one
+# in six already seated (about one case in twenty then needs moves).
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 6),
+            st.integers(0, 4),
+            st.sampled_from([60, 90, 120]),
+            st.integers(0, 5).map(lambda k: k == 0),
+        ),
+        max_size=5,
+    ),
+    st.tuples(st.integers(1, 6), st.integers(0, 4), st.sampled_from([60, 90, 120])),
+)
+def test_fewest_moves_moves_no_more_parties_than_any_plan_must(
+    raw: list[tuple[int, int, int, bool]], asked: tuple[int, int, int]
+) -> None:
+    """Whatever the book, a plan from ``fewest_moves`` is feasible, keeps
+    seated parties where they are, and moves exactly as few parties as the
+    best plan there is (found by trying every combination of tables)."""
+    raw_parties = [
+        Party(i, size, 15 * slot, minutes, seated=seated)
+        for i, (size, slot, minutes, seated) in enumerate(raw)
+    ]
+    placed = greedy_plan(FLOOR, [replace(p, seated=False) for p in raw_parties], settings=CHECK)
+    booked = [
+        replace(p, tables=placed.assignments[p.id])
+        for p in raw_parties
+        if p.id in placed.assignments
+    ]
+    new = Party(99, asked[0], 15 * asked[1], asked[2])
+    if not any(party_fits(new, o) for o in FLOOR.options):
+        return
+    spans = intervals(FLOOR, [*booked, new], reset_minutes=RESET)
+    plan = fewest_moves(spans, budget=10**6)
+    fewest = _fewest_by_brute_force(spans, 3)
+    if plan is None:
+        assert fewest is None or fewest == 0  # none to move: a free table (step 1's case)
+        return
+    found = ServicePlan(plan, (), "feasible", 0, 0, 0.0, 0)
+    assert violations(FLOOR, [*booked, new], found, reset_minutes=RESET) == []
+    moved = sum(1 for p in booked if plan[p.id] != tuple(sorted(p.tables)))
+    assert moved == fewest
+
+
+def test_a_booking_that_needs_one_move_moves_one_party() -> None:
+    # The two-tops and B1 are held; a four sits on the only six-top C1 and
+    # B2 is free. A six can only have C1: the four moves to B2, nobody else.
+    booked = [
+        Party(1, 2, 0, 90, tables=(1,)),
+        Party(2, 2, 0, 90, tables=(2,)),
+        Party(3, 4, 0, 90, tables=(3,)),
+        Party(4, 4, 0, 90, tables=(5,)),
+    ]
+    answer = check_acceptance(FLOOR, booked, Party(9, 6, 0, 90), settings=CHECK)
+    assert answer.accepted and answer.how == "few moves"
+    assert answer.tables == (5,) and answer.moves == {4: (4,)}
+
+
+def test_a_chain_of_moves_is_as_short_as_the_book_allows() -> None:
+    # A single can only have a two-top, and both are held. The two on A1
+    # can go to a four-top only if the party holding it moves to the six
+    # C1: two moves, where other chains take three.
+    booked = [
+        Party(0, 3, 15, 90, tables=(4,)),
+        Party(1, 2, 30, 90, tables=(1,)),
+        Party(3, 4, 0, 120, tables=(3,)),
+        Party(4, 1, 30, 90, tables=(2,)),
+    ]
+    new = Party(99, 1, 15, 90)
+    plan = fewest_moves(intervals(FLOOR, [*booked, new], reset_minutes=RESET))
+    assert plan is not None
+    moved = {p.id for p in booked if plan[p.id] != p.tables}
+    assert len(moved) == 2 and 1 in moved and plan[99] == (1,)
+    found = ServicePlan(plan, (), "feasible", 0, 0, 0.0, 0)
+    assert violations(FLOOR, [*booked, new], found, reset_minutes=RESET) == []
