@@ -52,8 +52,9 @@ a flexible guest's search offered nothing, which for a pooled restaurant
 is the quick re-pack only, and the time asked was refused too), or on
 pacing; or, when both took the request, another time (``steering tie``:
 the two times' displaced covers are within the product's tie margin,
-``TIE_COVERS``; the simulator takes the strictly smaller float, the product
-the time nearest the one asked) or other tables. Once the two sides decide
+``TIE_COVERS``; both sides take the tied time nearest the one asked, so a
+tie left here is one the two sides priced a little differently) or other
+tables. Once the two sides decide
 one request differently their books differ, and later requests may differ
 for that reason alone: each night's first difference is counted apart.
 
@@ -584,8 +585,9 @@ class Tally:
 def elsewhere(product: Outcome, sim: Outcome, offered: dict[int, float | None]) -> str:
     """Why both took a request but at another time or table: a steering tie
     when the product's prices of the two times are within its tie margin
-    (the simulator takes the smaller float, the product the time nearest
-    the one asked), else the time or the tables."""
+    (each side takes the tied time nearest the one asked, so such a tie
+    comes from prices that differ within the margin), else the time or the
+    tables."""
     if product.start == sim.start:
         return "other tables"
     mine, theirs = offered.get(product.start or 0), offered.get(sim.start or 0)

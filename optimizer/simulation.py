@@ -41,6 +41,7 @@ from statistics import NormalDist
 
 import numpy as np
 
+from booking_core.availability import TIE_COVERS
 from booking_core.floor import SeatingOption
 from optimizer.acceptance import ACCEPT_SETTINGS, chained, check_acceptance
 from optimizer.bid_price import BidPrices, DemandHistory, Programme
@@ -420,8 +421,11 @@ class _Service:
                 break  # the first time that fits and is worth its table
         if offers:
             # Steering: of the times the guest would take, the one whose table
-            # time the rest of the night misses least.
-            best = min(offers, key=lambda o: o.displaced)
+            # time the rest of the night misses least; times within the
+            # product's tie margin of it are alike (the LP's answers are
+            # floats), and the guest takes the one nearest the time asked.
+            least = min(o.displaced for o in offers) + TIE_COVERS
+            best = next(o for o in offers if o.displaced <= least)
             for bid, tables in best.moves.items():
                 self.set_tables(self.bookings[bid], tables)
             self.take(r, best.start, minutes, best.tables, overbooked=False)
