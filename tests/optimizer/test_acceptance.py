@@ -189,8 +189,7 @@ def test_tables_dealt_from_the_counts_are_a_feasible_plan(
     status, plan = seat_everyone(PAIRS, spans, settings=CHECK, limit_s=5.0)
     assert status in ("found", "impossible")
     if status == "found":
-        found = ServicePlan(plan, (), "feasible", 0, 0, 0.0, 0)
-        assert violations(PAIRS, parties, found, reset_minutes=RESET) == []
+        assert problems(PAIRS, parties, plan) == []
         assert set(plan) == {p.id for p in parties}
 
 
@@ -235,6 +234,12 @@ def test_added_long_waits_counts_overstays_into_the_next_booking(floor: FloorPla
     assert tight == added_long_waits(
         one_two_top, [before], Party(2, 2, 60, 60), plan_settings, samples=200, seed=1
     )
+
+
+def problems(floor: FloorPlan, parties: list[Party], plan: dict[int, tuple[int, ...]]) -> list[str]:
+    """What is wrong with tables per party as a plan (nothing: feasible)."""
+    found = ServicePlan(plan, (), "feasible", 0, 0, 0.0, 0)
+    return violations(floor, parties, found, reset_minutes=RESET)
 
 
 def _fewest_by_brute_force(spans: list, most: int) -> int | None:
@@ -303,8 +308,7 @@ def test_fewest_moves_moves_no_more_parties_than_any_plan_must(
     if plan is None:
         assert fewest is None or fewest == 0  # none to move: a free table (step 1's case)
         return
-    found = ServicePlan(plan, (), "feasible", 0, 0, 0.0, 0)
-    assert violations(FLOOR, [*booked, new], found, reset_minutes=RESET) == []
+    assert problems(FLOOR, [*booked, new], plan) == []
     moved = sum(1 for p in booked if plan[p.id] != tuple(sorted(p.tables)))
     assert moved == fewest
 
@@ -338,5 +342,4 @@ def test_a_chain_of_moves_is_as_short_as_the_book_allows() -> None:
     assert plan is not None
     moved = {p.id for p in booked if plan[p.id] != p.tables}
     assert len(moved) == 2 and 1 in moved and plan[99] == (1,)
-    found = ServicePlan(plan, (), "feasible", 0, 0, 0.0, 0)
-    assert violations(FLOOR, [*booked, new], found, reset_minutes=RESET) == []
+    assert problems(FLOOR, [*booked, new], plan) == []
