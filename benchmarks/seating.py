@@ -13,8 +13,9 @@ replacement, each night's policies kept together). ``--calibrate`` replays
 other nights (another seed) to choose the predictive policy's stay margins
 (one for learned predictions, one for the per-size baseline; the rule is in
 ``calibrate``); the benchmark nights are never used for that. The benchmark
-nights are seed 59 (a synthetic world, Recruit floors and nights all drawn
-with it) since the sixth run; the fifth run replayed seed 37
+nights are seed 71 (a synthetic world, Recruit floors and nights all drawn
+with it) since the seventh run; the sixth replayed seed 59
+(``results/seating_seed59.json``), the fifth run seed 37
 (``results/seating_seed37.json``), which followed a change of the calibration
 rule (see ``calibrate``); the fourth run replayed seed 23, the first three
 seed 11, and seed 11's restaurants with seed-101 nights are what the margins
@@ -35,6 +36,15 @@ without more long waits than that row; otherwise, if that locking row
 meets the targets, it is the recommended setting (predicted stays and
 admission control on a lock-at-booking restaurant) and the default table
 policy stays lock-at-booking.
+The seventh run (seed 71, never used before; 24 nights per restaurant and
+load) was fixed before it ran, after two changes made for other reasons
+than covers (acceptance moving as few booked parties as the book allows;
+the simulator's steering taking the product's tie rule). Replayed on the
+sixth run's nights afterwards, they gave pooled-predictive +7.6% with 7
+fewer long waits (``results/seating_seed59_after.json``; the sixth run's
+own figures are ``results/seating_seed59.json``): nights already looked
+at, so the fresh seventh run is the one the issue is judged on, with
+every policy and margin unchanged and the sixth run's product rule.
 Targets (issue 4): high load covers +7% or more with no more guests waiting
 over 15 minutes, low load never worse, acceptance p99 <= 50 ms, the re-plan
 optimal or within a 1% gap in 2 s. Timings are wall-clock on a shared 2-core
@@ -536,10 +546,10 @@ def main() -> None:
     parser.add_argument("--nights", type=int, default=24, help="nights per restaurant and load")
     parser.add_argument("--restaurants", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
-    # 37 since the fifth run: fresh nights (world, Recruit-shaped floors and
-    # nights); 23 for the fourth, 11 for the first three and for the
-    # restaurants calibrated on.
-    parser.add_argument("--seed", type=int, default=59)
+    # 71 since the seventh run: fresh nights (world, Recruit-shaped floors
+    # and nights); 59 for the sixth, 37 for the fifth, 23 for the fourth, 11
+    # for the first three and for the restaurants calibrated on.
+    parser.add_argument("--seed", type=int, default=71)
     parser.add_argument(
         "--calibrate",
         action="store_true",
