@@ -1,6 +1,7 @@
 """Pooled acceptance's admission control prices a booking exactly as the
 bid-price LP does: its shortcuts (no re-solve when the optimum spares the
-tables; a search re-using its programme) never change an answer."""
+tables; a search re-using its programme, or bringing it up to date after
+the day book changed) never change an answer."""
 
 from __future__ import annotations
 
@@ -98,21 +99,23 @@ def test_shortcuts_give_the_lps_own_answer(
             )
             ours = policy.displaced(floor, book, demand, tables, g0, g1, quick=quick)
             assert ours == pytest.approx(direct, abs=1e-6)
-    # A search of a day book that has changed since prices afresh.
+    # A search of a day book that has changed since (a party booked, one
+    # more request received; then the day as it was) prices afresh.
     changed = book.copy()
     t, slot = asks[0]
     taken = (t % len(sizes) + 1,)
     changed.release(taken, 0, OPENS + 200)
     changed.add_holding(Holding(999, taken, OPENS + slot, OPENS + slot + 8, 2, True))
-    stands = [(h.table_ids, minute(h.g0), minute(h.g1)) for h in changed.holdings.values()]
-    for t, slot in asks:
-        tables = (t % len(sizes) + 1,)
-        g0, g1 = OPENS + slot, OPENS + slot + 8
-        direct = bids.programme(now, demand.requests, stands).displaced(
-            tables, minute(g0), minute(g1)
-        )
-        ours = policy.displaced(floor, changed, demand, tables, g0, g1, quick=True)
-        assert ours == pytest.approx(direct, abs=1e-6)
+    for day, now_demand in ((changed, ServiceDemand(history, now, received + 1)), (book, demand)):
+        stands = [(h.table_ids, minute(h.g0), minute(h.g1)) for h in day.holdings.values()]
+        for t, slot in asks:
+            tables = (t % len(sizes) + 1,)
+            g0, g1 = OPENS + slot, OPENS + slot + 8
+            direct = bids.programme(now, now_demand.requests, stands).displaced(
+                tables, minute(g0), minute(g1)
+            )
+            ours = policy.displaced(floor, day, now_demand, tables, g0, g1, quick=True)
+            assert ours == pytest.approx(direct, abs=1e-6)
 
 
 def test_a_booking_worth_less_than_it_displaces_is_refused() -> None:
