@@ -300,8 +300,14 @@ class Programme:
         if not self.rows:
             return 0.0
         self.solver.SetSolverSpecificParametersAsString(_WARM if warm else _COLD)
-        if self.solver.Solve(_NO_PRESOLVE) != pywraplp.Solver.OPTIMAL:  # pragma: no cover
-            return 0.0  # always feasible (nothing taken) and bounded
+        status = self.solver.Solve(_NO_PRESOLVE)
+        if status != pywraplp.Solver.OPTIMAL:  # pragma: no cover - never seen
+            # Always feasible (nothing taken) and bounded: should a start
+            # from the last basis ever stall, solve afresh (presolved).
+            self.solver.SetSolverSpecificParametersAsString(_COLD)
+            status = self.solver.Solve()
+        if status != pywraplp.Solver.OPTIMAL:  # pragma: no cover
+            return 0.0
         return float(self.solver.Objective().Value())
 
     def update(
