@@ -28,8 +28,9 @@ past requests already arrived by now have changed (the LP depends on
 nothing else), and otherwise brought up to date (``Programme.update``: the
 holds and the forecast only set the LP's bounds, so the new ones and a warm
 re-solve answer as a programme built afresh would); it is built afresh
-only when the forecast has outgrown it. A booking builds its own (its day
-book is a fresh copy), and never touches a search's.
+only when the forecast no longer fits it (requests it has no variables
+for, or fewer than half of those it has). A booking builds its own (its
+day book is a fresh copy), and never touches a search's.
 
 ``pool=False`` (lock-at-booking restaurants with admission control): the
 fit is the best free table only, nobody moves, and the same admission rule
