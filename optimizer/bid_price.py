@@ -30,8 +30,11 @@ is held at ``min_share`` (the forecast then under-states the demand, so the
 policy accepts more, never less; 0.25 was set by hand, not tuned, and 0.1
 did no better on calibration nights). The LP is small (a few hundred
 variables, about a hundred capacity rows): building and solving it takes a
-median 7-10 ms on the shared 2-core machine, a re-solve about 1 ms; it is
-built once per request, and re-solved once per time tried.
+median 3 ms on the shared 2-core machine, a re-solve (warm, from the last
+optimum) under half a millisecond; it is built once per request, and
+re-solved once per time tried. A programme kept for later (a search's) is
+brought up to date rather than built again (``Programme.update``): the
+holds and the forecast only set the rows' bounds.
 """
 
 from __future__ import annotations
@@ -42,12 +45,22 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-from ortools.linear_solver import pywraplp
+from ortools.linear_solver import linear_solver_pb2, pywraplp
 
 from optimizer.errors import InvalidDemandHistory
 from optimizer.service import FloorPlan
 
 GRANULE = 15
+
+# Solves without presolve: GLOP then keeps its basis between solves, so a
+# re-solve after bounds change starts from the last optimum (presolving
+# changes the problem solved, and every solve starts afresh).
+_NO_PRESOLVE = pywraplp.MPSolverParameters()
+_NO_PRESOLVE.SetIntegerParam(_NO_PRESOLVE.PRESOLVE, _NO_PRESOLVE.PRESOLVE_OFF)
+# A first solve is primal simplex's job; after bounds change the last basis
+# is still dual feasible, and dual simplex needs a few iterations from it.
+_COLD = "use_dual_simplex: false"
+_WARM = "use_dual_simplex: true"
 
 
 @dataclass(frozen=True)
@@ -101,11 +114,12 @@ class DemandHistory:
         """Share of a night's requests that arrive after ``now``, per (party size, slot)."""
         sizes, slots, requested = self._arrays
         later = requested > now
-        out: dict[tuple[int, int], float] = {}
-        weight = 1.0 / len(sizes)
-        for s, t in zip(sizes[later].tolist(), slots[later].tolist(), strict=True):
-            out[s, t] = out.get((s, t), 0.0) + weight
-        return out
+        width = int(slots.max()) + 1
+        # np.bincount adds the weights one by one in the requests' order:
+        # the same sums, to the last bit, as counting them in a loop.
+        weights = np.full(int(later.sum()), 1.0 / len(sizes))
+        shares = np.bincount(sizes[later] * width + slots[later], weights=weights)
+        return {(k // width, k % width): float(shares[k]) for k in np.flatnonzero(shares).tolist()}
 
 
 @dataclass(frozen=True)
@@ -186,30 +200,59 @@ class BidPrices:
         come is worth its party size in covers."""
         free = self.free(holds)
         demand = self.expected(now, received)
-        solver = pywraplp.Solver.CreateSolver("GLOP")
-        rows: dict[tuple[int, int], pywraplp.Constraint] = {}
+        # Written as a model and loaded at once: setting its few thousand
+        # coefficients one by one through the solver's wrapper costs more
+        # than solving it. Rows are numbered in the order they are made.
+        model = linear_solver_pb2.MPModelProto(maximize=True)
+        # Per row, in the order made: its bound, variables and coefficients.
+        made: list[tuple[float, list[int], list[float]]] = []
+        rows: dict[tuple[int, int], int] = {}
+        asked: dict[tuple[int, int], int] = {}
         granules = self.granules
         for (size, slot), count in sorted(demand.items()):
-            fits = [k for k in self._kinds if k.min_covers <= size <= k.max_covers]
+            fits = self.fitting(size)
             if not fits:
                 continue
             g0 = slot
             g1 = min(slot + -(-self.duration(size) // GRANULE), granules)
-            cap = solver.Constraint(0.0, count)
+            asked[size, slot] = len(made)
+            cap: tuple[float, list[int], list[float]] = (count, [], [])
+            made.append(cap)
             for kind in fits:
-                x = solver.NumVar(0.0, solver.infinity(), "")
-                cap.SetCoefficient(x, 1.0)
-                solver.Objective().SetCoefficient(x, float(size))
+                x = len(model.variable)
+                model.variable.add(lower_bound=0.0, objective_coefficient=float(size))
+                cap[1].append(x)
+                cap[2].append(1.0)
                 for c, n in kind.uses:
                     for g in range(g0, g1):
-                        row = rows.get((c, g))
-                        if row is None:
-                            row = rows[c, g] = solver.Constraint(0.0, float(free[c, g]))
-                        row.SetCoefficient(x, float(n))
-        solver.Objective().SetMaximization()
-        programme = Programme(self, solver, rows, free)
-        programme.value = programme.solve()
+                        r = rows.get((c, g))
+                        if r is None:
+                            r = rows[c, g] = len(made)
+                            made.append((float(free[c, g]), [], []))
+                        made[r][1].append(x)
+                        made[r][2].append(float(n))
+        for ub, xs, coefficients in made:
+            model.constraint.add(
+                lower_bound=0.0, upper_bound=ub, var_index=xs, coefficient=coefficients
+            )
+        solver = pywraplp.Solver.CreateSolver("GLOP")
+        error = solver.LoadModelFromProto(model)
+        if error:  # pragma: no cover - the model is made here, and valid
+            raise ValueError(f"The bid-price LP could not be loaded: {error}")
+        constraints = solver.constraints()
+        programme = Programme(
+            self,
+            solver,
+            {cg: constraints[r] for cg, r in rows.items()},
+            free,
+            {key: constraints[r] for key, r in asked.items()},
+        )
+        programme.value = programme.solve(warm=False)
         return programme
+
+    def fitting(self, size: int) -> list[_Kind]:
+        """The kinds of seating a party of ``size`` fits."""
+        return [k for k in self._kinds if k.min_covers <= size <= k.max_covers]
 
     def prices(
         self, now: int, received: int, holds: Iterable[tuple[Sequence[int], int, int]]
@@ -241,20 +284,59 @@ class BidPrices:
 @dataclass
 class Programme:
     """The night's LP, solved once per request and re-solved with less
-    capacity to price what a booking displaces."""
+    capacity to price what a booking displaces. ``rows`` are the capacity
+    rows, per (table class, granule); ``asked`` the rows of the requests
+    expected, per (party size, slot)."""
 
     bids: BidPrices
     solver: pywraplp.Solver
     rows: dict[tuple[int, int], pywraplp.Constraint]
     free: np.ndarray
+    asked: dict[tuple[int, int], pywraplp.Constraint] = field(default_factory=dict)
     value: float = 0.0
 
-    def solve(self) -> float:
+    def solve(self, *, warm: bool = True) -> float:
+        """The LP's value; ``warm``: from the last solve's basis."""
         if not self.rows:
             return 0.0
-        if self.solver.Solve() != pywraplp.Solver.OPTIMAL:  # pragma: no cover - always feasible
+        self.solver.SetSolverSpecificParametersAsString(_WARM if warm else _COLD)
+        status = self.solver.Solve(_NO_PRESOLVE)
+        if status != pywraplp.Solver.OPTIMAL:  # pragma: no cover - never seen
+            # Always feasible (nothing taken) and bounded: should a start
+            # from the last basis ever stall, solve afresh (presolved).
+            self.solver.SetSolverSpecificParametersAsString(_COLD)
+            status = self.solver.Solve()
+        if status != pywraplp.Solver.OPTIMAL:  # pragma: no cover
             return 0.0
         return float(self.solver.Objective().Value())
+
+    def update(
+        self, now: int, received: int, holds: Iterable[tuple[Sequence[int], int, int]]
+    ) -> bool:
+        """Bring the programme to ``holds`` and the forecast at ``now``, and
+        solve it again from its last basis: the LP ``BidPrices.programme``
+        would build differs only in its rows' bounds (the tables free, the
+        requests expected). A request no longer expected keeps its
+        variables, held at nothing by its row, which changes no answer.
+        False, and nothing changed, when requests are expected that it has
+        no variables for (a forecast at an earlier ``now``), or when fewer
+        than half of its requests are still expected (one built afresh is
+        then much smaller, so quicker to re-solve)."""
+        demand = self.bids.expected(now, received)
+        if any(k not in self.asked and self.bids.fitting(k[0]) for k in demand):
+            return False
+        if 2 * sum(k in demand for k in self.asked) < len(self.asked):
+            return False
+        for key, row in self.asked.items():
+            row.SetUb(demand.get(key, 0.0))
+        free = self.bids.free(holds)
+        for c, g in zip(*np.nonzero(free != self.free), strict=True):
+            row = self.rows.get((int(c), int(g)))
+            if row is not None:
+                row.SetUb(float(free[c, g]))
+        self.free = free
+        self.value = self.solve()
+        return True
 
     def displaced(self, tables: Sequence[int], start: int, end: int) -> float:
         """Covers the requests still to come lose if ``tables`` are held from

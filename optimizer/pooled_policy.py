@@ -22,10 +22,15 @@ Two shortcuts, both exact. A booking whose tables the LP's optimum leaves
 free at every granule they would be held displaces nothing (the optimum
 stays feasible without them), so no re-solve is needed; most bookings away
 from the peak end there. And a search re-uses the programme of the
-previous search of that service in the same thread while the day book is the same cached
-object and neither the requests received nor the past requests already
-arrived by now have changed (the LP depends on nothing else); a booking
-builds its own (its day book is a fresh copy).
+previous search of that service in the same thread: as it is while the day
+book is the same cached object and neither the requests received nor the
+past requests already arrived by now have changed (the LP depends on
+nothing else), and otherwise brought up to date (``Programme.update``: the
+holds and the forecast only set the LP's bounds, so the new ones and a warm
+re-solve answer as a programme built afresh would); it is built afresh
+only when the forecast no longer fits it (requests it has no variables
+for, or fewer than half of those it has). A booking builds its own (its
+day book is a fresh copy), and never touches a search's.
 
 ``pool=False`` (lock-at-booking restaurants with admission control): the
 fit is the best free table only, nobody moves, and the same admission rule
@@ -82,8 +87,8 @@ SEARCHES_KEPT = 8
 @dataclass
 class _Priced:
     """A solved programme and how much of each capacity row its optimum
-    uses. Kept per thread for searches: a programme is re-solved in place,
-    so it is never shared between threads."""
+    uses. Kept per thread for searches: a programme is re-solved and
+    brought up to date in place, so it is never shared between threads."""
 
     book: DayBook
     key: tuple[object, ...]  # the history, share arrived by now, requests received
@@ -312,19 +317,23 @@ class PooledAcceptance:
         # then: the share arrived names that set exactly.
         key = (history.key, bids.history.share_received_by(demand.now), demand.requests)
         # One per service (a search spans lunch and dinner), per thread.
-        recent: dict[tuple[object, ...], _Priced] = self._search.__dict__.setdefault("recent", {})
-        last = recent.get(key)
-        if reuse and last is not None and last.book is book:
+        recent: dict[object, _Priced] = self._search.__dict__.setdefault("recent", {})
+        last = recent.get(history.key) if reuse else None
+        if last is not None and last.book is book and last.key == key:
             return last
         holds = [
             (h.table_ids, history.minute_of(h.g0), history.minute_of(h.g1))
             for h in book.holdings.values()
         ]
-        priced = _Priced.of(book, key, bids.programme(demand.now, demand.requests, holds))
+        if last is not None and last.programme.update(demand.now, demand.requests, holds):
+            programme = last.programme  # the day book changed: new bounds, a warm re-solve
+        else:
+            programme = bids.programme(demand.now, demand.requests, holds)
+        priced = _Priced.of(book, key, programme)
         if reuse:
-            if len(recent) >= SEARCHES_KEPT:
+            if history.key not in recent and len(recent) >= SEARCHES_KEPT:
                 recent.clear()
-            recent[key] = priced
+            recent[history.key] = priced
         return priced
 
     def _bid_prices(self, floor: Floor, history: ServiceHistory) -> BidPrices:

@@ -1,9 +1,12 @@
 """Pooled acceptance's admission control prices a booking exactly as the
 bid-price LP does: its shortcuts (no re-solve when the optimum spares the
-tables; a search re-using its programme) never change an answer."""
+tables; a search re-using its programme, or bringing it up to date after
+the day book changed) never change an answer."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
@@ -98,21 +101,23 @@ def test_shortcuts_give_the_lps_own_answer(
             )
             ours = policy.displaced(floor, book, demand, tables, g0, g1, quick=quick)
             assert ours == pytest.approx(direct, abs=1e-6)
-    # A search of a day book that has changed since prices afresh.
+    # A search of a day book that has changed since (a party booked, one
+    # more request received; then the day as it was) prices afresh.
     changed = book.copy()
     t, slot = asks[0]
     taken = (t % len(sizes) + 1,)
     changed.release(taken, 0, OPENS + 200)
     changed.add_holding(Holding(999, taken, OPENS + slot, OPENS + slot + 8, 2, True))
-    stands = [(h.table_ids, minute(h.g0), minute(h.g1)) for h in changed.holdings.values()]
-    for t, slot in asks:
-        tables = (t % len(sizes) + 1,)
-        g0, g1 = OPENS + slot, OPENS + slot + 8
-        direct = bids.programme(now, demand.requests, stands).displaced(
-            tables, minute(g0), minute(g1)
-        )
-        ours = policy.displaced(floor, changed, demand, tables, g0, g1, quick=True)
-        assert ours == pytest.approx(direct, abs=1e-6)
+    for day, now_demand in ((changed, ServiceDemand(history, now, received + 1)), (book, demand)):
+        stands = [(h.table_ids, minute(h.g0), minute(h.g1)) for h in day.holdings.values()]
+        for t, slot in asks:
+            tables = (t % len(sizes) + 1,)
+            g0, g1 = OPENS + slot, OPENS + slot + 8
+            direct = bids.programme(now, now_demand.requests, stands).displaced(
+                tables, minute(g0), minute(g1)
+            )
+            ours = policy.displaced(floor, day, now_demand, tables, g0, g1, quick=True)
+            assert ours == pytest.approx(direct, abs=1e-6)
 
 
 def test_a_booking_worth_less_than_it_displaces_is_refused() -> None:
@@ -136,3 +141,36 @@ def test_a_booking_worth_less_than_it_displaces_is_refused() -> None:
     assert policy.choose_pooled(floor, book, 2, g0, g0 + 6) is not None
     off = PooledAcceptance(bid_price_margin=None)
     assert off.choose_pooled(floor, book, 2, g0, g0 + 6, demand=demand) is not None
+
+
+def test_searches_in_two_threads_keep_programmes_of_their_own() -> None:
+    """Each thread brings its own programme up to date as the day book
+    changes under it (a programme is re-solved in place: shared, one thread
+    could read another's bounds)."""
+    floor = floor_of([2, 4, 4, 6])
+    history = history_of([(4, 120, 60), (2, 90, 300), (6, 150, 60)] * 10)
+    demand = ServiceDemand(history, -3 * 1440, received=6)
+    policy = PooledAcceptance()
+    books, book = [], DayBook(base=OPENS - 96)
+    for rid, (table, slot) in enumerate([(2, 8), (3, 4), (1, 0), (4, 10)]):
+        book = book.copy()
+        book.add_holding(Holding(rid, (table,), OPENS + slot, OPENS + slot + 8, 4, True))
+        books.append(book)
+    asked = (3,), OPENS + 8, OPENS + 16
+    # A booking's own programme, built afresh each time.
+    fresh = [policy.displaced(floor, b, demand, *asked) for b in books]
+    ready = threading.Barrier(2)
+
+    def search(order: list[int]) -> tuple[list[float], object]:
+        ready.wait()
+        got = [policy.displaced(floor, books[i], demand, *asked, quick=True) for i in order]
+        return got, policy._search.recent[history.key].programme
+
+    order = [0, 1, 2, 3, 2, 1, 0, 3] * 3
+    with ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(search, o) for o in (order, order[::-1])]
+        (a, mine), (b, theirs) = (run.result() for run in runs)
+    assert a == pytest.approx([fresh[i] for i in order], abs=1e-6)
+    assert b == pytest.approx([fresh[i] for i in order[::-1]], abs=1e-6)
+    assert mine is not theirs
+    assert any(f > 0 for f in fresh)  # the tables were worth something
