@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import strategies as st
 
 from booking_core.floor import Table
 from optimizer.service import FloorPlan
@@ -23,3 +24,16 @@ def small_floor() -> FloorPlan:
 @pytest.fixture
 def floor() -> FloorPlan:
     return small_floor()
+
+
+# A service's past requests for the bid-price tests: (party size, minute
+# after opening, minutes booked ahead).
+past_requests = st.lists(
+    st.tuples(
+        st.sampled_from((2, 2, 3, 4, 4, 6)),
+        st.integers(0, 18).map(lambda k: 15 * k),
+        st.integers(0, 3000),
+    ),
+    min_size=3,
+    max_size=40,
+)

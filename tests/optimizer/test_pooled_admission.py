@@ -20,6 +20,7 @@ from booking_core.past_demand import ServiceDemand, ServiceHistory
 from optimizer.bid_price import BidPrices, DemandHistory
 from optimizer.pooled_policy import PooledAcceptance
 from optimizer.service import FloorPlan
+from tests.optimizer.conftest import past_requests
 
 OPENS = 100_000  # the service's opening, as a ledger granule
 TURNS = ((2, 90), (4, 120), (6, 150))
@@ -45,15 +46,6 @@ def history_of(past: list[tuple[int, int, int]]) -> ServiceHistory:
     )
 
 
-past_requests = st.lists(
-    st.tuples(
-        st.sampled_from((2, 2, 2, 4, 4, 6)),
-        st.integers(0, 18).map(lambda k: 15 * k),
-        st.integers(0, 3000),
-    ),
-    min_size=5,
-    max_size=40,
-)
 holds = st.lists(st.tuples(st.integers(0, 7), st.integers(0, 18)), max_size=10)
 
 
@@ -90,17 +82,22 @@ def test_shortcuts_give_the_lps_own_answer(
         history.closes,
     )
     minute = history.minute_of
-    stands = [(h.table_ids, minute(h.g0), minute(h.g1)) for h in book.holdings.values()]
     policy = PooledAcceptance()
-    for quick in (True, False, True):  # a search, a booking, the search again
+
+    def agrees(day: DayBook, now_demand: ServiceDemand, *, quick: bool) -> None:
+        """The policy prices every ask as a programme built afresh does."""
+        stands = [(h.table_ids, minute(h.g0), minute(h.g1)) for h in day.holdings.values()]
         for t, slot in asks:
             tables = (t % len(sizes) + 1,)
             g0, g1 = OPENS + slot, OPENS + slot + 8
-            direct = bids.programme(now, demand.requests, stands).displaced(
+            direct = bids.programme(now, now_demand.requests, stands).displaced(
                 tables, minute(g0), minute(g1)
             )
-            ours = policy.displaced(floor, book, demand, tables, g0, g1, quick=quick)
+            ours = policy.displaced(floor, day, now_demand, tables, g0, g1, quick=quick)
             assert ours == pytest.approx(direct, abs=1e-6)
+
+    for quick in (True, False, True):  # a search, a booking, the search again
+        agrees(book, demand, quick=quick)
     # A search of a day book that has changed since (a party booked, one
     # more request received; then the day as it was) prices afresh.
     changed = book.copy()
@@ -109,15 +106,7 @@ def test_shortcuts_give_the_lps_own_answer(
     changed.release(taken, 0, OPENS + 200)
     changed.add_holding(Holding(999, taken, OPENS + slot, OPENS + slot + 8, 2, True))
     for day, now_demand in ((changed, ServiceDemand(history, now, received + 1)), (book, demand)):
-        stands = [(h.table_ids, minute(h.g0), minute(h.g1)) for h in day.holdings.values()]
-        for t, slot in asks:
-            tables = (t % len(sizes) + 1,)
-            g0, g1 = OPENS + slot, OPENS + slot + 8
-            direct = bids.programme(now, now_demand.requests, stands).displaced(
-                tables, minute(g0), minute(g1)
-            )
-            ours = policy.displaced(floor, day, now_demand, tables, g0, g1, quick=True)
-            assert ours == pytest.approx(direct, abs=1e-6)
+        agrees(day, now_demand, quick=True)
 
 
 def test_a_booking_worth_less_than_it_displaces_is_refused() -> None:

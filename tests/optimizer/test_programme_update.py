@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from booking_core.floor import Table
 from optimizer.bid_price import BidPrices, DemandHistory, Programme
 from optimizer.service import FloorPlan
-from tests.optimizer.conftest import small_floor
+from tests.optimizer.conftest import past_requests, small_floor
 
 Hold = tuple[tuple[int, ...], int, int]
 
@@ -45,15 +45,6 @@ def assert_same_answers(
     return most
 
 
-past_requests = st.lists(
-    st.tuples(
-        st.sampled_from((2, 2, 3, 4, 4, 6)),
-        st.integers(0, 16).map(lambda k: 15 * k),
-        st.integers(0, 3000),
-    ),
-    min_size=3,
-    max_size=40,
-)
 # (take: a new hold, or give back one held; tables; start granule; granules
 # held; minutes the clock moves, sometimes back; requests received since)
 steps = st.lists(
