@@ -125,7 +125,13 @@ async def change_settings(
     """Sets the whole setting (overbooking and admission control are off
     unless given, and turn times are booked unless predicted stays are).
     Applies to bookings and searches from now on; bookings already taken
-    keep their tables, and those taken overbooked wait for the host."""
+    keep their tables, and those taken overbooked wait for the host.
+
+    Recommended for a busy restaurant: ``lock_at_booking`` with
+    ``admission_control`` and ``predicted`` stays (in the seating
+    benchmark's replays of fresh nights, 6.5-8% more covers at high load
+    than locking alone, with fewer guests waiting over 15 minutes; pooled
+    seats a few more covers but keeps more guests waiting)."""
     require_staff_of(who, restaurant_id)
     require_role(who, Role.MANAGER)
     settings = await run_in_threadpool(
