@@ -22,6 +22,7 @@ result (that is benchmarks/seating.py's job).
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import random
@@ -208,6 +209,11 @@ def summary(run: Run) -> dict[str, Any]:
 
 
 def main() -> None:
+    # No options: the arguments are parsed so that --help explains the run
+    # instead of starting it (and overwriting its results).
+    argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args()
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "world.db"
