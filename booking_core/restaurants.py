@@ -485,22 +485,22 @@ def _write_seating_settings(
 
 
 def set_table_active(ledger: Ledger, restaurant_id: int, table_id: int, active: bool) -> None:
+    """Take a table out of service or put it back. The event says what it
+    was as well, so a report on a past night can count the tables it had."""
     with ledger.write() as conn:
         _bump_floor(conn, restaurant_id)
-        done = conn.execute(
-            dining_tables.update()
-            .where(dining_tables.c.id == table_id, dining_tables.c.restaurant_id == restaurant_id)
-            .values(active=active)
-        )
-        if done.rowcount != 1:
+        mine = (dining_tables.c.id == table_id, dining_tables.c.restaurant_id == restaurant_id)
+        was = conn.execute(sa.select(dining_tables.c.active).where(*mine)).scalar_one_or_none()
+        if was is None:
             raise InvalidRequest(f"Restaurant {restaurant_id} has no table with id {table_id}.")
+        conn.execute(dining_tables.update().where(*mine).values(active=active))
         outbox.append(
             conn,
             "restaurant.table_changed",
             "table",
             table_id,
             restaurant_id,
-            {"active": active},
+            {"active": active, "was_active": bool(was)},
             ledger.clock(),
         )
 

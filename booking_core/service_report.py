@@ -35,10 +35,11 @@ Columns of a row (``ServiceFigures``):
   minutes from ``seated_at`` to ``completed_at`` (a party still seated:
   its planned ``end_at``, and no later than now), clipped to the service's
   opening and closing.
-- ``seat_minutes_available``: the seats of the active tables (each table's
-  ``max_covers``; combinations add none) times the service's minutes from
-  opening to closing (elapsed time: a DST night is an hour shorter or
-  longer).
+- ``seat_minutes_available``: the seats of the tables in service at the
+  service's opening (each table's ``max_covers``; combinations add none; a
+  table taken out of service or put back counts from that change on, as
+  the ledger's events date it) times the service's minutes from opening to
+  closing (elapsed time: a DST night is an hour shorter or longer).
 - ``utilisation``: used / available, None when nothing was available.
 - ``completed_stays`` / ``stay_minutes``: completed parties and the sum of
   their whole stays, seated to completed, unclipped;
@@ -49,7 +50,7 @@ far (bookings taken, requests turned away)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -60,7 +61,7 @@ from booking_core.domain import LATE_CANCEL_WINDOW, Channel, ReservationState
 from booking_core.errors import InvalidRequest
 from booking_core.floor import Floor, ServicePeriod
 from booking_core.ledger import Ledger
-from booking_core.schema import reservations, turnaways
+from booking_core.schema import dining_tables, outbox, reservations, turnaways
 from booking_core.slots import local_to_utc
 from booking_core.turnaways import NO_TABLE, PACING, PRICE, WALK_IN_NO_TABLE
 
@@ -206,6 +207,55 @@ _SEATED = sa.select(
     _r.service_date.between(sa.bindparam("first"), sa.bindparam("last")),
     _r.seated_at.is_not(None),
 )
+# Every table the restaurant has, in service or not, and when one was taken
+# out of service or put back (``restaurants.set_table_active``'s events).
+_TABLES = sa.select(dining_tables.c.id, dining_tables.c.max_covers, dining_tables.c.active).where(
+    dining_tables.c.restaurant_id == sa.bindparam("restaurant_id")
+)
+_TABLE_CHANGES = (
+    sa.select(outbox.c.entity_id, outbox.c.occurred_at, outbox.c.payload)
+    .where(
+        outbox.c.restaurant_id == sa.bindparam("restaurant_id"),
+        outbox.c.event_type == "restaurant.table_changed",
+    )
+    .order_by(outbox.c.event_offset)
+)
+
+
+def seats_in_service(
+    tables: Iterable[sa.Row], changes: Iterable[sa.Row]
+) -> Callable[[datetime], int]:
+    """Seats of the tables in service at an instant: a table taken out of
+    service (or put back) counts from its change on, so a past night is
+    measured against the tables it had, not today's. Before a table's first
+    change it was as that change says it was (events without that say the
+    opposite of what they set)."""
+    history: dict[int, list[tuple[datetime, bool]]] = {}
+    before: dict[int, bool] = {}
+    for table_id, at, payload in changes:
+        active = bool(payload["active"])
+        before.setdefault(table_id, bool(payload.get("was_active", not active)))
+        history.setdefault(table_id, []).append((at, active))
+    floor = [(tid, seats, bool(active)) for tid, seats, active in tables]
+
+    def seats_at(instant: datetime) -> int:
+        total = 0
+        for table_id, seats, active_now in floor:
+            changed = history.get(table_id)
+            if changed is None:
+                total += seats if active_now else 0
+                continue
+            active = before[table_id]
+            for at, state in changed:
+                if at > instant:
+                    break
+                active = state
+            total += seats if active else 0
+        return total
+
+    return seats_at
+
+
 _t = turnaways.c
 _TURNED_AWAY = (
     sa.select(
@@ -278,12 +328,13 @@ class _Services:
                 found = service
         return found
 
-    def rows(self) -> tuple[ServiceRow, ...]:
-        seats = sum(t.max_covers for t in self.floor.tables.values())
+    def rows(self, seats_at: Callable[[datetime], int]) -> tuple[ServiceRow, ...]:
         rows = []
         for day in sorted(self.by_day):
             for s in self.by_day[day]:
+                seats = 0
                 if s.opens_at is not None and s.closes_at is not None:
+                    seats = seats_at(s.opens_at)
                     minutes = (s.closes_at - s.opens_at).total_seconds() / 60
                     s.counts["seat_minutes_available"] = seats * minutes
                 rows.append(
@@ -373,11 +424,14 @@ def service_report(
         counted = conn.execute(_COUNTED, params).all()
         seated = conn.execute(_SEATED, params).all()
         away = conn.execute(_TURNED_AWAY, params).all()
+        seats_at = seats_in_service(
+            conn.execute(_TABLES, params).all(), conn.execute(_TABLE_CHANGES, params).all()
+        )
     services = _Services(floor, date_from, date_to)
     _count(services, counted)
     _seat_minutes(services, seated, now)
     _turnaways(services, away)
-    rows = services.rows()
+    rows = services.rows(seats_at)
     return ServiceReport(restaurant_id, date_from, date_to, rows, total(rows))
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from booking_core.errors import InvalidRequest, NoTableFree, UnknownRestaurant
 from booking_core.ledger import Ledger
 from booking_core.reservations import BookingRequest, advance, book, cancel, seat_walk_in
-from booking_core.restaurants import PeriodSpec
+from booking_core.restaurants import PeriodSpec, set_table_active
 from booking_core.schema import turnaways
 from booking_core.service_report import ServiceFigures, TurnedAway, service_report
 from booking_core.turnaways import NO_TABLE, PACING, PRICE, WALK_IN_NO_TABLE
@@ -145,6 +145,28 @@ def test_a_party_still_seated_counts_only_until_now(ledger: Ledger) -> None:
     # At 22:30 the walk-in has sat 30 minutes; the overstaying two is done.
     night = service_report(ledger, rid, DAY, DAY, now=_at("22:30")).rows[0]
     assert night.seat_minutes_used == 180 + 520 + 180 + 2 * 30
+
+
+def test_a_table_out_of_service_counts_until_it_is_taken_out(ledger: Ledger) -> None:
+    """A past night is measured against the tables it had: B (four seats)
+    goes out of service the morning after DAY and comes back during the
+    dinner after that, counted from the next opening."""
+    rid, ids = add_three_tables(ledger, name="Reported")
+    other, other_ids = add_three_tables(ledger, name="Someone Else")
+    later = NEXT + timedelta(days=1)
+    ledger.clock = lambda: _at("10:00", NEXT)
+    set_table_active(ledger, rid, ids["B"], False)
+    set_table_active(ledger, other, other_ids["A"], False)  # another restaurant's
+    ledger.clock = lambda: _at("19:00", later)
+    set_table_active(ledger, rid, ids["B"], True)
+    last = later + timedelta(days=1)
+    report = service_report(ledger, rid, DAY, last, now=_at("12:00", last))
+    assert [r.seats for r in report.rows] == [8, 4, 4, 8]
+    assert [r.seat_minutes_available for r in report.rows] == [8 * 360, 4 * 360, 4 * 360, 8 * 360]
+    # Putting back a table already in service changes nothing before or after.
+    set_table_active(ledger, rid, ids["A"], True)
+    again = service_report(ledger, rid, DAY, last, now=_at("12:00", last))
+    assert [r.seats for r in again.rows] == [8, 4, 4, 8]
 
 
 def test_bad_spans_and_unknown_restaurants_are_refused(ledger: Ledger) -> None:
