@@ -35,6 +35,10 @@ class UnknownDiner(NotFound):
     code = "unknown_diner"
 
 
+class UnknownTable(NotFound):
+    code = "unknown_table"
+
+
 class Unavailable(BookingError):
     """The request is well formed, but the restaurant cannot take it."""
 

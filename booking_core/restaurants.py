@@ -14,12 +14,14 @@ import sqlalchemy as sa
 
 from booking_core import outbox
 from booking_core.daybook import TablePolicy
-from booking_core.domain import GRANULE_MINUTES
-from booking_core.errors import InvalidRequest, UnknownRestaurant
+from booking_core.domain import GRANULE_MINUTES, ReservationState
+from booking_core.errors import InvalidRequest, UnknownRestaurant, UnknownTable
 from booking_core.ledger import Ledger
 from booking_core.schema import (
     dining_areas,
     dining_tables,
+    reservation_tables,
+    reservations,
     restaurants,
     service_periods,
     special_dates,
@@ -492,7 +494,7 @@ def set_table_active(ledger: Ledger, restaurant_id: int, table_id: int, active: 
         mine = (dining_tables.c.id == table_id, dining_tables.c.restaurant_id == restaurant_id)
         was = conn.execute(sa.select(dining_tables.c.active).where(*mine)).scalar_one_or_none()
         if was is None:
-            raise InvalidRequest(f"Restaurant {restaurant_id} has no table with id {table_id}.")
+            raise UnknownTable(f"Restaurant {restaurant_id} has no table with id {table_id}.")
         conn.execute(dining_tables.update().where(*mine).values(active=active))
         outbox.append(
             conn,
@@ -503,6 +505,34 @@ def set_table_active(ledger: Ledger, restaurant_id: int, table_id: int, active: 
             {"active": active, "was_active": bool(was)},
             ledger.clock(),
         )
+
+
+# Bookings a host still has to seat: they hold their tables until then.
+_NOT_YET_SEATED = (ReservationState.BOOKED, ReservationState.CONFIRMED, ReservationState.ARRIVED)
+
+
+def bookings_holding_table(
+    ledger: Ledger, restaurant_id: int, table_id: int, after: datetime
+) -> list[tuple[int, datetime]]:
+    """The reservations not yet seated that hold ``table_id`` at some time
+    after ``after``, soonest first, as (reservation id, start): the ones a
+    host moves when the table goes out of service (taking it out moves
+    nobody)."""
+    rt, r = reservation_tables.c, reservations.c
+    query = (
+        sa.select(r.id, r.start_at)
+        .join(reservation_tables, rt.reservation_id == r.id)
+        .where(
+            r.restaurant_id == restaurant_id,
+            rt.table_id == table_id,
+            rt.released_at.is_(None),
+            rt.end_at > after,
+            r.state.in_([s.value for s in _NOT_YET_SEATED]),
+        )
+        .order_by(r.start_at, r.id)
+    )
+    with ledger.read() as conn:
+        return [(int(rid), start) for rid, start in conn.execute(query)]
 
 
 def _bump_floor(conn: sa.Connection, restaurant_id: int) -> None:
@@ -533,6 +563,7 @@ __all__: Sequence[str] = [
     "SeatingSettings",
     "TableSpec",
     "add_restaurant",
+    "bookings_holding_table",
     "check_overbooking",
     "check_table_policy",
     "create_restaurant",

@@ -37,6 +37,7 @@ from serving.routes import (
     restaurants,
     seating,
     seating_settings,
+    tables,
     waitlist,
 )
 from serving.show_probabilities import attendance_show_probabilities
@@ -142,6 +143,7 @@ def create_app(
         waitlist,
         seating,
         seating_settings,
+        tables,
         predictions,
         reports,
         recommendations,
