@@ -15,6 +15,10 @@ from serving.deps import CurrentPrincipal, LedgerDep, PathId, require_role, requ
 
 router = APIRouter(prefix="/restaurants/{restaurant_id}/tables", tags=["restaurants"])
 
+# The soonest reservations listed; a table booked months ahead would
+# otherwise answer with all of them (``held_by_count`` says how many).
+HELD_BY_LISTED = 50
+
 
 class TableServiceChange(BaseModel):
     in_service: StrictBool = Field(
@@ -33,9 +37,11 @@ class TableService(BaseModel):
     table_id: int
     in_service: bool
     held_by: list[HeldBy] = Field(
-        description="Reservations not yet seated that still hold the table, soonest first: "
-        "nobody is moved when a table goes out of service, so the host moves these"
+        description="Reservations not yet seated that still hold the table, soonest first "
+        f"(at most {HELD_BY_LISTED}): nobody is moved when a table goes out of service, so "
+        "the host moves these"
     )
+    held_by_count: int = Field(description="How many reservations still hold the table in all")
 
 
 @router.put("/{table_id}/service", response_model=TableService)
@@ -61,5 +67,8 @@ async def change_service(
         restaurant_id=restaurant_id,
         table_id=table_id,
         in_service=body.in_service,
-        held_by=[HeldBy(reservation_id=rid, start_at=start) for rid, start in held],
+        held_by=[
+            HeldBy(reservation_id=rid, start_at=start) for rid, start in held[:HELD_BY_LISTED]
+        ],
+        held_by_count=len(held),
     )

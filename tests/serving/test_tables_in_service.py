@@ -5,9 +5,11 @@ are refused."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from booking_core.reservations import BookingRequest, book
+from serving.routes.tables import HELD_BY_LISTED
+from tests.conftest import add_three_tables
 from tests.serving.conftest import World, fresh_date
 
 API = "/api/v1"
@@ -27,6 +29,7 @@ def test_a_table_out_of_service_is_left_out_and_its_bookings_listed(world: World
         assert out.status_code == 200, out.text
         assert out.json()["in_service"] is False
         assert [h["reservation_id"] for h in out.json()["held_by"]] == [held.id]
+        assert out.json()["held_by_count"] == 1
         # Later that night the table is free again, but out of service.
         other = book(world.ledger, BookingRequest(world.bistro, day, "21:00", 2, guest_name="New"))
         assert table not in other.table_ids
@@ -60,3 +63,22 @@ def test_strangers_diners_and_unknown_tables_are_refused(world: World) -> None:
         _url(world.bistro, table), json={"in_service": "no"}, headers=world.headers["host"]
     )
     assert not_a_flag.status_code == 422
+
+
+def test_a_table_booked_far_ahead_lists_the_soonest_and_counts_them_all(world: World) -> None:
+    # A restaurant of its own, so the other tests' bistro keeps its history.
+    rid, _ = add_three_tables(world.ledger, name="Booked Far Ahead")
+    # Its own dates too: the shared fresh_date counter stays where it was.
+    first = date.fromisoformat(fresh_date()) + timedelta(days=365)
+    days = [first + timedelta(days=i) for i in range(HELD_BY_LISTED + 1)]
+    taken = [
+        book(world.ledger, BookingRequest(rid, day, "19:00", 2, guest_name="Regular"))
+        for day in days
+    ]
+    table = taken[0].table_ids[0]
+    mine = [r for r in taken if r.table_ids == (table,)]
+    url, admin = _url(rid, table), world.headers["admin"]
+    out = world.client.put(url, json={"in_service": False}, headers=admin).json()
+    assert out["held_by_count"] == len(mine) > HELD_BY_LISTED
+    listed = [h["start_at"] for h in out["held_by"]]
+    assert len(listed) == HELD_BY_LISTED and listed == sorted(listed)
