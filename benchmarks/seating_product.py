@@ -93,9 +93,14 @@ from rich.progress import (  # noqa: E402
 )
 from rich.table import Table  # noqa: E402
 
-from booking_core.availability import TIE_COVERS, find_times, get_floor  # noqa: E402
+from booking_core.availability import find_times, get_floor  # noqa: E402
 from booking_core.daybook import table_policy  # noqa: E402
-from booking_core.domain import GRANULE_MINUTES, Channel, ReservationState  # noqa: E402
+from booking_core.domain import (  # noqa: E402
+    GRANULE_MINUTES,
+    TIE_COVERS,
+    Channel,
+    ReservationState,
+)
 from booking_core.errors import (  # noqa: E402
     BookingError,
     NoTableFree,

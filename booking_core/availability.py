@@ -21,7 +21,7 @@ from booking_core.daybook import (
     load_day_book,
     table_policy,
 )
-from booking_core.domain import Channel
+from booking_core.domain import TIE_COVERS, Channel
 from booking_core.errors import InvalidRequest, NoTableFree
 from booking_core.floor import Floor, floor_version, load_floor
 from booking_core.ledger import Ledger
@@ -85,10 +85,6 @@ class DisplacementPricing(Protocol):
     ) -> None:
         """Raise ``TablesKeptForLaterParties`` when the party holding
         ``tables`` displaces more covers than it brings."""
-
-
-# Displacements this close are a tie (the LP's answers are floats).
-TIE_COVERS = 1e-6
 
 
 def get_floor(ledger: Ledger, conn: sa.Connection, restaurant_id: int) -> Floor:

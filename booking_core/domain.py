@@ -30,6 +30,8 @@ TERMINAL_STATES = frozenset(
 )
 # Completed parties did take their cover: they still count against pacing.
 PACING_STATES = HOLDING_STATES | {ReservationState.COMPLETED}
+# Booked parties a host has still to seat: they hold tables not yet sat at.
+NOT_YET_SEATED = HOLDING_STATES - {ReservationState.SEATED}
 
 TRANSITIONS: dict[ReservationState, frozenset[ReservationState]] = {
     ReservationState.BOOKED: frozenset(
@@ -116,3 +118,6 @@ MAX_STAY_OVER_TURN_MINUTES = 60
 # one, the usual cancellation window: the service report counts them, and
 # the attendance model's ``late_cancel`` outcome is defined by it.
 LATE_CANCEL_WINDOW = timedelta(hours=24)
+# Displaced covers (the bid-price LP's floats) this close are a tie: the
+# booking core's time steering and the seating simulator's share it.
+TIE_COVERS = 1e-6

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from booking_core.availability import get_floor
 from booking_core.daybook import BestFitAtBooking, DayBook, load_day_book
-from booking_core.domain import ReservationState
+from booking_core.domain import NOT_YET_SEATED, ReservationState
 from booking_core.floor import Floor, SeatingOption
 from booking_core.ledger import Ledger
 from booking_core.schema import reservation_tables, reservations
@@ -26,7 +26,6 @@ from booking_core.slots import granule_span
 
 # Parties the seat call may seat now: arrived ones a little early too
 # (``reservations.EARLIEST_ARRIVAL`` is checked when they are seated).
-_WAITING = (ReservationState.BOOKED, ReservationState.CONFIRMED, ReservationState.ARRIVED)
 
 
 @dataclass(frozen=True)
@@ -91,7 +90,7 @@ def _waiting(
             r.restaurant_id == restaurant_id,
             r.service_date == service_date,
             r.overbooked.is_(True),
-            r.state.in_([s.value for s in _WAITING]),
+            r.state.in_([s.value for s in NOT_YET_SEATED]),
             sa.or_(r.start_at <= now, r.state == ReservationState.ARRIVED.value),
             r.end_at > now,  # after its booked stay the party is seated as a walk-in
             ~holds_a_table,

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from booking_core import outbox
 from booking_core.daybook import TablePolicy
-from booking_core.domain import GRANULE_MINUTES, ReservationState
+from booking_core.domain import GRANULE_MINUTES, NOT_YET_SEATED
 from booking_core.errors import InvalidRequest, UnknownRestaurant, UnknownTable
 from booking_core.ledger import Ledger
 from booking_core.schema import (
@@ -507,10 +507,6 @@ def set_table_active(ledger: Ledger, restaurant_id: int, table_id: int, active: 
         )
 
 
-# Bookings a host still has to seat: they hold their tables until then.
-_NOT_YET_SEATED = (ReservationState.BOOKED, ReservationState.CONFIRMED, ReservationState.ARRIVED)
-
-
 def bookings_holding_table(
     ledger: Ledger, restaurant_id: int, table_id: int, after: datetime
 ) -> list[tuple[int, datetime]]:
@@ -527,7 +523,7 @@ def bookings_holding_table(
             rt.table_id == table_id,
             rt.released_at.is_(None),
             rt.end_at > after,
-            r.state.in_([s.value for s in _NOT_YET_SEATED]),
+            r.state.in_([s.value for s in NOT_YET_SEATED]),
         )
         .order_by(r.start_at, r.id)
     )

@@ -41,7 +41,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from booking_core.availability import TIE_COVERS
+from booking_core.domain import TIE_COVERS
 from booking_core.floor import SeatingOption
 from optimizer.acceptance import ACCEPT_SETTINGS, chained, check_acceptance
 from optimizer.bid_price import BidPrices, DemandHistory, Programme
