@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -90,6 +91,14 @@ def ledger_url(backend: str, tmp_path: Path) -> Iterator[str]:
 
 # A fixed "now" before every date the tests book, so nothing is in the past.
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+# Every test restaurant is in London, on UTC until 29 March 2026 and an hour
+# ahead after: a wall-clock time there is not the same time in UTC.
+LONDON = ZoneInfo("Europe/London")
+
+
+def local_time(day: date, hhmm: str) -> datetime:
+    """``hhmm`` on ``day`` at the test restaurants (London), as an aware datetime."""
+    return datetime.combine(day, time.fromisoformat(hhmm), tzinfo=LONDON)
 
 
 @pytest.fixture
@@ -104,7 +113,7 @@ def bistro_spec(**overrides: object) -> RestaurantSpec:
     """A small London bistro: six tables, one combination, dinner every day."""
     base: dict[str, object] = {
         "name": "Bistro Test",
-        "timezone": "Europe/London",
+        "timezone": LONDON.key,
         "currency": "GBP",
         "country": "GB",
         "locale": "en-GB",

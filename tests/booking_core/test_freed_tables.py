@@ -8,7 +8,7 @@ or who already hold a table, are not suggested."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -18,7 +18,7 @@ from booking_core.ledger import Ledger
 from booking_core.reservations import BookingRequest, Reservation, advance, book, get_reservation
 from booking_core.restaurants import PeriodSpec, TableSpec, add_restaurant, table_ids_by_name
 from optimizer.pooled_policy import PooledAcceptance
-from tests.conftest import NOW, bistro_spec
+from tests.conftest import bistro_spec, local_time
 
 DAY = date(2026, 3, 10)  # London is on UTC then
 
@@ -68,7 +68,7 @@ def overbooked(ledger: Ledger, rid: int, at: str, size: int, name: str) -> Reser
 
 
 def _at(hhmm: str) -> datetime:
-    return datetime.combine(DAY, time.fromisoformat(hhmm), tzinfo=NOW.tzinfo)
+    return local_time(DAY, hhmm)
 
 
 def test_the_freed_four_top_goes_to_the_party_it_fits_best(ledger: Ledger) -> None:

@@ -42,9 +42,9 @@ from booking_core.restaurants import (
 from booking_core.schema import outbox, table_claims
 from booking_core.slots import granule_of
 from optimizer.pooled_policy import PooledAcceptance
-from tests.conftest import NOW, bistro_spec, outbox_payloads
+from tests.conftest import bistro_spec, local_time, outbox_payloads
 
-DAY = date(2026, 3, 10)  # London is on UTC then: local times are UTC times
+DAY = date(2026, 3, 10)
 
 
 class Shows:
@@ -102,8 +102,7 @@ def _full_at_six(ledger: Ledger, rid: int) -> list[Reservation]:
 
 
 def _at(hhmm: str) -> datetime:
-    hour, minute = map(int, hhmm.split(":"))
-    return datetime(DAY.year, DAY.month, DAY.day, hour, minute, tzinfo=NOW.tzinfo)
+    return local_time(DAY, hhmm)
 
 
 def test_overbooking_is_off_by_default(ledger: Ledger, shows: Shows) -> None:

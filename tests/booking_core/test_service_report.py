@@ -4,7 +4,7 @@ included (clipped at the close), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +17,7 @@ from booking_core.restaurants import PeriodSpec, set_table_active
 from booking_core.schema import turnaways
 from booking_core.service_report import ServiceFigures, TurnedAway, service_report
 from booking_core.turnaways import NO_TABLE, PACING, PRICE, WALK_IN_NO_TABLE
-from tests.conftest import NOW, add_three_tables
+from tests.conftest import NOW, add_three_tables, local_time
 
 DAY = date(2026, 3, 10)  # London is on UTC: local times are UTC times
 NEXT = DAY + timedelta(days=1)
@@ -26,7 +26,7 @@ AVAILABLE = 8 * 360
 
 
 def _at(hhmm: str, day: date = DAY) -> datetime:
-    return datetime.combine(day, time.fromisoformat(hhmm), tzinfo=NOW.tzinfo)
+    return local_time(day, hhmm)
 
 
 def _book(ledger: Ledger, rid: int, at: str, size: int, day: date = DAY) -> int:

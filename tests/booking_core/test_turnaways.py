@@ -7,7 +7,7 @@ history reads them as demand."""
 from __future__ import annotations
 
 import itertools
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -50,7 +50,7 @@ from tests.booking_core.test_table_policy import (
     request_at,
     three_tables,
 )
-from tests.conftest import NOW, bistro_spec
+from tests.conftest import NOW, bistro_spec, local_time
 
 pytestmark = pytest.mark.usefixtures("policies_plugged_in")
 
@@ -73,7 +73,7 @@ def rows(ledger: Ledger) -> list[sa.Row]:
 
 
 def _at(day: date, hhmm: str) -> datetime:
-    return datetime.combine(day, time.fromisoformat(hhmm), tzinfo=NOW.tzinfo)
+    return local_time(day, hhmm)
 
 
 def test_a_refusal_is_recorded_once_per_diner_and_retry_window(ledger: Ledger) -> None:

@@ -18,13 +18,13 @@ from booking_core.reservations import book, seat_walk_in
 from booking_core.waitlist import join, seat
 from tests.booking_core.test_table_policy import DAY, PAST_NIGHTS, request_at, three_tables
 from tests.booking_core.test_turnaways import rows
-from tests.conftest import NOW
+from tests.conftest import NOW, local_time
 
 pytestmark = pytest.mark.usefixtures("policies_plugged_in")
 
 
 def _at(hhmm: str) -> datetime:
-    return datetime.combine(DAY, time.fromisoformat(hhmm), tzinfo=NOW.tzinfo)
+    return local_time(DAY, hhmm)
 
 
 def tonight(ledger: Ledger, setting: str, *, admission_control: bool) -> tuple[int, dict[str, int]]:

@@ -30,7 +30,7 @@ from serving.app import create_app
 from serving.champions import DURATION, Champions, Loaded
 from serving.seating_source import OPTIMIZER
 from serving.security import hash_password
-from tests.conftest import NOW, bistro_spec
+from tests.conftest import NOW, bistro_spec, local_time
 from tests.serving.conftest import PASSWORD, Clock, api_settings, sign_in
 
 API = "/api/v1"
@@ -66,8 +66,7 @@ def stand(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stand]:
 
 
 def _at(day: date, hhmm: str) -> datetime:
-    """London in March is on UTC."""
-    return datetime.combine(day, time.fromisoformat(hhmm), tzinfo=UTC)
+    return local_time(day, hhmm)
 
 
 def _book(s: Stand, day: date, hhmm: str, size: int) -> int:

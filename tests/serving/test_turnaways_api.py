@@ -8,7 +8,7 @@ host names the tables, and seated at one without."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -18,7 +18,7 @@ from booking_core.ledger import Ledger
 from booking_core.reservations import BookingRequest, book
 from booking_core.schema import turnaways
 from optimizer.pooled_policy import PooledAcceptance
-from tests.conftest import add_three_tables
+from tests.conftest import add_three_tables, local_time
 from tests.serving.conftest import World, fresh_date
 
 API = "/api/v1"
@@ -53,9 +53,7 @@ def _turned_away(ledger: Ledger, rid: int) -> list[sa.Row]:
 
 
 def _at(day: str | date, hhmm: str, world: World) -> datetime:
-    return datetime.combine(
-        date.fromisoformat(str(day)), time.fromisoformat(hhmm), tzinfo=world.clock.now.tzinfo
-    )
+    return local_time(date.fromisoformat(str(day)), hhmm)
 
 
 def test_refused_bookings_and_changes_are_recorded_once(world: World) -> None:
