@@ -111,6 +111,7 @@ _day = iter(range(1, 10_000))
 
 
 def fresh_date() -> str:
-    """A date nobody else in the session books (a Wednesday onwards, weekly? no:
-    any day works, the bistro opens every day)."""
+    """A date nobody else in the session books (the bistro opens every day).
+    The dates run on past 29 March, when London's clocks go forward: build
+    times on them with ``tests.conftest.local_time``."""
     return (NOW + timedelta(days=2 + next(_day))).date().isoformat()
