@@ -509,14 +509,13 @@ def set_table_active(ledger: Ledger, restaurant_id: int, table_id: int, active: 
 
 def bookings_holding_table(
     ledger: Ledger, restaurant_id: int, table_id: int, after: datetime
-) -> list[tuple[int, datetime]]:
+) -> list[tuple[int, date, datetime]]:
     """The reservations not yet seated that hold ``table_id`` at some time
-    after ``after``, soonest first, as (reservation id, start): the ones a
-    host moves when the table goes out of service (taking it out moves
-    nobody)."""
+    after ``after``, soonest first, as (reservation id, service date,
+    start): the ones to move when the table goes out of service."""
     rt, r = reservation_tables.c, reservations.c
     query = (
-        sa.select(r.id, r.start_at)
+        sa.select(r.id, r.service_date, r.start_at)
         .join(reservation_tables, rt.reservation_id == r.id)
         .where(
             r.restaurant_id == restaurant_id,
@@ -525,10 +524,10 @@ def bookings_holding_table(
             rt.end_at > after,
             r.state.in_([s.value for s in NOT_YET_SEATED]),
         )
-        .order_by(r.start_at, r.id)
+        .order_by(r.service_date, r.start_at, r.id)
     )
     with ledger.read() as conn:
-        return [(int(rid), start) for rid, start in conn.execute(query)]
+        return [(int(rid), day, start) for rid, day, start in conn.execute(query)]
 
 
 def _bump_floor(conn: sa.Connection, restaurant_id: int) -> None:

@@ -1,13 +1,13 @@
 """Tables in and out of service through the API: the restaurant's host or
-manager takes a table out, bookings stop getting it, nobody is moved (the
-answer lists who still holds it), and strangers, diners and unknown tables
-are refused."""
+manager takes a table out, bookings stop getting it, the parties booked on
+it move to other free tables (or, asked not to, stay and are listed), and
+strangers, diners and unknown tables are refused."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-from booking_core.reservations import BookingRequest, book
+from booking_core.reservations import BookingRequest, book, get_reservation
 from serving.routes.tables import HELD_BY_LISTED
 from tests.conftest import add_three_tables
 from tests.serving.conftest import World, fresh_date
@@ -19,17 +19,25 @@ def _url(restaurant_id: int, table_id: int) -> str:
     return f"{API}/restaurants/{restaurant_id}/tables/{table_id}/service"
 
 
-def test_a_table_out_of_service_is_left_out_and_its_bookings_listed(world: World) -> None:
+def test_a_table_out_of_service_is_left_out_and_its_party_moved(world: World) -> None:
     c, host = world.client, world.headers["host"]
     day = date.fromisoformat(fresh_date())
-    held = book(world.ledger, BookingRequest(world.bistro, day, "19:00", 2, guest_name="Kept"))
+    held = book(world.ledger, BookingRequest(world.bistro, day, "19:00", 2, guest_name="Moved"))
     table = held.table_ids[0]
     try:
         out = c.put(_url(world.bistro, table), json={"in_service": False}, headers=host)
         assert out.status_code == 200, out.text
-        assert out.json()["in_service"] is False
-        assert [h["reservation_id"] for h in out.json()["held_by"]] == [held.id]
-        assert out.json()["held_by_count"] == 1
+        body = out.json()
+        assert body["in_service"] is False
+        assert (body["held_by"], body["held_by_count"], body["moved_count"]) == ([], 0, 1)
+        [moved] = body["moved"]
+        now_on = get_reservation(world.ledger, held.id).table_ids
+        assert (moved["reservation_id"], moved["from_table_ids"], moved["table_ids"]) == (
+            held.id,
+            [table],
+            list(now_on),
+        )
+        assert table not in now_on
         # Later that night the table is free again, but out of service.
         other = book(world.ledger, BookingRequest(world.bistro, day, "21:00", 2, guest_name="New"))
         assert table not in other.table_ids
@@ -37,9 +45,23 @@ def test_a_table_out_of_service_is_left_out_and_its_bookings_listed(world: World
         back = c.put(_url(world.bistro, table), json={"in_service": True}, headers=host)
     assert back.status_code == 200, back.text
     assert back.json()["in_service"] is True
+    assert back.json()["moved_count"] == 0
     # Back in service, the best fit at 21:00 is that table again.
     again = book(world.ledger, BookingRequest(world.bistro, day, "21:00", 2, guest_name="Back"))
     assert again.table_ids == (table,)
+
+
+def test_asked_not_to_move_anyone_it_lists_who_holds_the_table(world: World) -> None:
+    c, admin = world.client, world.headers["admin"]
+    rid, _ = add_three_tables(world.ledger, name="Host Moves Them")
+    day = date.fromisoformat(fresh_date())
+    held = book(world.ledger, BookingRequest(rid, day, "19:00", 2, guest_name="Kept"))
+    table = held.table_ids[0]
+    body = {"in_service": False, "move_holders": False}
+    out = c.put(_url(rid, table), json=body, headers=admin).json()
+    assert [h["reservation_id"] for h in out["held_by"]] == [held.id]
+    assert (out["held_by_count"], out["moved"]) == (1, [])
+    assert get_reservation(world.ledger, held.id).table_ids == (table,)
 
 
 def test_strangers_diners_and_unknown_tables_are_refused(world: World) -> None:
@@ -78,7 +100,15 @@ def test_a_table_booked_far_ahead_lists_the_soonest_and_counts_them_all(world: W
     table = taken[0].table_ids[0]
     mine = [r for r in taken if r.table_ids == (table,)]
     url, admin = _url(rid, table), world.headers["admin"]
-    out = world.client.put(url, json={"in_service": False}, headers=admin).json()
-    assert out["held_by_count"] == len(mine) > HELD_BY_LISTED
-    listed = [h["start_at"] for h in out["held_by"]]
+    kept = world.client.put(
+        url, json={"in_service": False, "move_holders": False}, headers=admin
+    ).json()
+    assert kept["held_by_count"] == len(mine) > HELD_BY_LISTED
+    listed = [h["start_at"] for h in kept["held_by"]]
     assert len(listed) == HELD_BY_LISTED and listed == sorted(listed)
+    # Taken out again with moving on, every one of them moves (the other
+    # two-top is free those nights), and the answer is capped the same way.
+    moved = world.client.put(url, json={"in_service": False}, headers=admin).json()
+    assert (moved["moved_count"], moved["held_by_count"]) == (len(mine), 0)
+    starts = [m["start_at"] for m in moved["moved"]]
+    assert len(starts) == HELD_BY_LISTED and starts == sorted(starts)
