@@ -2,7 +2,7 @@
 latency, and a 60-table, 400-reservation re-plan.
 
     python benchmarks/seating.py [--nights 8] [--restaurants 3] [--workers 2] [--seed 37]
-    python benchmarks/seating.py --calibrate --calibration-nights 6 --seed 11   # stay margins
+    python benchmarks/seating.py --calibrate --calibration-nights 12 --seed 11 --output sixth_rule
 
 Nights come from a freshly generated synthetic world (its floors, bookings
 and the generator's truths) and from request streams shaped from the
@@ -13,8 +13,9 @@ replacement, each night's policies kept together). ``--calibrate`` replays
 other nights (another seed) to choose the predictive policy's stay margins
 (one for learned predictions, one for the per-size baseline; the rule is in
 ``calibrate``); the benchmark nights are never used for that. The benchmark
-nights are seed 71 (a synthetic world, Recruit floors and nights all drawn
-with it) since the seventh run; the sixth replayed seed 59
+nights are seed 131 (a synthetic world, Recruit floors and nights all drawn
+with it) since the eighth run; the seventh replayed seed 71
+(``results/seating_seed71.json``), the sixth seed 59
 (``results/seating_seed59.json``), the fifth run seed 37
 (``results/seating_seed37.json``), which followed a change of the calibration
 rule (see ``calibrate``); the fourth run replayed seed 23, the first three
@@ -44,7 +45,20 @@ sixth run's nights afterwards, they gave pooled-predictive +7.6% with 7
 fewer long waits (``results/seating_seed59_after.json``; the sixth run's
 own figures are ``results/seating_seed59.json``): nights already looked
 at, so the fresh seventh run is the one the issue is judged on, with
-every policy and margin unchanged and the sixth run's product rule.
+every policy and margin unchanged and the sixth run's product rule. It
+met the covers target (+11.3%) and missed the long-wait one by a guest
+(79 against 78; ``results/seating_seed71.json``).
+The eighth run, fixed before it runs (this text is committed first): seed
+131, never used (its nights' seeds, 131-154 for each restaurant, touch
+neither the calibration nights' 101-112 nor any earlier run's); 24 nights
+per restaurant and load; the stay margins the sixth calibration rule chose
+on the calibration nights (learned k = 0.2, baseline k = 0.7, both scaled
+by scarcity; see ``calibrate`` and ``results/seating_calibration_sixth_rule.json``),
+everything else unchanged; the fifth rule's margins (the seventh run's:
+learned k = 0, baseline k = 0.1, one k for every size) replayed beside on
+the same nights; judged on the targets' point figures, with the sixth
+run's product rule above. Locking with the predictive policy's stays takes
+the new margins too.
 Targets (issue 4): high load covers +7% or more with no more guests waiting
 over 15 minutes, low load never worse, acceptance p99 <= 50 ms, the re-plan
 optimal or within a 1% gap in 2 s. Timings are wall-clock on a shared 2-core
@@ -122,13 +136,15 @@ LIVE = dataclasses.replace(
 # pooled-predictive differ only in when tables are decided. LOCK_ADMISSION
 # books the turn times, which on Recruit-shaped nights are shorter than the
 # predictive stays for the commonest sizes: those two differ in stays too.
-# The margins the fourth run's rule chose (an 80% bound on the long-wait
-# change), replayed next to the fifth rule's pair on the same fresh nights.
-FOURTH_RULE = dataclasses.replace(
+# The margins the fifth rule chose (fifth to seventh runs: the point change
+# in long waits <= 0 on calibration nights), replayed next to the sixth
+# rule's on the same fresh nights.
+FIFTH_RULE = dataclasses.replace(
     POOLED_PREDICTIVE,
-    name="pooled-predictive, fourth run's margins (0.2 / 0.3)",
-    spread_margin=0.2,
-    baseline_spread_margin=0.3,
+    name="pooled-predictive, fifth rule's margins (0 / 0.1)",
+    spread_margin=0.0,
+    baseline_spread_margin=0.1,
+    margin_by_scarcity=False,
 )
 # The predictive policy as it was before bid prices (a margin on predicted
 # stays, overbooking; no admission control).
@@ -618,10 +634,11 @@ def main() -> None:
     parser.add_argument("--nights", type=int, default=24, help="nights per restaurant and load")
     parser.add_argument("--restaurants", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
-    # 71 since the seventh run: fresh nights (world, Recruit-shaped floors
-    # and nights); 59 for the sixth, 37 for the fifth, 23 for the fourth, 11
-    # for the first three and for the restaurants calibrated on.
-    parser.add_argument("--seed", type=int, default=71)
+    # 131 since the eighth run: fresh nights (world, Recruit-shaped floors
+    # and nights); 71 for the seventh, 59 for the sixth, 37 for the fifth,
+    # 23 for the fourth, 11 for the first three and for the restaurants
+    # calibrated on.
+    parser.add_argument("--seed", type=int, default=131)
     parser.add_argument(
         "--calibrate",
         action="store_true",
@@ -643,8 +660,8 @@ def main() -> None:
         seed=args.seed,
         workers=args.workers,
         policies={
-            HIGH_LOAD: (*POLICIES, LOCK_ADMISSION, LOCK_PREDICTIVE, FOURTH_RULE, MARGIN_ONLY, LIVE),
-            LOW_LOAD: (*POLICIES, LOCK_ADMISSION, LOCK_PREDICTIVE, FOURTH_RULE, MARGIN_ONLY),
+            HIGH_LOAD: (*POLICIES, LOCK_ADMISSION, LOCK_PREDICTIVE, FIFTH_RULE, MARGIN_ONLY, LIVE),
+            LOW_LOAD: (*POLICIES, LOCK_ADMISSION, LOCK_PREDICTIVE, FIFTH_RULE, MARGIN_ONLY),
         },
     )
     summaries: dict[str, list[PolicySummary]] = {}
@@ -753,7 +770,7 @@ def main() -> None:
         "loads": {"high": HIGH_LOAD, "low": LOW_LOAD},
         "policies": [
             p.name
-            for p in (*POLICIES, LOCK_ADMISSION, LOCK_PREDICTIVE, FOURTH_RULE, MARGIN_ONLY, LIVE)
+            for p in (*POLICIES, LOCK_ADMISSION, LOCK_PREDICTIVE, FIFTH_RULE, MARGIN_ONLY, LIVE)
         ],
         "comparisons": comparisons,
         "summaries": {k: [vars(r) for r in v] for k, v in summaries.items()},

@@ -7,8 +7,11 @@ simulator found to seat more covers without more long waits:
 ``optimizer.simulation.SeatingPolicy.stay_minutes``). P50 and P90 come from
 the ``dining_duration`` champion (k = ``SPREAD_MARGIN``), or, without one,
 from the restaurant's own past stays of that party size (the per-size
-baseline, k = ``BASELINE_SPREAD_MARGIN``); a size with too few past stays
-gets no answer, and the booking core then books its turn time.
+baseline, k = ``BASELINE_SPREAD_MARGIN``); with ``MARGIN_BY_SCARCITY`` k
+shrinks with the share of the floor's tables that seat the party (a party
+many tables can seat rarely waits when the one before overstays). A size
+with too few past stays gets no answer, and the booking core then books its
+turn time.
 
 Booking and search are the hot path: answers are kept (in the ledger's
 caches) per restaurant, floor version, model version, party size, channel
@@ -31,7 +34,13 @@ from booking_core.ledger import Ledger
 from booking_core.past_demand import LOOKBACK_DAYS
 from booking_core.schema import reservations
 from optimizer.plan import PlanSettings
-from optimizer.simulation import BASELINE_SPREAD_MARGIN, SPREAD_MARGIN, stay_with_margin
+from optimizer.simulation import (
+    BASELINE_SPREAD_MARGIN,
+    MARGIN_BY_SCARCITY,
+    SPREAD_MARGIN,
+    scarcity_margin,
+    stay_with_margin,
+)
 from serving.champions import DURATION, Champions
 from serving.turn_times import TurnQuery, TurnTimes
 
@@ -48,6 +57,12 @@ Quantiles = tuple[float, float]
 def booked_stay(p50: float, p90: float, k: float) -> int:
     """Minutes booked for a stay predicted at ``p50`` / ``p90``, reset included."""
     return stay_with_margin(p50, p90, k) + RESET_MINUTES
+
+
+def margin(k: float, floor: Floor, party_size: int) -> float:
+    """The margin k for a party of ``party_size`` on the floor as it is
+    (tables out of service left out), as the simulator replays it."""
+    return scarcity_margin(k, floor.tables.values(), party_size) if MARGIN_BY_SCARCITY else k
 
 
 class PredictedStays:
@@ -97,11 +112,13 @@ class PredictedStays:
             self.model_calls += 1
             pairs = turn_times.quantiles(floor, floor.price_tier, queries)
             if pairs is not None:
-                return [None if q is None else booked_stay(*q, SPREAD_MARGIN) for q in pairs]
+                k = margin(SPREAD_MARGIN, floor, party_size)
+                return [None if q is None else booked_stay(*q, k) for q in pairs]
         past = self._past_stays(ledger, floor).get(party_size)
         if past is None:
             return [None] * len(starts)
-        return [booked_stay(past[0], past[1], BASELINE_SPREAD_MARGIN)] * len(starts)
+        k = margin(BASELINE_SPREAD_MARGIN, floor, party_size)
+        return [booked_stay(past[0], past[1], k)] * len(starts)
 
     def _past_stays(self, ledger: Ledger, floor: Floor) -> dict[int, Quantiles]:
         """P50 and P90 of the restaurant's past stays (seated to completed) per

@@ -83,7 +83,7 @@ def test_baseline_nights_use_their_own_stay_margin() -> None:
     baseline = make_night("baseline", floor, history, load=0.9, seed=5, predictions="baseline")
     assert learned.learned_predictions and not baseline.learned_predictions
     policy = replace(POOLED_PREDICTIVE, spread_margin=0.0, baseline_spread_margin=0.5)
-    median = replace(POOLED_PREDICTIVE, spread_margin=0.0)
+    median = replace(POOLED_PREDICTIVE, spread_margin=0.0, baseline_spread_margin=0.0)
     for r in learned.requests:  # learned predictions: the margin k = 0
         assert policy.planned_minutes(learned, r) == median.planned_minutes(learned, r)
     longer = [

@@ -1,6 +1,7 @@
 """Predicted booked stays in the application: the stay rule (the seating
-simulator's P50 + k (P90 - P50), k = 0 for the duration champion and 0.1
-for the per-size baseline, plus the table's reset), the champion asked once
+simulator's P50 + k (P90 - P50), k = 0.2 for the duration champion and
+0.7 for the per-size baseline, each scaled by how few tables seat the
+party, plus the table's reset), the champion asked once
 per slot, the restaurant's past stays without one, the setting through the
 API, bookings through the API held for the predicted stay, and time
 steering in the availability API."""
@@ -20,9 +21,15 @@ from booking_core.ledger import Ledger
 from booking_core.reservations import BookingRequest, advance, book
 from booking_core.restaurants import PeriodSpec, TableSpec, add_restaurant
 from optimizer.plan import PlanSettings
-from optimizer.simulation import BASELINE_SPREAD_MARGIN, SPREAD_MARGIN
+from optimizer.service import FloorPlan
+from optimizer.simulation import (
+    BASELINE_SPREAD_MARGIN,
+    MARGIN_BY_SCARCITY,
+    SPREAD_MARGIN,
+    scarcity_margin,
+)
 from serving.champions import DURATION, Champions
-from serving.stays import MIN_PAST_STAYS, PredictedStays, booked_stay
+from serving.stays import MIN_PAST_STAYS, PredictedStays, booked_stay, margin
 from serving.turn_times import TurnQuery, TurnTimes
 from tests.booking_core.test_table_policy import book_past_nights
 from tests.conftest import NOW, bistro_spec, three_tables_spec
@@ -34,12 +41,22 @@ PROBLEM = "application/problem+json"
 RESET = PlanSettings().reset_minutes
 
 
-def test_the_stay_rule_is_the_simulators() -> None:
-    assert (SPREAD_MARGIN, BASELINE_SPREAD_MARGIN) == (0.0, 0.1)
-    assert booked_stay(60, 100, SPREAD_MARGIN) == 60 + RESET  # the median
-    assert booked_stay(60, 100, BASELINE_SPREAD_MARGIN) == 65 + RESET  # 64 up to 5 minutes
+def test_the_stay_rule_is_the_simulators(ledger: Ledger) -> None:
+    assert (SPREAD_MARGIN, BASELINE_SPREAD_MARGIN, MARGIN_BY_SCARCITY) == (0.2, 0.7, True)
+    assert booked_stay(60, 100, 0.0) == 60 + RESET  # the median
+    assert booked_stay(60, 100, 0.1) == 65 + RESET  # 64 up to 5 minutes
     assert booked_stay(61, 61, 0.0) == 65 + RESET
     assert booked_stay(1, 1, 0.1) == 5 + RESET
+    # k shrinks with the share of the tables that seat the party alone: on
+    # a two-top (1-2) and a four-top (2-4), none for a two, half for a four,
+    # all of it for a six (no table seats six alone).
+    with ledger.read() as conn:
+        floor = load_floor(conn, one_table(ledger, "Scarce Fours"))
+    assert [margin(SPREAD_MARGIN, floor, n) for n in (2, 4, 6)] == [0.0, 0.1, 0.2]
+    assert margin(BASELINE_SPREAD_MARGIN, floor, 4) == 0.35
+    # The simulator's floor plan gives the same shares.
+    plan = FloorPlan.from_floor(floor)
+    assert [scarcity_margin(0.2, plan.tables.values(), n) for n in (2, 4, 6)] == [0.0, 0.1, 0.2]
 
 
 def one_table(ledger: Ledger, name: str) -> int:
@@ -69,7 +86,8 @@ def test_the_champion_is_asked_once_per_slot(ledger: Ledger) -> None:
         floor, floor.price_tier, [TurnQuery(0, 2, "web", s) for s in starts]
     )
     assert pairs is not None
-    assert got == [booked_stay(p50, p90, SPREAD_MARGIN) for p50, p90 in pairs]  # type: ignore[misc]
+    k = margin(SPREAD_MARGIN, floor, 2)
+    assert got == [booked_stay(p50, p90, k) for p50, p90 in pairs]  # type: ignore[misc]
     assert all(abs(m - (50 + RESET)) <= 5 for m in got if m is not None)  # meals of 40 + 5 x 2
     assert stays.model_calls == 1
     assert stays.minutes(ledger, floor, 2, starts, channel="web") == got
@@ -94,8 +112,10 @@ PAST_TWOS = [40 + (7 * i) % 19 for i in range(MIN_PAST_STAYS + 4)]  # 40 to 58 m
 
 
 def baseline_minutes(stays: list[int]) -> int:
+    """A two's baseline stay on ``one_table``'s floor, where both tables seat
+    a two: the margin, scaled by scarcity, is 0 (the median)."""
     p50, p90 = float(np.quantile(stays, 0.5)), float(np.quantile(stays, 0.9))
-    return booked_stay(p50, p90, BASELINE_SPREAD_MARGIN)
+    return booked_stay(p50, p90, 0.0)
 
 
 def test_without_a_champion_the_restaurants_past_stays_of_the_size(ledger: Ledger) -> None:
