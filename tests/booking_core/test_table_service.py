@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from booking_core.audit import audit_ledger
 from booking_core.availability import find_times
 from booking_core.domain import ReservationState
-from booking_core.errors import UnknownTable
+from booking_core.errors import NoTableFree, UnknownTable
 from booking_core.ledger import Ledger
 from booking_core.reservations import BookingRequest, advance, book, get_reservation
 from booking_core.schema import outbox
@@ -143,3 +143,23 @@ def test_a_pooled_restaurant_moves_another_party_to_make_room(ledger: Ledger) ->
     book(ledger, BookingRequest(lock, DAY, "20:00", 4))
     [kept] = set_in_service(ledger, lock, t["A"], False, now=local_time(DAY, "09:00"))
     assert (kept.reservation_id, kept.moved) == (first.id, False)
+
+
+def test_a_pooled_night_still_books_around_a_party_left_on_the_table(ledger: Ledger) -> None:
+    """Nobody moved (the host's choice): the party keeps the table out of
+    service, and the pooled re-plan of a later booking leaves it there
+    rather than failing on a table the floor no longer has."""
+    rid, _ = add_three_tables(ledger, name="Left In Place", table_policy="pooled")
+    pooled = PooledAcceptance(time_limit_s=5.0)
+    kept = book(ledger, BookingRequest(rid, DAY, "19:00", 2, guest_name="Kept"))
+    out = kept.table_ids[0]
+    set_in_service(ledger, rid, out, False, move_holders=False, now=local_time(DAY, "09:00"))
+    later = [
+        book(ledger, BookingRequest(rid, DAY, "19:00", n, guest_name=f"{n}"), policy=pooled)
+        for n in (2, 4)
+    ]
+    assert all(out not in r.table_ids for r in later)
+    assert get_reservation(ledger, kept.id).table_ids == (out,)
+    with pytest.raises(NoTableFree):  # A is out, C and B are taken
+        book(ledger, BookingRequest(rid, DAY, "19:00", 2, guest_name="One more"), policy=pooled)
+    _clean(ledger)
