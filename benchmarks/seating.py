@@ -1,7 +1,7 @@
 """Seating policies replayed on the same nights, the acceptance check's
 latency, and a 60-table, 400-reservation re-plan.
 
-    python benchmarks/seating.py [--nights 8] [--restaurants 3] [--workers 2] [--seed 37]
+    python benchmarks/seating.py [--nights 24] [--restaurants 3] [--workers 2] [--seed 131]
     python benchmarks/seating.py --calibrate --calibration-nights 12 --seed 11 --output sixth_rule
 
 Nights come from a freshly generated synthetic world (its floors, bookings
