@@ -25,7 +25,10 @@ recency-weighted mean), ``long`` (2000 trees, read at 700, 1500 and 2000),
 ``huber_sK`` (the point model on bagging seed K), ``hp:name=value`` (one
 LightGBM setting changed, e.g. ``hp:max_bin=255``), ``ridge``, ``mlp`` and
 ``mlp2`` (scikit-learn models on standardized features, fitted on the
-residual from the sells-like weekday's recency-weighted mean).
+residual from the sells-like weekday's recency-weighted mean), ``storecat``
+(the store as a categorical feature), ``nnemb`` / ``nnemb:DIM`` (a torch MLP
+on the same residual with a learned store embedding of width DIM, 8 by
+default; ``nnemb:0`` is the same net without it).
 What they showed, and what was chosen (``DemandForecaster``'s default
 ``blend_weight=0.1`` with the sells-like weekday median), is in the docstring
 of ``recruit_demand.py``. A dump takes 2-4 minutes per variant and origin on
@@ -185,6 +188,21 @@ def dump(origin: date, out: Path, variants: list[str], threads: int | None) -> N
             setattr(model, setting, default)
         elif variant in ("ridge", "mlp", "mlp2"):
             pred = _other_family(variant, X, y, Xt, names, categorical, threads)
+        elif variant == "storecat":
+            # The store itself as a categorical feature (a learned store effect).
+            codes, codes_t = _store_codes(train, test)
+            dataset = lgb.Dataset(
+                np.hstack([X, codes[:, None]]),
+                label=y,
+                feature_name=[*names, "store_code"],
+                categorical_feature=[*categorical, "store_code"],
+            )
+            params = {**model._params(0.5, model.learning_rate), "cat_smooth": 50.0}
+            booster = lgb.train(params, dataset, model.n_estimators)
+            pred = booster.predict(np.hstack([Xt, codes_t[:, None]]))
+        elif variant.startswith("nnemb"):
+            codes, codes_t = _store_codes(train, test)
+            pred = _embedding_net(variant, X, y, Xt, codes, codes_t, names, categorical, threads)
         elif variant == "bucket":
             for lo, hi in BUCKETS:
                 rows = (horizon >= lo) & (horizon <= hi)
@@ -355,6 +373,87 @@ def _other_family(
         )
         net.fit(A, target.astype(np.float32))
         return base_t + net.predict(At).astype(np.float64)
+
+
+def _store_codes(train: pl.DataFrame, test: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each store as an integer code (stores only in the forecast frame get their own)."""
+    stores = pl.concat([train["restaurant_id"], test["restaurant_id"]]).unique().sort()
+    lookup = dict(zip(stores.to_list(), range(len(stores)), strict=True))
+    return (
+        np.array([lookup[s] for s in train["restaurant_id"].to_list()], dtype=np.float32),
+        np.array([lookup[s] for s in test["restaurant_id"].to_list()], dtype=np.float32),
+    )
+
+
+def _embedding_net(
+    variant: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    Xt: np.ndarray,
+    codes: np.ndarray,
+    codes_t: np.ndarray,
+    names: list[str],
+    categorical: list[str],
+    threads: int | None,
+) -> np.ndarray:
+    """A torch MLP with a learned embedding per store, fitted on the residual
+    from the statistical anchor: the one kind of information the trees do not
+    get (which store it is). ``nnemb`` or ``nnemb:DIM`` (embedding width; 0: none)."""
+    import torch
+
+    torch.manual_seed(0)
+    if threads:
+        torch.set_num_threads(threads)
+    dim = int(variant.split(":")[1]) if ":" in variant else 8
+    A, At = _design(X, Xt, names, categorical)
+    A, At = np.clip(A, -5, 5), np.clip(At, -5, 5)
+    base, base_t = _anchor_of(X, names), _anchor_of(Xt, names)
+    target = np.clip(y - base, -2.0, 2.0).astype(np.float32)
+    n_stores = int(max(codes.max(), codes_t.max())) + 1
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.store = torch.nn.Embedding(n_stores, max(dim, 1))
+            torch.nn.init.normal_(self.store.weight, std=0.01)
+            self.body = torch.nn.Sequential(
+                torch.nn.Linear(A.shape[1] + dim, 256),
+                torch.nn.ReLU(),
+                torch.nn.Dropout(0.1),
+                torch.nn.Linear(256, 128),
+                torch.nn.ReLU(),
+                torch.nn.Linear(128, 1),
+            )
+
+        def forward(self, a: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+            parts = [a, self.store(c)[:, :dim]] if dim else [a]
+            return self.body(torch.cat(parts, dim=1)).squeeze(1)
+
+    net = Net()
+    tensors = (
+        torch.from_numpy(A),
+        torch.from_numpy(codes.astype(np.int64)),
+        torch.from_numpy(target),
+    )
+    epochs, batch = 8, 4096
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
+    steps = epochs * (len(A) + batch - 1) // batch
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=2e-3, total_steps=steps)
+    loss_fn = torch.nn.HuberLoss(delta=1.0)
+    for _ in range(epochs):
+        net.train()
+        order = torch.randperm(len(A))
+        for lo in range(0, len(A), batch):
+            idx = order[lo : lo + batch]
+            optimizer.zero_grad()
+            loss = loss_fn(net(tensors[0][idx], tensors[1][idx]), tensors[2][idx])
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+    net.eval()
+    with torch.no_grad():
+        out = net(torch.from_numpy(At), torch.from_numpy(codes_t.astype(np.int64))).numpy()
+    return base_t + out.astype(np.float64)
 
 
 def _rmsle_log(y: np.ndarray, pred_log: np.ndarray) -> float:
