@@ -504,7 +504,7 @@ def _check_pacing(conn: sa.Connection, scope: _Scope, report: AuditReport) -> No
 
 
 def _period_of(floor: Floor, day: date, minute: int) -> ServicePeriod | None:
-    weekday = [p for p in floor.periods if p.weekday == day.weekday()]
+    weekday = [p for p in floor.timetable_on(day) if p.weekday == day.weekday()]
     # A special date's own hours come second: they carry the weekday's limits.
     for period in (*weekday, *floor.periods_on(day)):
         if period.opens_min <= minute <= period.last_seating_min:

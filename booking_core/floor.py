@@ -64,6 +64,9 @@ class ServicePeriod:
     turn_times: tuple[tuple[int, int], ...]  # (party size, minutes), ascending sizes
     max_covers_per_slot: int | None = None
     max_parties_per_slot: int | None = None
+    # First local date of the timetable this period belongs to (None: since
+    # the restaurant opened); see ``Floor.timetable_on``.
+    effective_from: date | None = None
 
     def turn_time(self, party_size: int) -> int:
         sizes = [size for size, _ in self.turn_times]
@@ -140,12 +143,27 @@ class Floor:
         earliest_open = min(p.opens_min for p in self.periods)
         return latest_end > 1440 + earliest_open
 
+    def timetable_on(self, local_date: date) -> tuple[ServicePeriod, ...]:
+        """The weekly timetable in force on a local date: the periods of the
+        latest timetable that started on or before it (hours changed from a
+        date leave earlier dates with the hours they had)."""
+        starts = {p.effective_from for p in self.periods}
+        if starts == {None}:  # hours never changed: the common case
+            return self.periods
+        started = [s for s in starts if s is None or s <= local_date]
+        if not started:
+            return ()
+        current = max(started, key=lambda s: s or date.min)
+        return tuple(p for p in self.periods if p.effective_from == current)
+
     def periods_on(self, local_date: date) -> tuple[ServicePeriod, ...]:
         """The service periods of a local date, after closures and special hours."""
         special = self.special_dates.get(local_date)
         if special is not None and special.closed:
             return ()
-        periods = tuple(p for p in self.periods if p.weekday == local_date.weekday())
+        periods = tuple(
+            p for p in self.timetable_on(local_date) if p.weekday == local_date.weekday()
+        )
         if special is not None and special.opens_min is not None and periods:
             base = periods[0]
             return (
@@ -237,6 +255,7 @@ def load_floor(conn: sa.Connection, restaurant_id: int) -> Floor:
             turn_times=tuple(sorted((int(k), int(v)) for k, v in p.turn_times.items())),
             max_covers_per_slot=p.max_covers_per_slot,
             max_parties_per_slot=p.max_parties_per_slot,
+            effective_from=p.effective_from,
         )
         for p in conn.execute(
             sa.select(service_periods)

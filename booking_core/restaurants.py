@@ -4,6 +4,7 @@ generator and the importers alike."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -16,6 +17,7 @@ from booking_core import outbox
 from booking_core.daybook import TablePolicy
 from booking_core.domain import GRANULE_MINUTES, NOT_YET_SEATED
 from booking_core.errors import InvalidRequest, UnknownRestaurant, UnknownTable
+from booking_core.floor import load_floor
 from booking_core.ledger import Ledger
 from booking_core.schema import (
     dining_areas,
@@ -358,6 +360,103 @@ def set_special_date(
 
 
 @dataclass(frozen=True)
+class OutsideHours:
+    """A booking, not yet seated, whose time a new timetable no longer
+    serves: it stays booked (the restaurant honours it or calls the guest)."""
+
+    reservation_id: int
+    service_date: date
+    start_at: datetime
+
+
+def _check_timetable(rows: Sequence[Mapping[str, Any]]) -> None:
+    """No two periods of one weekday may overlap: a slot would belong to both."""
+    by_day: dict[int, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        by_day.setdefault(int(row["weekday"]), []).append(row)
+    for weekday, periods in by_day.items():
+        periods.sort(key=lambda r: r["opens_min"])
+        for before, after in itertools.pairwise(periods):
+            if after["opens_min"] < before["closes_min"]:
+                raise InvalidRequest(
+                    f"{before['name']} and {after['name']} overlap on weekday {weekday} "
+                    "(0 is Monday): a period must close before the next one opens."
+                )
+
+
+def set_hours(
+    ledger: Ledger,
+    restaurant_id: int,
+    periods: Sequence[PeriodSpec],
+    effective_from: date,
+) -> list[OutsideHours]:
+    """Replace the restaurant's weekly hours from the local date
+    ``effective_from`` onwards (today or later: past nights keep the hours
+    they had, and so do the service report and the audit). A timetable
+    scheduled to start on or after that date is replaced too. Special dates
+    still override the week. Bookings already made are honoured, not
+    cancelled: the ones the new hours no longer serve are returned, soonest
+    first, for the manager to call. Bumps the floor version."""
+    if not periods:
+        raise InvalidRequest(
+            "New hours need at least one service period (close single dates as special dates)."
+        )
+    rows = [row for p in periods for row in period_rows(restaurant_id, p)]
+    _check_timetable(rows)
+    with ledger.write() as conn:
+        zone = conn.execute(
+            sa.select(restaurants.c.timezone).where(restaurants.c.id == restaurant_id)
+        ).scalar()
+        if zone is None:
+            raise UnknownRestaurant(f"There is no restaurant with id {restaurant_id}.")
+        today = ledger.clock().astimezone(ZoneInfo(zone)).date()
+        if effective_from < today:
+            raise InvalidRequest(
+                f"Hours can change from today ({today}) onwards, not from {effective_from}: "
+                "past nights keep the hours they had."
+            )
+        _bump_floor(conn, restaurant_id)
+        sp = service_periods.c
+        conn.execute(
+            service_periods.delete().where(
+                sp.restaurant_id == restaurant_id, sp.effective_from >= effective_from
+            )
+        )
+        conn.execute(
+            service_periods.insert(), [{**row, "effective_from": effective_from} for row in rows]
+        )
+        outbox.append(
+            conn,
+            "restaurant.hours_set",
+            "restaurant",
+            restaurant_id,
+            restaurant_id,
+            {
+                "effective_from": effective_from.isoformat(),
+                "periods": [{k: v for k, v in row.items() if k != "restaurant_id"} for row in rows],
+            },
+            ledger.clock(),
+        )
+        floor = load_floor(conn, restaurant_id)
+        r = reservations.c
+        outside = []
+        for rid, day, start in conn.execute(
+            sa.select(r.id, r.service_date, r.start_at)
+            .where(
+                r.restaurant_id == restaurant_id,
+                r.service_date >= effective_from,
+                r.state.in_([s.value for s in NOT_YET_SEATED]),
+            )
+            .order_by(r.service_date, r.start_at, r.id)
+        ):
+            local = start.astimezone(floor.zone)
+            minute = (local.date() - day).days * 1440 + local.hour * 60 + local.minute
+            if not any(p.opens_min <= minute <= p.last_seating_min for p in floor.periods_on(day)):
+                outside.append(OutsideHours(int(rid), day, start))
+    return outside
+
+
+@dataclass(frozen=True)
 class SeatingSettings:
     """How a restaurant seats its bookings: the table policy, the
     overbooking bound (None: no overbooking) and whether a lock-at-booking
@@ -553,6 +652,7 @@ def table_ids_by_name(conn: sa.Connection, restaurant_id: int) -> dict[str, int]
 __all__: Sequence[str] = [
     "MAX_WAIT_RISK_BOUND",
     "CombinationSpec",
+    "OutsideHours",
     "PeriodSpec",
     "RestaurantSpec",
     "SeatingSettings",
@@ -564,6 +664,7 @@ __all__: Sequence[str] = [
     "create_restaurant",
     "get_seating_settings",
     "get_table_policy",
+    "set_hours",
     "set_seating_settings",
     "set_special_date",
     "set_table_active",

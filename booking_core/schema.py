@@ -184,6 +184,10 @@ service_periods = sa.Table(
     sa.Column("turn_times", sa.JSON, nullable=False),
     sa.Column("max_covers_per_slot", sa.SmallInteger, nullable=True),
     sa.Column("max_parties_per_slot", sa.SmallInteger, nullable=True),
+    # The local date this timetable starts (NULL: since the restaurant
+    # opened). A new timetable adds rows; the old ones stay, so a past date
+    # keeps the hours it had (``Floor.timetable_on``).
+    sa.Column("effective_from", sa.Date, nullable=True),
     sa.CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
     sa.CheckConstraint(
         "opens_min >= 0 AND opens_min <= last_seating_min AND last_seating_min < closes_min "

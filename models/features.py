@@ -572,17 +572,40 @@ def _calendar(frame: pl.DataFrame, frames: Mapping[str, pl.DataFrame]) -> pl.Dat
 
     open_by_week: pl.Expr = pl.lit(None, pl.Boolean)
     if "service_periods" in frames:
-        periods = frames["service_periods"]
+        # Each date reads the timetable in force then (hours change from a
+        # date; ``Floor.timetable_on``): NULL starts are the first timetable.
+        first = pl.lit(date(1, 1, 1), pl.Date)
+        periods = frames["service_periods"].with_columns(
+            (
+                pl.col("effective_from").cast(pl.Date).fill_null(first)
+                if "effective_from" in frames["service_periods"].columns
+                else first
+            ).alias("_from")
+        )
         with_floor = (
             periods.select("restaurant_id").unique().with_columns(pl.lit(True).alias("_floor"))
         )
+        starts = periods.select("restaurant_id", "_from").unique().sort("_from")
         weekdays = (
-            periods.select("restaurant_id", pl.col("weekday").cast(pl.Int8))
+            periods.select("restaurant_id", "_from", pl.col("weekday").cast(pl.Int8))
             .unique()
             .with_columns(pl.lit(True).alias("_serves"))
         )
+        out = (
+            out.with_row_index("_row")
+            .sort("service_date")
+            .join_asof(
+                starts,
+                left_on="service_date",
+                right_on="_from",
+                by="restaurant_id",
+                strategy="backward",
+            )
+            .sort("_row")
+            .drop("_row")
+        )
         out = out.join(with_floor, on="restaurant_id", how="left").join(
-            weekdays, on=["restaurant_id", "weekday"], how="left"
+            weekdays, on=["restaurant_id", "_from", "weekday"], how="left"
         )
         open_by_week = pl.when(pl.col("_floor")).then(pl.col("_serves").fill_null(False))
     special: pl.Expr = pl.lit(None, pl.Boolean)
@@ -595,7 +618,9 @@ def _calendar(frame: pl.DataFrame, frames: Mapping[str, pl.DataFrame]) -> pl.Dat
         out = out.join(closures, on=["restaurant_id", "service_date"], how="left")
         special = ~pl.col("_closed")
     out = out.with_columns(pl.coalesce(special, open_by_week).alias("open"))
-    return out.drop(c for c in ("_country", "_floor", "_serves", "_closed") if c in out.columns)
+    return out.drop(
+        c for c in ("_country", "_floor", "_from", "_serves", "_closed") if c in out.columns
+    )
 
 
 def demand_frames(
