@@ -27,7 +27,9 @@ TIME = r"^([01]\d|2[0-3]):[0-5]\d$"
 
 
 class PeriodIn(BaseModel):
-    name: str = Field(min_length=1, max_length=40, examples=["dinner"])
+    name: str = Field(
+        min_length=1, max_length=40, pattern=r"^[^\x00-\x1f]*\S[^\x00-\x1f]*$", examples=["dinner"]
+    )
     weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(
         min_length=1, description="0 is Monday, 6 Sunday"
     )
@@ -45,8 +47,8 @@ class PeriodIn(BaseModel):
             examples=[{"2": 90, "4": 120, "8": 150}],
         )
     )
-    max_covers_per_slot: int | None = Field(default=None, ge=1)
-    max_parties_per_slot: int | None = Field(default=None, ge=1)
+    max_covers_per_slot: int | None = Field(default=None, ge=1, le=10_000)
+    max_parties_per_slot: int | None = Field(default=None, ge=1, le=10_000)
 
     def spec(self) -> PeriodSpec:
         return PeriodSpec(
