@@ -43,7 +43,7 @@ from booking_core.schema import (
     service_periods,
     table_claims,
 )
-from booking_core.slots import GRANULE_SECONDS, granule_span, granule_start
+from booking_core.slots import GRANULE_SECONDS, granule_span, granule_start, minute_of_service
 
 DOUBLE_BOOKING = "double_booking"
 CLAIMS_MISMATCH = "claims_mismatch"
@@ -478,7 +478,7 @@ def _check_pacing(conn: sa.Connection, scope: _Scope, report: AuditReport) -> No
             floors[rest_id] = load_floor(conn, rest_id)
         floor = floors[rest_id]
         local = start.astimezone(floor.zone)
-        minute = (local.date() - day).days * 1440 + local.hour * 60 + local.minute
+        minute = minute_of_service(floor, day, start)
         period = _period_of(floor, day, minute)
         if period is None:
             outside += 1

@@ -76,7 +76,7 @@ from booking_core.floor import Floor, SeatingOption, ServicePeriod, load_floor
 from booking_core.ledger import Ledger, lock_service_days
 from booking_core.past_demand import ServiceDemand, service_demand
 from booking_core.schema import diners, reservation_tables, reservations, table_claims
-from booking_core.slots import Slot, current_service, granule_span, local_to_utc, make_slot
+from booking_core.slots import Slot, current_service, granule_span, hhmm, local_to_utc, make_slot
 from booking_core.stays import booked_slot, stay_minutes
 from booking_core.validation import (
     check_aware,
@@ -218,7 +218,7 @@ def _slot_for_request(floor: Floor, day: date, at: time, party_size: int) -> Slo
             if (m - period.opens_min) % period.slot_interval_min:
                 raise OutsideServiceHours(
                     f"{floor.name} seats {period.name} every {period.slot_interval_min} "
-                    f"minutes from {_hhmm(period.opens_min)}; {at:%H:%M} is not one of them."
+                    f"minutes from {hhmm(period.opens_min)}; {at:%H:%M} is not one of them."
                 )
             slot = make_slot(floor, period, service_date, m, party_size)
             if slot is None:
@@ -232,15 +232,11 @@ def _slot_for_request(floor: Floor, day: date, at: time, party_size: int) -> Slo
         special = floor.special_dates.get(day)
         why = f" ({special.note})" if special is not None and special.note else ""
         raise RestaurantClosed(f"{floor.name} is closed on {day:%A %d %B %Y}{why}.")
-    hours = ", ".join(f"{p.name} {_hhmm(p.opens_min)}-{_hhmm(p.last_seating_min)}" for p in periods)
+    hours = ", ".join(f"{p.name} {hhmm(p.opens_min)}-{hhmm(p.last_seating_min)}" for p in periods)
     raise OutsideServiceHours(
         f"{floor.name} takes bookings on {day:%A} at {hours} (last seatings); "
         f"{at:%H:%M} is outside those hours."
     )
-
-
-def _hhmm(minute: int) -> str:
-    return f"{minute // 60 % 24:02d}:{minute % 60:02d}"
 
 
 def _check_diner(

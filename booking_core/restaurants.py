@@ -30,6 +30,7 @@ from booking_core.schema import (
     table_combination_members,
     table_combinations,
 )
+from booking_core.slots import minute_of_service
 from booking_core.stays import BookedStays, check_booked_stays
 from booking_core.validation import parse_time
 
@@ -449,8 +450,7 @@ def set_hours(
             )
             .order_by(r.service_date, r.start_at, r.id)
         ):
-            local = start.astimezone(floor.zone)
-            minute = (local.date() - day).days * 1440 + local.hour * 60 + local.minute
+            minute = minute_of_service(floor, day, start)
             if not any(p.opens_min <= minute <= p.last_seating_min for p in floor.periods_on(day)):
                 outside.append(OutsideHours(int(rid), day, start))
     return outside

@@ -89,6 +89,18 @@ def service_slots(floor: Floor, service_date: date, party_size: int) -> list[Slo
     return slots
 
 
+def hhmm(minute: int) -> str:
+    """A minute of the service day (past 1440 after midnight) as HH:MM."""
+    return f"{minute // 60 % 24:02d}:{minute % 60:02d}"
+
+
+def minute_of_service(floor: Floor, service_date: date, moment: datetime) -> int:
+    """Local minutes from the service date's midnight to ``moment`` (past
+    1440 for a booking after midnight), the unit periods are kept in."""
+    local = moment.astimezone(floor.zone)
+    return (local.date() - service_date).days * 1440 + local.hour * 60 + local.minute
+
+
 def service_date_of(floor: Floor, moment: datetime) -> tuple[date, ServicePeriod, int] | None:
     """The service date, period and local minute that an instant falls in, if
     the restaurant is open then (a period runs from opening to closing)."""

@@ -17,6 +17,7 @@ from booking_core.accounts import Role
 from booking_core.floor import Floor, ServicePeriod, load_floor
 from booking_core.ledger import Ledger
 from booking_core.restaurants import OutsideHours, PeriodSpec, set_hours
+from booking_core.slots import hhmm
 from serving.deps import CurrentPrincipal, LedgerDep, PathId, require_role, require_staff_of
 
 router = APIRouter(prefix="/restaurants/{restaurant_id}/hours", tags=["restaurants"])
@@ -72,11 +73,6 @@ class HoursChange(BaseModel):
     periods: list[PeriodIn] = Field(min_length=1, max_length=50)
 
 
-def _hhmm(minute: int) -> str:
-    hours, minutes = divmod(minute % 1440, 60)
-    return f"{hours:02d}:{minutes:02d}"
-
-
 class PeriodPublic(BaseModel):
     name: str
     weekday: int = Field(description="0 is Monday")
@@ -93,9 +89,9 @@ class PeriodPublic(BaseModel):
         return cls(
             name=p.name,
             weekday=p.weekday,
-            opens=_hhmm(p.opens_min),
-            closes=_hhmm(p.closes_min),
-            last_seating=_hhmm(p.last_seating_min),
+            opens=hhmm(p.opens_min),
+            closes=hhmm(p.closes_min),
+            last_seating=hhmm(p.last_seating_min),
             slot_interval_min=p.slot_interval_min,
             turn_times=dict(p.turn_times),
             max_covers_per_slot=p.max_covers_per_slot,
