@@ -138,7 +138,10 @@ def dump(origin: date, out: Path, variants: list[str], threads: int | None) -> N
             feature_name=[names[i] for i in cols],
             categorical_feature=[c for c in categorical if c in (keep or names)] or "auto",
         )
-        return lgb.train(model._params(0.5, model.learning_rate), dataset, rounds)
+        params = {**model._params(0.5, model.learning_rate), **extra}
+        return lgb.train(params, dataset, rounds)
+
+    extra: dict[str, Any] = {}  # LightGBM parameters the forecaster does not expose
 
     path = out / f"origin_{origin.isoformat()}.parquet"
     result = test.select(
@@ -180,12 +183,21 @@ def dump(origin: date, out: Path, variants: list[str], threads: int | None) -> N
             pred = fit(everything, "huber").predict(Xt)
             model.random_state = 0
         elif variant.startswith("hp:"):
-            # One LightGBM setting changed, e.g. "hp:max_bin=255".
-            setting, value = variant.removeprefix("hp:").split("=")
-            default = getattr(model, setting)
-            setattr(model, setting, type(default)(value))
-            pred = fit(everything, "huber").predict(Xt)
-            setattr(model, setting, default)
+            # Settings changed, e.g. "hp:max_bin=255" or
+            # "hp:learning_rate=0.015;n_estimators=2000": the forecaster's own
+            # parameters, or any other LightGBM parameter (e.g. extra_trees=1).
+            changed: dict[str, Any] = {}
+            for item in variant.removeprefix("hp:").split(";"):
+                setting, value = item.split("=")
+                if hasattr(model, setting):
+                    changed[setting] = getattr(model, setting)
+                    setattr(model, setting, type(changed[setting])(value))
+                else:
+                    extra[setting] = float(value) if "." in value else int(value)
+            pred = fit(everything, "huber", rounds=model.n_estimators).predict(Xt)
+            for setting, default in changed.items():
+                setattr(model, setting, default)
+            extra.clear()
         elif variant in ("ridge", "mlp", "mlp2"):
             pred = _other_family(variant, X, y, Xt, names, categorical, threads)
         elif variant == "storecat":

@@ -103,6 +103,64 @@ class RestaurantSpec:
     booked_stays: str = BookedStays.TURN_TIMES
 
 
+PERIOD_FIELDS = {
+    "name": str,
+    "weekdays": list,
+    "opens": str,
+    "closes": str,
+    "last_seating": str,
+    "turn_times": dict,
+    "slot_interval_min": int,
+    "max_covers_per_slot": int,
+    "max_parties_per_slot": int,
+}
+KINDS = {str: "text", list: "a list", dict: "an object", int: "a whole number"}
+OPTIONAL_PERIOD_FIELDS = {"slot_interval_min", "max_covers_per_slot", "max_parties_per_slot"}
+
+
+def period_from_data(data: object, where: str = "period") -> PeriodSpec:
+    """A service period from plain data (a JSON object with the fields of
+    ``PeriodSpec``; turn times as ``{"2": 90, "4": 120}``), refused with a
+    message naming the field rather than a traceback."""
+    if not isinstance(data, Mapping):
+        raise InvalidRequest(f"{where}: a period is an object with {', '.join(PERIOD_FIELDS)}.")
+    unknown = sorted(set(data) - set(PERIOD_FIELDS))
+    if unknown:
+        raise InvalidRequest(f"{where}: unknown field(s) {', '.join(map(str, unknown))}.")
+    missing = [f for f in PERIOD_FIELDS if f not in data and f not in OPTIONAL_PERIOD_FIELDS]
+    if missing:
+        raise InvalidRequest(f"{where}: missing {', '.join(missing)}.")
+    for name, kind in PERIOD_FIELDS.items():
+        value = data.get(name)
+        if value is None and name in OPTIONAL_PERIOD_FIELDS:
+            continue
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise InvalidRequest(f"{where}: {name} must be {KINDS[kind]}, not {value!r}.")
+    if not all(isinstance(d, int) and not isinstance(d, bool) for d in data["weekdays"]):
+        raise InvalidRequest(f"{where}: weekdays are whole numbers, 0 (Monday) to 6.")
+    turn_times: dict[int, int] = {}
+    for size, minutes in data["turn_times"].items():
+        try:
+            turn_times[int(size)] = int(minutes)
+        except (TypeError, ValueError):
+            raise InvalidRequest(
+                f"{where}: turn_times maps party sizes to minutes, not {size!r}: {minutes!r}."
+            ) from None
+    return PeriodSpec(
+        name=data["name"],
+        weekdays=tuple(data["weekdays"]),
+        opens=data["opens"],
+        closes=data["closes"],
+        last_seating=data["last_seating"],
+        turn_times=turn_times,
+        slot_interval_min=15
+        if data.get("slot_interval_min") is None
+        else data["slot_interval_min"],
+        max_covers_per_slot=data.get("max_covers_per_slot"),
+        max_parties_per_slot=data.get("max_parties_per_slot"),
+    )
+
+
 def _minutes(value: str, what: str) -> int:
     t = parse_time(value, what)
     return t.hour * 60 + t.minute
@@ -184,6 +242,32 @@ def check_overbooking(table_policy: TablePolicy, max_wait_risk: float | None) ->
     return float(max_wait_risk)
 
 
+def _check_timetable(rows: Sequence[Mapping[str, Any]]) -> None:
+    """No two periods may overlap: a slot would belong to both. That holds
+    within a weekday and across midnight (a period closing at 02:00 runs into
+    the next weekday's early hours)."""
+    by_day: dict[int, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        by_day.setdefault(int(row["weekday"]), []).append(row)
+    for weekday, periods in by_day.items():
+        periods.sort(key=lambda r: r["opens_min"])
+        for before, after in itertools.pairwise(periods):
+            if after["opens_min"] < before["closes_min"]:
+                raise InvalidRequest(
+                    f"{before['name']} and {after['name']} overlap on weekday {weekday} "
+                    "(0 is Monday): a period must close before the next one opens."
+                )
+        for late in periods:
+            spill = int(late["closes_min"]) - 1440
+            for early in by_day.get((weekday + 1) % 7, []):
+                if spill > 0 and early["opens_min"] < spill:
+                    raise InvalidRequest(
+                        f"{late['name']} on weekday {weekday} runs past midnight into "
+                        f"{early['name']} of weekday {(weekday + 1) % 7} (0 is Monday): "
+                        "a period must close before the next one opens."
+                    )
+
+
 def _validate(spec: RestaurantSpec) -> None:
     check_overbooking(check_table_policy(spec.table_policy), spec.overbooking_max_wait_risk)
     try:
@@ -206,6 +290,7 @@ def _validate(spec: RestaurantSpec) -> None:
         missing = set(c.tables) - set(names)
         if missing or len(c.tables) < 2:
             raise InvalidRequest(f"Combination {c.name} joins unknown or too few tables.")
+    _check_timetable([row for p in spec.periods for row in period_rows(0, p)])
 
 
 def create_restaurant(conn: sa.Connection, spec: RestaurantSpec, now: datetime) -> int:
@@ -368,21 +453,6 @@ class OutsideHours:
     reservation_id: int
     service_date: date
     start_at: datetime
-
-
-def _check_timetable(rows: Sequence[Mapping[str, Any]]) -> None:
-    """No two periods of one weekday may overlap: a slot would belong to both."""
-    by_day: dict[int, list[Mapping[str, Any]]] = {}
-    for row in rows:
-        by_day.setdefault(int(row["weekday"]), []).append(row)
-    for weekday, periods in by_day.items():
-        periods.sort(key=lambda r: r["opens_min"])
-        for before, after in itertools.pairwise(periods):
-            if after["opens_min"] < before["closes_min"]:
-                raise InvalidRequest(
-                    f"{before['name']} and {after['name']} overlap on weekday {weekday} "
-                    "(0 is Monday): a period must close before the next one opens."
-                )
 
 
 def set_hours(

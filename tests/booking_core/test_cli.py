@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -62,3 +63,81 @@ def test_the_installed_command_has_every_group() -> None:
         assert command in result.output
     unknown = runner.invoke(full_app, ["pipeline", "run", "weekly"])
     assert unknown.exit_code == 2 and "Unknown flow 'weekly'" in unknown.output
+
+
+def test_hours_are_read_and_changed_from_the_command_line(tmp_path: Path) -> None:
+    from datetime import date, timedelta
+
+    from booking_core.ledger import Ledger
+    from booking_core.reservations import BookingRequest, book
+    from serving.cli import app as full_app
+    from tests.conftest import add_three_tables
+
+    url = f"sqlite:///{tmp_path / 'hours.db'}"
+    ledger = Ledger.open(url)
+    rid, _ = add_three_tables(ledger, name="Winter Hours")
+    today = ledger.clock().date()
+    start = today + timedelta(days=14)
+    late = book(ledger, BookingRequest(rid, start + timedelta(days=1), "21:00", 2))
+    early = book(ledger, BookingRequest(rid, start + timedelta(days=1), "18:00", 2))
+    ledger.dispose()
+    winter = {
+        "effective_from": start.isoformat(),
+        "periods": [
+            {
+                "name": "dinner",
+                "weekdays": [1, 2, 3, 4, 5, 6],
+                "opens": "17:00",
+                "closes": "22:00",
+                "last_seating": "20:00",
+                "turn_times": {"3": 90, "4": 120},
+                "max_covers_per_slot": 12,
+            }
+        ],
+    }
+    path = tmp_path / "winter.json"
+    path.write_text(json.dumps(winter))
+
+    changed = runner.invoke(full_app, ["hours", "set", str(rid), str(path), "--database-url", url])
+    assert changed.exit_code == 0, changed.output
+    assert "17:00-22:00" in changed.output and "Tue-Sun" in changed.output
+    assert "12 covers" in changed.output
+    # The 21:00 booking stays, listed to honour or call; the 18:00 one is not listed.
+    assert "1 booking(s) outside the new hours" in changed.output
+    assert str(late.id) in changed.output and f"\n│ {early.id} " not in changed.output
+
+    now = runner.invoke(full_app, ["hours", "show", str(rid), "--database-url", url])
+    assert now.exit_code == 0, now.output
+    assert "21:30" in now.output and f"New hours start on {start}" in now.output
+    later = runner.invoke(
+        full_app, ["hours", "show", str(rid), "--on", str(start), "--database-url", url]
+    )
+    assert f"In force since {start}" in later.output and "21:30" not in later.output
+
+    overlapping = {**winter, "periods": [*winter["periods"], {**winter["periods"][0]}]}
+    (tmp_path / "overlap.json").write_text(json.dumps(overlapping))
+    (tmp_path / "broken.json").write_text("[{")
+    (tmp_path / "fields.json").write_text(json.dumps([{"name": "x"}]))
+    (tmp_path / "undated.json").write_text(json.dumps(winter["periods"]))
+    past = str(date(2020, 1, 1))
+    cases = [
+        (["set", str(rid), str(tmp_path / "overlap.json")], "overlap on weekday 1"),
+        (["set", str(rid), str(tmp_path / "broken.json"), "--from", str(start)], "is not JSON"),
+        (["set", str(rid), str(tmp_path / "fields.json"), "--from", str(start)], "missing"),
+        (["set", str(rid), str(tmp_path / "undated.json")], "Say from when"),
+        (["set", str(rid), str(path), "--from", past], "past nights keep"),
+        (["set", str(rid), str(tmp_path / "nowhere.json")], "nowhere.json"),
+        (["set", "999999", str(path)], "no restaurant with id 999999"),
+        (["show", "999999"], "no restaurant with id 999999"),
+        (["show", str(rid), "--on", "2026-02-30"], "YYYY-MM-DD"),
+    ]
+    for args, expected in cases:
+        result = runner.invoke(full_app, ["hours", *args, "--database-url", url])
+        assert result.exit_code == 2, (args, result.output)
+        assert expected in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+    # The refusals changed nothing: the winter hours still start on their date.
+    again = runner.invoke(
+        full_app, ["hours", "show", str(rid), "--on", str(start), "--database-url", url]
+    )
+    assert "12 covers" in again.output

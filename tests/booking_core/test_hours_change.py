@@ -17,10 +17,19 @@ from booking_core.errors import InvalidRequest, OutsideServiceHours, UnknownRest
 from booking_core.floor import load_floor
 from booking_core.ledger import Ledger
 from booking_core.reservations import BookingRequest, book, cancel
-from booking_core.restaurants import PeriodSpec, set_hours, set_special_date
+from booking_core.restaurants import (
+    PeriodSpec,
+    add_restaurant,
+    period_from_data,
+    set_hours,
+    set_special_date,
+)
 from booking_core.schema import outbox
-from tests.conftest import NOW, add_three_tables
+from tests.conftest import NOW, add_three_tables, three_tables_spec
 
+# A Friday service until 02:00 and a Saturday one from 01:00 share an hour.
+LATE_FRIDAY = PeriodSpec("late", (4,), "20:00", "02:00", "00:30", {4: 90})
+EARLY_SATURDAY = PeriodSpec("brunch", (5,), "01:00", "04:00", "03:00", {4: 60})
 THU = date(2026, 3, 12)  # a Thursday, after the tests' NOW (1 March)
 CHANGE = date(2026, 3, 16)  # the Monday after
 EARLY = PeriodSpec("dinner", (1, 2, 3, 4, 5), "17:00", "22:00", "20:00", {3: 90, 4: 120})
@@ -108,6 +117,7 @@ def test_bad_hours_are_refused_and_change_nothing(ledger: Ledger) -> None:
         ([EARLY, overlapping], CHANGE, "overlap on weekday 2"),
         ([PeriodSpec("x", (1,), "18:00", "22:00", "23:00", {2: 90})], CHANGE, "last seating"),
         ([PeriodSpec("x", (9,), "18:00", "22:00", "21:00", {2: 90})], CHANGE, "weekdays"),
+        ([LATE_FRIDAY, EARLY_SATURDAY], CHANGE, "runs past midnight into brunch of weekday 5"),
     ]
     for periods, start, message in cases:
         with pytest.raises(InvalidRequest, match=message):
@@ -118,3 +128,54 @@ def test_bad_hours_are_refused_and_change_nothing(ledger: Ledger) -> None:
         floor = load_floor(conn, rid)
     assert floor.floor_version == version
     assert {p.effective_from for p in floor.periods} == {None}
+
+
+def test_a_new_restaurant_with_overlapping_hours_is_refused_and_not_created(
+    ledger: Ledger,
+) -> None:
+    lunch = PeriodSpec("lunch", tuple(range(7)), "12:00", "17:30", "16:00", {4: 60})
+    with ledger.read() as conn:
+        before = conn.execute(sa.text("SELECT count(*) FROM restaurants")).scalar_one()
+    for periods, message in [
+        ((three_tables_spec().periods[0], lunch), "overlap on weekday 0"),
+        ((LATE_FRIDAY, EARLY_SATURDAY), "runs past midnight"),
+    ]:
+        with pytest.raises(InvalidRequest, match=message):
+            add_restaurant(ledger, three_tables_spec(name="Overlaps", periods=periods))
+    with ledger.read() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM restaurants")).scalar_one() == before
+    # Back to back is fine, and so is a late service that ends before the next opens.
+    brunch = PeriodSpec("brunch", (5,), "02:00", "04:00", "03:00", {4: 60})
+    lunch = PeriodSpec("lunch", tuple(range(7)), "12:00", "17:00", "16:00", {4: 60})
+    rid = add_restaurant(
+        ledger, three_tables_spec(name="Busy", periods=(LATE_FRIDAY, brunch, lunch))
+    )
+    assert rid
+
+
+def test_a_period_read_from_plain_data_is_checked_field_by_field() -> None:
+    data = {
+        "name": "dinner",
+        "weekdays": [1, 2],
+        "opens": "18:00",
+        "closes": "23:00",
+        "last_seating": "21:30",
+        "turn_times": {"2": 90, "4": 120},
+        "max_covers_per_slot": 20,
+    }
+    spec = period_from_data(data)
+    assert spec == PeriodSpec(
+        "dinner", (1, 2), "18:00", "23:00", "21:30", {2: 90, 4: 120}, 15, 20, None
+    )
+    cases = [
+        ([], "a period is an object"),
+        ({**data, "covers": 3}, "unknown field"),
+        ({k: v for k, v in data.items() if k != "opens"}, "missing opens"),
+        ({**data, "weekdays": "mon"}, "weekdays must be a list"),
+        ({**data, "weekdays": [True]}, "whole numbers"),
+        ({**data, "slot_interval_min": True}, "slot_interval_min must be a whole number"),
+        ({**data, "turn_times": {"two": 90}}, "turn_times maps party sizes"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(InvalidRequest, match=message):
+            period_from_data(bad, "periods[0]")

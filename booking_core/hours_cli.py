@@ -1,0 +1,187 @@
+"""``servicesphere hours``: read a restaurant's weekly hours and change them
+from a date, from the command line (the same change as ``PUT
+/restaurants/{id}/hours``, for set-up scripts and the back office)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.table import Table
+
+from booking_core.cli import UrlOption, _guard, _ledger, console, fail
+from booking_core.errors import InvalidRequest
+from booking_core.floor import Floor, ServicePeriod, load_floor
+from booking_core.restaurants import OutsideHours, PeriodSpec, period_from_data, set_hours
+from booking_core.slots import hhmm
+
+hours_app = typer.Typer(help="A restaurant's weekly hours.", no_args_is_help=True)
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+OUTSIDE_SHOWN = 50  # the soonest bookings printed; the count says how many in all
+
+
+def _day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} {value!r} is not a date written as YYYY-MM-DD.")
+        raise
+
+
+def _days(weekdays: list[int]) -> str:
+    """Weekdays as runs: [1, 2, 3, 4, 5, 6] is "Tue-Sun", [0, 2] "Mon, Wed"."""
+    runs: list[list[int]] = []
+    for d in sorted(set(weekdays)):
+        if runs and d == runs[-1][-1] + 1:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    return ", ".join(
+        WEEKDAYS[r[0]] if len(r) == 1 else f"{WEEKDAYS[r[0]]}-{WEEKDAYS[r[-1]]}" for r in runs
+    )
+
+
+def _timetable(floor: Floor, on: date) -> Table:
+    """The timetable in force on ``on``, one row per period with its weekdays."""
+    grouped: dict[tuple[Any, ...], list[int]] = {}
+    for p in floor.timetable_on(on):
+        key = (
+            p.name,
+            p.opens_min,
+            p.closes_min,
+            p.last_seating_min,
+            p.slot_interval_min,
+            p.turn_times,
+            p.max_covers_per_slot,
+            p.max_parties_per_slot,
+        )
+        grouped.setdefault(key, []).append(p.weekday)
+    table = Table(
+        title=f"Restaurant {floor.restaurant_id}: weekly hours in force on {on}",
+        box=box.SIMPLE_HEAD,
+    )
+    for column in ("period", "days", "hours", "last seating", "slots", "pacing"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("turn times")
+    for (name, opens, closes, last, slot, turns, covers, parties), days in grouped.items():
+        pacing = ", ".join(
+            f"{n} {what}" for n, what in ((covers, "covers"), (parties, "parties")) if n
+        )
+        table.add_row(
+            name,
+            _days(days),
+            f"{hhmm(opens)}-{hhmm(closes)}",
+            hhmm(last),
+            f"{slot}'",
+            pacing or "-",
+            ", ".join(f"{size}: {minutes}'" for size, minutes in turns),
+        )
+    return table
+
+
+def _show(floor: Floor, on: date) -> None:
+    periods: tuple[ServicePeriod, ...] = floor.timetable_on(on)
+    if periods:
+        console.print(_timetable(floor, on))
+        since = periods[0].effective_from
+        console.print(f"In force since {since or 'the restaurant opened'}.")
+    else:
+        console.print(f"Restaurant {floor.restaurant_id} has no weekly hours on {on}.")
+    later = sorted(
+        {p.effective_from for p in floor.periods if p.effective_from and p.effective_from > on}
+    )
+    if later:
+        console.print("New hours start on " + ", ".join(map(str, later)) + ".")
+
+
+@hours_app.command("show")
+def show(
+    restaurant_id: Annotated[int, typer.Argument(help="The restaurant's id")],
+    on: Annotated[str | None, typer.Option(help="Local date, YYYY-MM-DD (default: today)")] = None,
+    database_url: UrlOption = None,
+) -> None:
+    """Print the weekly hours in force on a date and when later hours start."""
+    day = _day(on, "--on")
+    ledger = _ledger(database_url)
+    with ledger.read() as conn:
+        floor = _guard(lambda: load_floor(conn, restaurant_id))
+    _show(floor, day or ledger.clock().astimezone(floor.zone).date())
+
+
+def _read_periods(path: Path) -> tuple[list[PeriodSpec], date | None]:
+    """Periods from a JSON file: a list of periods, or the API's body
+    (``{"effective_from": ..., "periods": [...]}``); ``-`` reads stdin."""
+    try:
+        text = typer.get_text_stream("stdin").read() if str(path) == "-" else path.read_text()
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(f"{path} is not JSON: {exc.msg} (line {exc.lineno}).") from None
+    except UnicodeDecodeError:
+        raise InvalidRequest(f"{path} is not a UTF-8 text file.") from None
+    start = None
+    if isinstance(data, dict):
+        unknown = set(data) - {"effective_from", "periods"}
+        if unknown or "periods" not in data:
+            raise InvalidRequest(
+                f"{path}: expected a list of periods or {{'effective_from', 'periods'}}."
+            )
+        if data.get("effective_from") is not None:
+            try:
+                start = date.fromisoformat(str(data["effective_from"]))
+            except ValueError:
+                raise InvalidRequest(f"{path}: effective_from is not YYYY-MM-DD.") from None
+        data = data["periods"]
+    if not isinstance(data, list):
+        raise InvalidRequest(f"{path}: expected a list of periods.")
+    return [period_from_data(p, f"periods[{i}]") for i, p in enumerate(data)], start
+
+
+@hours_app.command("set")
+def set_(
+    restaurant_id: Annotated[int, typer.Argument(help="The restaurant's id")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="JSON file of service periods (fields as the API's PUT .../hours), - for stdin"
+        ),
+    ],
+    from_: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="First local date of the new hours, today or later (or in the file)"
+        ),
+    ] = None,
+    database_url: UrlOption = None,
+) -> None:
+    """Replace the weekly hours from a date. Bookings already taken stay
+    booked; those the new hours no longer serve are listed to honour or call."""
+    start = _day(from_, "--from")
+    periods, in_file = _guard(lambda: _read_periods(path))
+    start = start or in_file
+    if start is None:
+        fail("Say from when: --from YYYY-MM-DD (or effective_from in the file).")
+    assert start is not None
+    ledger = _ledger(database_url)
+    outside: list[OutsideHours] = _guard(lambda: set_hours(ledger, restaurant_id, periods, start))
+    with ledger.read() as conn:
+        floor = load_floor(conn, restaurant_id)
+    _show(floor, start)
+    if not outside:
+        console.print("No booking falls outside the new hours.")
+        return
+    table = Table(title=f"{len(outside)} booking(s) outside the new hours: honour or call")
+    for column in ("reservation", "date", "time"):
+        table.add_column(column)
+    for o in outside[:OUTSIDE_SHOWN]:
+        local = o.start_at.astimezone(floor.zone)
+        table.add_row(str(o.reservation_id), str(o.service_date), local.strftime("%H:%M"))
+    console.print(table)
+    if len(outside) > OUTSIDE_SHOWN:
+        console.print(f"... and {len(outside) - OUTSIDE_SHOWN} more.")
