@@ -185,13 +185,15 @@ def dump(origin: date, out: Path, variants: list[str], threads: int | None) -> N
         elif variant.startswith("hp:"):
             # Settings changed, e.g. "hp:max_bin=255" or
             # "hp:learning_rate=0.015;n_estimators=2000": the forecaster's own
-            # parameters, or any other LightGBM parameter (e.g. extra_trees=1).
+            # parameters, or any other LightGBM parameter (e.g. extra_trees=true).
             changed: dict[str, Any] = {}
             for item in variant.removeprefix("hp:").split(";"):
                 setting, value = item.split("=")
                 if hasattr(model, setting):
                     changed[setting] = getattr(model, setting)
                     setattr(model, setting, type(changed[setting])(value))
+                elif value in ("true", "false"):
+                    extra[setting] = value == "true"
                 else:
                     extra[setting] = float(value) if "." in value else int(value)
             pred = fit(everything, "huber", rounds=model.n_estimators).predict(Xt)

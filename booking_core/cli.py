@@ -103,7 +103,7 @@ def seed(
 
     if size not in SIZES:
         fail(f"Unknown size {size!r}; choose one of {', '.join(SIZES)}.")
-    day = _parse_day(today)
+    day = parse_day(today)
     ledger = _reset(database_url) if reset else _ledger(database_url)
     with _progress() as report:
         summary = _guard(
@@ -112,13 +112,14 @@ def seed(
     _print_world(summary)
 
 
-def _parse_day(value: str | None) -> date | None:
+def parse_day(value: str | None, option: str = "--today") -> date | None:
+    """A date option, or a readable refusal naming the option."""
     if value is None:
         return None
     try:
         return date.fromisoformat(value)
     except ValueError:
-        fail(f"--today {value!r} is not a date written as YYYY-MM-DD.")
+        fail(f"{option} {value!r} is not a date written as YYYY-MM-DD.")
         raise
 
 

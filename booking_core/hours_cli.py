@@ -13,7 +13,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from booking_core.cli import UrlOption, _guard, _ledger, console, fail
+from booking_core.cli import UrlOption, _guard, _ledger, console, fail, parse_day
 from booking_core.errors import InvalidRequest
 from booking_core.floor import Floor, ServicePeriod, load_floor
 from booking_core.restaurants import OutsideHours, PeriodSpec, period_from_data, set_hours
@@ -23,16 +23,6 @@ hours_app = typer.Typer(help="A restaurant's weekly hours.", no_args_is_help=Tru
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 OUTSIDE_SHOWN = 50  # the soonest bookings printed; the count says how many in all
-
-
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        fail(f"{option} {value!r} is not a date written as YYYY-MM-DD.")
-        raise
 
 
 def _days(weekdays: list[int]) -> str:
@@ -108,7 +98,7 @@ def show(
     database_url: UrlOption = None,
 ) -> None:
     """Print the weekly hours in force on a date and when later hours start."""
-    day = _day(on, "--on")
+    day = parse_day(on, "--on")
     ledger = _ledger(database_url)
     with ledger.read() as conn:
         floor = _guard(lambda: load_floor(conn, restaurant_id))
@@ -162,7 +152,7 @@ def set_(
 ) -> None:
     """Replace the weekly hours from a date. Bookings already taken stay
     booked; those the new hours no longer serve are listed to honour or call."""
-    start = _day(from_, "--from")
+    start = parse_day(from_, "--from")
     periods, in_file = _guard(lambda: _read_periods(path))
     start = start or in_file
     if start is None:
