@@ -39,6 +39,10 @@ class UnknownTable(NotFound):
     code = "unknown_table"
 
 
+class UnknownSpecialDate(NotFound):
+    code = "unknown_special_date"
+
+
 class Unavailable(BookingError):
     """The request is well formed, but the restaurant cannot take it."""
 

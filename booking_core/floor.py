@@ -164,13 +164,18 @@ class Floor:
         periods = tuple(
             p for p in self.timetable_on(local_date) if p.weekday == local_date.weekday()
         )
-        if special is not None and special.opens_min is not None and periods:
-            base = periods[0]
+        # A date's own hours take the slots, turn times and pacing of the
+        # period whose opening is nearest: that day's, or, on a weekday the
+        # restaurant is normally closed, the week's.
+        bases = periods or self.timetable_on(local_date)
+        if special is not None and special.opens_min is not None and bases:
+            opens = special.opens_min
+            base = min(bases, key=lambda p: (abs(p.opens_min - opens), p.weekday))
             return (
                 ServicePeriod(
                     id=base.id,
                     name=special.note or base.name,
-                    weekday=base.weekday,
+                    weekday=local_date.weekday(),
                     opens_min=special.opens_min,
                     closes_min=special.closes_min or base.closes_min,
                     last_seating_min=special.last_seating_min or base.last_seating_min,

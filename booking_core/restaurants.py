@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -16,8 +16,13 @@ import sqlalchemy as sa
 from booking_core import outbox
 from booking_core.daybook import TablePolicy
 from booking_core.domain import GRANULE_MINUTES, NOT_YET_SEATED
-from booking_core.errors import InvalidRequest, UnknownRestaurant, UnknownTable
-from booking_core.floor import load_floor
+from booking_core.errors import (
+    InvalidRequest,
+    UnknownRestaurant,
+    UnknownSpecialDate,
+    UnknownTable,
+)
+from booking_core.floor import SpecialDate, load_floor
 from booking_core.ledger import Ledger
 from booking_core.schema import (
     dining_areas,
@@ -400,6 +405,16 @@ def add_restaurant(ledger: Ledger, spec: RestaurantSpec) -> int:
         return create_restaurant(conn, spec, ledger.clock())
 
 
+@dataclass(frozen=True)
+class OutsideHours:
+    """A booking, not yet seated, whose time a new timetable no longer
+    serves: it stays booked (the restaurant honours it or calls the guest)."""
+
+    reservation_id: int
+    service_date: date
+    start_at: datetime
+
+
 def set_special_date(
     ledger: Ledger,
     restaurant_id: int,
@@ -410,18 +425,37 @@ def set_special_date(
     opens: str | None = None,
     closes: str | None = None,
     last_seating: str | None = None,
-) -> None:
-    """Close a date, or give it its own hours; bumps the floor version."""
+) -> list[OutsideHours]:
+    """Close a local date (today or later), or give it its own hours, which
+    replace the week's periods that day (on a weekday the restaurant is
+    normally closed too, with the limits of its nearest period). Setting a
+    date again replaces what it had. Bookings already taken are honoured:
+    the ones the day's hours no longer serve are returned, soonest first.
+    Bumps the floor version."""
+    if len(note) > 200:
+        raise InvalidRequest("A special date's note is at most 200 characters.")
     values: dict[str, Any] = {"closed": closed, "note": note}
     if not closed:
         if opens is None or closes is None or last_seating is None:
             raise InvalidRequest("Special hours need opening, closing and last-seating times.")
-        values |= {
-            "opens_min": _minutes(opens, "opening time"),
-            "closes_min": _minutes(closes, "closing time"),
-            "last_seating_min": _minutes(last_seating, "last seating"),
-        }
+        first = _minutes(opens, "opening time")
+        close = _minutes(closes, "closing time")
+        last = _minutes(last_seating, "last seating")
+        close += 1440 if close <= first else 0
+        last += 1440 if last < first else 0
+        if not first <= last < close:
+            raise InvalidRequest(
+                f"The last seating {last_seating} must fall between opening {opens} and "
+                f"closing {closes}."
+            )
+        values |= {"opens_min": first, "closes_min": close, "last_seating_min": last}
     with ledger.write() as conn:
+        _check_not_past(conn, ledger, restaurant_id, local_date, "A date's hours")
+        if not closed and not load_floor(conn, restaurant_id).timetable_on(local_date):
+            raise InvalidRequest(
+                f"{local_date} has no weekly hours to take turn times and pacing from: "
+                "set the restaurant's hours first."
+            )
         _bump_floor(conn, restaurant_id)
         conn.execute(
             special_dates.delete().where(
@@ -443,16 +477,88 @@ def set_special_date(
             {"local_date": local_date.isoformat(), **values},
             ledger.clock(),
         )
+        return _outside_hours(conn, restaurant_id, local_date, local_date)
 
 
-@dataclass(frozen=True)
-class OutsideHours:
-    """A booking, not yet seated, whose time a new timetable no longer
-    serves: it stays booked (the restaurant honours it or calls the guest)."""
+def remove_special_date(ledger: Ledger, restaurant_id: int, local_date: date) -> None:
+    """The week's hours apply again on ``local_date`` (today or later)."""
+    with ledger.write() as conn:
+        _check_not_past(conn, ledger, restaurant_id, local_date, "A date's hours")
+        sd = special_dates.c
+        gone = conn.execute(
+            special_dates.delete().where(
+                sd.restaurant_id == restaurant_id, sd.local_date == local_date
+            )
+        )
+        if gone.rowcount != 1:
+            raise UnknownSpecialDate(
+                f"Restaurant {restaurant_id} has nothing set for {local_date}."
+            )
+        _bump_floor(conn, restaurant_id)
+        outbox.append(
+            conn,
+            "restaurant.special_date_removed",
+            "restaurant",
+            restaurant_id,
+            restaurant_id,
+            {"local_date": local_date.isoformat()},
+            ledger.clock(),
+        )
 
-    reservation_id: int
-    service_date: date
-    start_at: datetime
+
+def special_dates_between(
+    ledger: Ledger, restaurant_id: int, first: date | None = None, last: date | None = None
+) -> list[SpecialDate]:
+    """The closures and special hours from ``first`` (default: today in the
+    restaurant's time zone) to ``last`` (default: a year on), in date order."""
+    with ledger.read() as conn:
+        floor = load_floor(conn, restaurant_id)
+    first = first or ledger.clock().astimezone(floor.zone).date()
+    last = last or (first + timedelta(days=365) if first.year < date.max.year else date.max)
+    return [floor.special_dates[d] for d in sorted(floor.special_dates) if first <= d <= last]
+
+
+def _check_not_past(
+    conn: sa.Connection, ledger: Ledger, restaurant_id: int, local_date: date, what: str
+) -> None:
+    """Past nights keep the hours they had (the service report, the audit and
+    the demand features read them): changes start today, in the restaurant's
+    time zone, or later."""
+    zone = conn.execute(
+        sa.select(restaurants.c.timezone).where(restaurants.c.id == restaurant_id)
+    ).scalar()
+    if zone is None:
+        raise UnknownRestaurant(f"There is no restaurant with id {restaurant_id}.")
+    today = ledger.clock().astimezone(ZoneInfo(zone)).date()
+    if local_date < today:
+        raise InvalidRequest(
+            f"{what} can change from today ({today}) onwards, not on {local_date}: "
+            "past nights keep the hours they had."
+        )
+
+
+def _outside_hours(
+    conn: sa.Connection, restaurant_id: int, first: date, last: date | None = None
+) -> list[OutsideHours]:
+    """Bookings not yet seated, from ``first`` (to ``last``), whose time the
+    hours now in the ledger do not serve, soonest first."""
+    floor = load_floor(conn, restaurant_id)
+    r = reservations.c
+    window = [r.service_date >= first] + ([r.service_date <= last] if last else [])
+    outside = []
+    for rid, day, start in conn.execute(
+        sa.select(r.id, r.service_date, r.start_at)
+        .where(
+            r.restaurant_id == restaurant_id,
+            *window,
+            r.state.in_([s.value for s in NOT_YET_SEATED]),
+        )
+        .order_by(r.service_date, r.start_at, r.id)
+    ):
+        minute = minute_of_service(floor, day, start)
+        if not any(p.opens_min <= minute <= p.last_seating_min for p in floor.periods_on(day)):
+            outside.append(OutsideHours(int(rid), day, start))
+    return outside
 
 
 def set_hours(
@@ -475,17 +581,7 @@ def set_hours(
     rows = [row for p in periods for row in period_rows(restaurant_id, p)]
     _check_timetable(rows)
     with ledger.write() as conn:
-        zone = conn.execute(
-            sa.select(restaurants.c.timezone).where(restaurants.c.id == restaurant_id)
-        ).scalar()
-        if zone is None:
-            raise UnknownRestaurant(f"There is no restaurant with id {restaurant_id}.")
-        today = ledger.clock().astimezone(ZoneInfo(zone)).date()
-        if effective_from < today:
-            raise InvalidRequest(
-                f"Hours can change from today ({today}) onwards, not from {effective_from}: "
-                "past nights keep the hours they had."
-            )
+        _check_not_past(conn, ledger, restaurant_id, effective_from, "Hours")
         _bump_floor(conn, restaurant_id)
         sp = service_periods.c
         conn.execute(
@@ -508,22 +604,7 @@ def set_hours(
             },
             ledger.clock(),
         )
-        floor = load_floor(conn, restaurant_id)
-        r = reservations.c
-        outside = []
-        for rid, day, start in conn.execute(
-            sa.select(r.id, r.service_date, r.start_at)
-            .where(
-                r.restaurant_id == restaurant_id,
-                r.service_date >= effective_from,
-                r.state.in_([s.value for s in NOT_YET_SEATED]),
-            )
-            .order_by(r.service_date, r.start_at, r.id)
-        ):
-            minute = minute_of_service(floor, day, start)
-            if not any(p.opens_min <= minute <= p.last_seating_min for p in floor.periods_on(day)):
-                outside.append(OutsideHours(int(rid), day, start))
-    return outside
+        return _outside_hours(conn, restaurant_id, effective_from)
 
 
 @dataclass(frozen=True)
@@ -734,9 +815,11 @@ __all__: Sequence[str] = [
     "create_restaurant",
     "get_seating_settings",
     "get_table_policy",
+    "remove_special_date",
     "set_hours",
     "set_seating_settings",
     "set_special_date",
     "set_table_active",
     "set_table_policy",
+    "special_dates_between",
 ]

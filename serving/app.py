@@ -38,6 +38,7 @@ from serving.routes import (
     restaurants,
     seating,
     seating_settings,
+    special_dates,
     tables,
     waitlist,
 )
@@ -146,6 +147,7 @@ def create_app(
         seating_settings,
         tables,
         hours,
+        special_dates,
         predictions,
         reports,
         recommendations,
