@@ -40,7 +40,7 @@ UrlOption = Annotated[
 
 
 def fail(message: str, code: int = 2) -> None:
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)  # one line to grep
     raise typer.Exit(code)
 
 

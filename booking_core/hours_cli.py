@@ -16,13 +16,21 @@ from rich.table import Table
 from booking_core.cli import UrlOption, _guard, _ledger, console, fail, parse_day
 from booking_core.errors import InvalidRequest
 from booking_core.floor import Floor, ServicePeriod, load_floor
-from booking_core.restaurants import OutsideHours, PeriodSpec, period_from_data, set_hours
+from booking_core.restaurants import (
+    OutsideHours,
+    PeriodSpec,
+    period_from_data,
+    remove_special_date,
+    set_hours,
+    set_special_date,
+)
 from booking_core.slots import hhmm
 
 hours_app = typer.Typer(help="A restaurant's weekly hours.", no_args_is_help=True)
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 OUTSIDE_SHOWN = 50  # the soonest bookings printed; the count says how many in all
+SPECIAL_SHOWN = 20  # coming closures and special hours printed by ``show``
 
 
 def _days(weekdays: list[int]) -> str:
@@ -89,6 +97,17 @@ def _show(floor: Floor, on: date) -> None:
     )
     if later:
         console.print("New hours start on " + ", ".join(map(str, later)) + ".")
+    coming = [floor.special_dates[d] for d in sorted(floor.special_dates) if d >= on]
+    for d in coming[:SPECIAL_SHOWN]:
+        what = (
+            "closed"
+            if d.closed
+            else f"open {hhmm(d.opens_min or 0)}-{hhmm(d.closes_min or 0)}, "
+            f"last seating {hhmm(d.last_seating_min or 0)}"
+        )
+        console.print(
+            f"{d.local_date} ({d.local_date:%a}): {what}" + (f" - {d.note}" if d.note else "")
+        )
 
 
 @hours_app.command("show")
@@ -163,6 +182,10 @@ def set_(
     with ledger.read() as conn:
         floor = load_floor(conn, restaurant_id)
     _show(floor, start)
+    _print_outside(outside, floor)
+
+
+def _print_outside(outside: list[OutsideHours], floor: Floor) -> None:
     if not outside:
         console.print("No booking falls outside the new hours.")
         return
@@ -175,3 +198,68 @@ def set_(
     console.print(table)
     if len(outside) > OUTSIDE_SHOWN:
         console.print(f"... and {len(outside) - OUTSIDE_SHOWN} more.")
+
+
+DateArg = Annotated[str, typer.Argument(help="The local date, YYYY-MM-DD (today or later)")]
+NoteOption = Annotated[str, typer.Option(help="Shown to diners who ask for the date")]
+
+
+def _special(restaurant_id: int, day: date, database_url: str | None, **values: Any) -> None:
+    ledger = _ledger(database_url)
+    outside = _guard(lambda: set_special_date(ledger, restaurant_id, day, **values))
+    with ledger.read() as conn:
+        floor = load_floor(conn, restaurant_id)
+    _show(floor, day)
+    _print_outside(outside, floor)
+
+
+@hours_app.command("close")
+def close(
+    restaurant_id: Annotated[int, typer.Argument(help="The restaurant's id")],
+    on: DateArg,
+    note: NoteOption = "",
+    database_url: UrlOption = None,
+) -> None:
+    """Close a date (bookings already taken stay booked and are listed)."""
+    day = parse_day(on, "date")
+    assert day is not None
+    _special(restaurant_id, day, database_url, closed=True, note=note)
+
+
+@hours_app.command("special")
+def special(
+    restaurant_id: Annotated[int, typer.Argument(help="The restaurant's id")],
+    on: DateArg,
+    opens: Annotated[str, typer.Option(help="HH:MM")],
+    closes: Annotated[str, typer.Option(help="HH:MM (before opens: after midnight)")],
+    last_seating: Annotated[str, typer.Option(help="HH:MM")],
+    note: NoteOption = "",
+    database_url: UrlOption = None,
+) -> None:
+    """Give a date its own hours, in place of the week's."""
+    day = parse_day(on, "date")
+    assert day is not None
+    _special(
+        restaurant_id,
+        day,
+        database_url,
+        closed=False,
+        note=note,
+        opens=opens,
+        closes=closes,
+        last_seating=last_seating,
+    )
+
+
+@hours_app.command("clear")
+def clear(
+    restaurant_id: Annotated[int, typer.Argument(help="The restaurant's id")],
+    on: DateArg,
+    database_url: UrlOption = None,
+) -> None:
+    """Remove a date's closure or special hours: the week's hours apply again."""
+    day = parse_day(on, "date")
+    assert day is not None
+    ledger = _ledger(database_url)
+    _guard(lambda: remove_special_date(ledger, restaurant_id, day))
+    console.print(f"{day}: the week's hours apply again.")

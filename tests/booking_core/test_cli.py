@@ -141,3 +141,47 @@ def test_hours_are_read_and_changed_from_the_command_line(tmp_path: Path) -> Non
         full_app, ["hours", "show", str(rid), "--on", str(start), "--database-url", url]
     )
     assert "12 covers" in again.output
+
+
+def test_a_date_is_closed_given_hours_and_cleared_from_the_command_line(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from booking_core.ledger import Ledger
+    from booking_core.reservations import BookingRequest, book
+    from serving.cli import app as full_app
+    from tests.conftest import add_three_tables
+
+    url = f"sqlite:///{tmp_path / 'dates.db'}"
+    ledger = Ledger.open(url)
+    rid, _ = add_three_tables(ledger, name="Party Night")
+    day = ledger.clock().date() + timedelta(days=20)
+    early = book(ledger, BookingRequest(rid, day, "17:30", 2))
+    ledger.dispose()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(full_app, ["hours", *args, "--database-url", url])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    closed = run("close", str(rid), str(day), "--note", "Private party")
+    assert f"{day} ({day:%a}): closed - Private party" in closed
+    assert "1 booking(s) outside" in closed and str(early.id) in closed
+    gala = run(
+        "special", str(rid), str(day), "--opens", "19:00", "--closes", "01:00",
+        "--last-seating", "22:30",
+    )  # fmt: skip
+    assert "open 19:00-01:00, last seating 22:30" in gala and "1 booking(s) outside" in gala
+    assert "the week's hours apply again" in run("clear", str(rid), str(day))
+    assert str(day) not in run("show", str(rid))
+    for args, expected in [
+        (["clear", str(rid), str(day)], "nothing set"),
+        (["close", str(rid), "2020-01-01"], "past nights keep"),
+        (["close", str(rid), "tomorrow"], "YYYY-MM-DD"),
+        (
+            ["special", str(rid), str(day), "--opens", "19:00", "--closes", "22:00",
+             "--last-seating", "23:00"],
+            "must fall between",
+        ),
+    ]:  # fmt: skip
+        result = runner.invoke(full_app, ["hours", *args, "--database-url", url])
+        assert result.exit_code == 2 and expected in result.output, (args, result.output)
