@@ -7,7 +7,7 @@ the new hours no longer serve are listed for the manager to call
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -126,6 +126,20 @@ class HoursSet(Hours):
     outside_hours_count: int
 
 
+def outside_listed(outside: list[OutsideHours]) -> dict[str, Any]:
+    """The response fields naming the bookings a change leaves outside the
+    hours: the soonest ``OUTSIDE_LISTED``, and how many in all."""
+    return {
+        "outside_hours": [
+            BookingOutsideHours(
+                reservation_id=o.reservation_id, service_date=o.service_date, start_at=o.start_at
+            )
+            for o in outside[:OUTSIDE_LISTED]
+        ],
+        "outside_hours_count": len(outside),
+    }
+
+
 def _hours(floor: Floor, on: date) -> Hours:
     periods = floor.timetable_on(on)
     starts = {p.effective_from for p in floor.periods if p.effective_from is not None}
@@ -170,13 +184,4 @@ async def change_hours(
         set_hours, ledger, restaurant_id, [p.spec() for p in body.periods], body.effective_from
     )
     hours = await run_in_threadpool(_read, ledger, restaurant_id, body.effective_from)
-    return HoursSet(
-        **hours.model_dump(),
-        outside_hours=[
-            BookingOutsideHours(
-                reservation_id=o.reservation_id, service_date=o.service_date, start_at=o.start_at
-            )
-            for o in outside[:OUTSIDE_LISTED]
-        ],
-        outside_hours_count=len(outside),
-    )
+    return HoursSet(**hours.model_dump(), **outside_listed(outside))

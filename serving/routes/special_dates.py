@@ -26,7 +26,7 @@ from booking_core.restaurants import (
 from booking_core.slots import hhmm
 from serving.deps import CurrentPrincipal, LedgerDep, PathId, require_role, require_staff_of
 from serving.problems import ApiProblem
-from serving.routes.hours import OUTSIDE_LISTED, TIME, BookingOutsideHours
+from serving.routes.hours import OUTSIDE_LISTED, TIME, BookingOutsideHours, outside_listed
 
 router = APIRouter(prefix="/restaurants/{restaurant_id}/special-dates", tags=["restaurants"])
 
@@ -138,16 +138,7 @@ async def set_date(
     [saved] = await run_in_threadpool(
         special_dates_between, ledger, restaurant_id, local_date, local_date
     )
-    return SpecialDateSet(
-        **SpecialDatePublic.of(saved).model_dump(),
-        outside_hours=[
-            BookingOutsideHours(
-                reservation_id=o.reservation_id, service_date=o.service_date, start_at=o.start_at
-            )
-            for o in outside[:OUTSIDE_LISTED]
-        ],
-        outside_hours_count=len(outside),
-    )
+    return SpecialDateSet(**SpecialDatePublic.of(saved).model_dump(), **outside_listed(outside))
 
 
 @router.delete("/{local_date}", status_code=status.HTTP_204_NO_CONTENT)
