@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from booking_core.accounts import Role
 from booking_core.floor import Floor, ServicePeriod, load_floor
 from booking_core.ledger import Ledger
-from booking_core.restaurants import OutsideHours, PeriodSpec, set_hours
+from booking_core.restaurants import OutsideHours, PeriodSpec, period_from_data, set_hours
 from booking_core.slots import hhmm
 from serving.deps import CurrentPrincipal, LedgerDep, PathId, require_role, require_staff_of
 
@@ -52,17 +52,8 @@ class PeriodIn(BaseModel):
     max_parties_per_slot: int | None = Field(default=None, ge=1, le=10_000)
 
     def spec(self) -> PeriodSpec:
-        return PeriodSpec(
-            name=self.name,
-            weekdays=tuple(self.weekdays),
-            opens=self.opens,
-            closes=self.closes,
-            last_seating=self.last_seating,
-            turn_times=dict(self.turn_times),
-            slot_interval_min=self.slot_interval_min,
-            max_covers_per_slot=self.max_covers_per_slot,
-            max_parties_per_slot=self.max_parties_per_slot,
-        )
+        # The booking core's own reader, as the command line's JSON files use.
+        return period_from_data(self.model_dump())
 
 
 class HoursChange(BaseModel):
