@@ -92,6 +92,13 @@ class IdempotencyConflict(BookingError):
     code = "idempotency_conflict"
 
 
+class AlreadyExists(BookingError):
+    """A name that must be unique (a table, a combination, an imported
+    restaurant's reference) is taken."""
+
+    code = "already_exists"
+
+
 class Conflict(BookingError):
     """The database refused a write that raced another one; retry the request."""
 

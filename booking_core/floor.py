@@ -214,6 +214,18 @@ def build_options(
     return tuple(options)
 
 
+def combination_members(conn: sa.Connection, restaurant_id: int) -> dict[int, list[int]]:
+    """Table ids per combination id, in service or not."""
+    members: dict[int, list[int]] = {}
+    for combo_id, table_id in conn.execute(
+        sa.select(table_combination_members.c.combination_id, table_combination_members.c.table_id)
+        .join(table_combinations)
+        .where(table_combinations.c.restaurant_id == restaurant_id)
+    ):
+        members.setdefault(int(combo_id), []).append(int(table_id))
+    return members
+
+
 def load_floor(conn: sa.Connection, restaurant_id: int) -> Floor:
     row = conn.execute(sa.select(restaurants).where(restaurants.c.id == restaurant_id)).first()
     if row is None:
@@ -235,13 +247,7 @@ def load_floor(conn: sa.Connection, restaurant_id: int) -> Floor:
             )
         )
     }
-    members: dict[int, list[int]] = {}
-    for combo_id, table_id in conn.execute(
-        sa.select(table_combination_members.c.combination_id, table_combination_members.c.table_id)
-        .join(table_combinations)
-        .where(table_combinations.c.restaurant_id == restaurant_id)
-    ):
-        members.setdefault(combo_id, []).append(table_id)
+    members = combination_members(conn, restaurant_id)
     combos = [
         (c.id, tuple(sorted(members.get(c.id, ()))), c.min_covers, c.max_covers)
         for c in conn.execute(

@@ -5,7 +5,8 @@ generator and the importers alike."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -15,8 +16,9 @@ import sqlalchemy as sa
 
 from booking_core import outbox
 from booking_core.daybook import TablePolicy
-from booking_core.domain import GRANULE_MINUTES, NOT_YET_SEATED
+from booking_core.domain import GRANULE_MINUTES, MAX_PARTY, MIN_PARTY, NOT_YET_SEATED
 from booking_core.errors import (
+    AlreadyExists,
     InvalidRequest,
     UnknownRestaurant,
     UnknownSpecialDate,
@@ -273,6 +275,129 @@ def _check_timetable(rows: Sequence[Mapping[str, Any]]) -> None:
                     )
 
 
+# ------------------------------------------------------------ the profile
+
+# What a listing shows and a booking charges, as the schema stores it. The
+# same limits hold when a restaurant is created and when its manager edits
+# it (``booking_core.profile``), so a value is refused with the field's name
+# rather than by a database constraint.
+LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+COUNTRY = re.compile(r"^[A-Z]{2}$")
+MONEY_LIMIT = 100_000_000  # minor units: a million in any currency is no deposit
+
+
+def _text(limit: int, *, required: bool = True, lines: bool = False) -> Callable[[str, Any], None]:
+    def check(name: str, value: Any) -> None:
+        if not isinstance(value, str):
+            raise InvalidRequest(f"{name} must be text, not {value!r}.")
+        if required and not value.strip():
+            raise InvalidRequest(f"{name} cannot be empty.")
+        if len(value) > limit:
+            raise InvalidRequest(f"{name} holds at most {limit} characters.")
+        allowed = "\n\t" if lines else ""
+        if any(ord(ch) < 32 and ch not in allowed for ch in value):
+            raise InvalidRequest(f"{name} cannot hold control characters.")
+
+    return check
+
+
+def _labels(count: int, limit: int) -> Callable[[str, Any], None]:
+    one = _text(limit)
+
+    def check(name: str, value: Any) -> None:
+        if not isinstance(value, list | tuple):
+            raise InvalidRequest(f"{name} must be a list of text, not {value!r}.")
+        if len(value) > count:
+            raise InvalidRequest(f"{name} holds at most {count} entries.")
+        for item in value:
+            one(name, item)
+        if len({str(v).strip().lower() for v in value}) != len(value):
+            raise InvalidRequest(f"{name} lists an entry twice.")
+
+    return check
+
+
+def _whole(low: int, high: int, *, nullable: bool = False) -> Callable[[str, Any], None]:
+    def check(name: str, value: Any) -> None:
+        if value is None and nullable:
+            return
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidRequest(f"{name} must be a whole number, not {value!r}.")
+        if not low <= value <= high:
+            raise InvalidRequest(f"{name} runs from {low} to {high}, not {value}.")
+
+    return check
+
+
+def _degrees(limit: float) -> Callable[[str, Any], None]:
+    def check(name: str, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidRequest(f"{name} must be a number, not {value!r}.")
+        if not -limit <= value <= limit:  # NaN fails this too
+            raise InvalidRequest(f"{name} lies between -{limit:g} and {limit:g}.")
+
+    return check
+
+
+def _pattern(rule: re.Pattern[str], what: str) -> Callable[[str, Any], None]:
+    def check(name: str, value: Any) -> None:
+        if not isinstance(value, str) or not rule.match(value):
+            raise InvalidRequest(f"{name}: {value!r} is not {what}.")
+
+    return check
+
+
+PROFILE_CHECKS: dict[str, Callable[[str, Any], None]] = {
+    "name": _text(200),
+    "description": _text(5000, required=False, lines=True),
+    "cuisines": _labels(12, 60),
+    "menu_highlights": _labels(20, 120),
+    "ambience": _text(40),
+    "price_tier": _whole(1, 4),
+    "latitude": _degrees(90),
+    "longitude": _degrees(180),
+    "address": _text(300, required=False),
+    "city": _text(100, required=False),
+    "country": _pattern(COUNTRY, "an ISO 3166 country code such as GB"),
+    "locale": _pattern(LOCALE, "a language tag such as en-GB"),
+    "deposit_min_party": _whole(MIN_PARTY, MAX_PARTY, nullable=True),
+    "deposit_per_cover_minor": _whole(0, MONEY_LIMIT),
+    "card_hold_minor": _whole(0, MONEY_LIMIT),
+    "cancellation_fee_minor": _whole(0, MONEY_LIMIT),
+    "cancellation_window_hours": _whole(0, 720),
+}
+
+
+def check_profile(values: Mapping[str, Any]) -> None:
+    """Refuse profile and booking-policy values the listing or a booking
+    could not use, naming the field (keys as ``PROFILE_CHECKS``)."""
+    for name, value in values.items():
+        PROFILE_CHECKS[name](name, value)
+
+
+def check_table(t: TableSpec) -> None:
+    _text(50)("table name", t.name)
+    _text(100)(f"table {t.name}: area", t.area)
+    _labels(12, 40)(f"table {t.name}: features", list(t.features))
+    if not MIN_PARTY <= t.min_covers <= t.max_covers <= MAX_PARTY:
+        raise InvalidRequest(
+            f"Table {t.name}: covers must satisfy {MIN_PARTY} <= min <= max <= {MAX_PARTY}."
+        )
+
+
+def check_combination(c: CombinationSpec, table_names: set[str]) -> None:
+    _text(100)("combination name", c.name)
+    unknown = sorted(set(c.tables) - table_names)
+    if unknown:
+        raise InvalidRequest(f"Combination {c.name} joins unknown table(s) {', '.join(unknown)}.")
+    if len(c.tables) < 2 or len(set(c.tables)) != len(c.tables):
+        raise InvalidRequest(f"Combination {c.name} joins at least two different tables.")
+    if not MIN_PARTY <= c.min_covers <= c.max_covers <= MAX_PARTY:
+        raise InvalidRequest(
+            f"Combination {c.name}: covers must satisfy {MIN_PARTY} <= min <= max <= {MAX_PARTY}."
+        )
+
+
 def _validate(spec: RestaurantSpec) -> None:
     check_overbooking(check_table_policy(spec.table_policy), spec.overbooking_max_wait_risk)
     try:
@@ -281,26 +406,37 @@ def _validate(spec: RestaurantSpec) -> None:
         raise InvalidRequest(f"{spec.timezone!r} is not an IANA time zone.") from None
     if len(spec.currency) != 3 or not spec.currency.isalpha() or not spec.currency.isupper():
         raise InvalidRequest(f"{spec.currency!r} is not an ISO 4217 currency code.")
-    if not 1 <= spec.price_tier <= 4:
-        raise InvalidRequest("The price tier runs from 1 to 4.")
+    check_profile({name: getattr(spec, name) for name in PROFILE_CHECKS})
+    if spec.rating is not None and not 0 <= spec.rating <= 5:
+        raise InvalidRequest("A rating lies between 0 and 5.")
     if not spec.tables:
         raise InvalidRequest(f"{spec.name} needs at least one table.")
     names = [t.name for t in spec.tables]
     if len(set(names)) != len(names):
         raise InvalidRequest(f"{spec.name}: table names must be unique.")
     for t in spec.tables:
-        if not 1 <= t.min_covers <= t.max_covers:
-            raise InvalidRequest(f"Table {t.name}: covers must satisfy 1 <= min <= max.")
+        check_table(t)
+    combos = [c.name for c in spec.combinations]
+    if len(set(combos)) != len(combos):
+        raise InvalidRequest(f"{spec.name}: combination names must be unique.")
     for c in spec.combinations:
-        missing = set(c.tables) - set(names)
-        if missing or len(c.tables) < 2:
-            raise InvalidRequest(f"Combination {c.name} joins unknown or too few tables.")
+        check_combination(c, set(names))
     _check_timetable([row for p in spec.periods for row in period_rows(0, p)])
 
 
 def create_restaurant(conn: sa.Connection, spec: RestaurantSpec, now: datetime) -> int:
     """Insert a restaurant with its whole set-up, in the caller's transaction."""
     _validate(spec)
+    if spec.external_ref is not None:
+        taken = conn.execute(
+            sa.select(restaurants.c.id).where(
+                restaurants.c.source == spec.source, restaurants.c.external_ref == spec.external_ref
+            )
+        ).scalar()
+        if taken is not None:
+            raise AlreadyExists(
+                f"Restaurant {taken} already has the reference {spec.external_ref!r}."
+            )
     restaurant_id = int(
         conn.execute(
             restaurants.insert()
@@ -456,7 +592,7 @@ def set_special_date(
                 f"{local_date} has no weekly hours to take turn times and pacing from: "
                 "set the restaurant's hours first."
             )
-        _bump_floor(conn, restaurant_id)
+        bump_floor(conn, restaurant_id)
         conn.execute(
             special_dates.delete().where(
                 special_dates.c.restaurant_id == restaurant_id,
@@ -494,7 +630,7 @@ def remove_special_date(ledger: Ledger, restaurant_id: int, local_date: date) ->
             raise UnknownSpecialDate(
                 f"Restaurant {restaurant_id} has nothing set for {local_date}."
             )
-        _bump_floor(conn, restaurant_id)
+        bump_floor(conn, restaurant_id)
         outbox.append(
             conn,
             "restaurant.special_date_removed",
@@ -582,7 +718,7 @@ def set_hours(
     _check_timetable(rows)
     with ledger.write() as conn:
         _check_not_past(conn, ledger, restaurant_id, effective_from, "Hours")
-        _bump_floor(conn, restaurant_id)
+        bump_floor(conn, restaurant_id)
         sp = service_periods.c
         conn.execute(
             service_periods.delete().where(
@@ -701,7 +837,7 @@ def _write_seating_settings(
     conn: sa.Connection, ledger: Ledger, restaurant_id: int, settings: SeatingSettings
 ) -> None:
     before = _seating_settings(conn, restaurant_id)
-    _bump_floor(conn, restaurant_id)
+    bump_floor(conn, restaurant_id)
     conn.execute(
         restaurants.update()
         .where(restaurants.c.id == restaurant_id)
@@ -740,7 +876,7 @@ def set_table_active(ledger: Ledger, restaurant_id: int, table_id: int, active: 
     """Take a table out of service or put it back. The event says what it
     was as well, so a report on a past night can count the tables it had."""
     with ledger.write() as conn:
-        _bump_floor(conn, restaurant_id)
+        bump_floor(conn, restaurant_id)
         mine = (dining_tables.c.id == table_id, dining_tables.c.restaurant_id == restaurant_id)
         was = conn.execute(sa.select(dining_tables.c.active).where(*mine)).scalar_one_or_none()
         if was is None:
@@ -780,7 +916,7 @@ def bookings_holding_table(
         return [(int(rid), day, start) for rid, day, start in conn.execute(query)]
 
 
-def _bump_floor(conn: sa.Connection, restaurant_id: int) -> None:
+def bump_floor(conn: sa.Connection, restaurant_id: int) -> None:
     done = conn.execute(
         restaurants.update()
         .where(restaurants.c.id == restaurant_id)

@@ -208,7 +208,8 @@ _SEATED = sa.select(
     _r.seated_at.is_not(None),
 )
 # Every table the restaurant has, in service or not, and when one was taken
-# out of service or put back (``restaurants.set_table_active``'s events).
+# out of service or put back (``restaurants.set_table_active``'s events) or
+# added (``floor_plan.add_table``: out of service before it).
 _TABLES = sa.select(dining_tables.c.id, dining_tables.c.max_covers, dining_tables.c.active).where(
     dining_tables.c.restaurant_id == sa.bindparam("restaurant_id")
 )
@@ -216,7 +217,7 @@ _TABLE_CHANGES = (
     sa.select(outbox.c.entity_id, outbox.c.occurred_at, outbox.c.payload)
     .where(
         outbox.c.restaurant_id == sa.bindparam("restaurant_id"),
-        outbox.c.event_type == "restaurant.table_changed",
+        outbox.c.event_type.in_(["restaurant.table_changed", "restaurant.table_added"]),
     )
     .order_by(outbox.c.event_offset)
 )
