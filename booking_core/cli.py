@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from booking_core.errors import BookingError
+from booking_core.errors import BookingError, InvalidRequest
 from booking_core.ledger import Ledger, drop_everything
 from booking_core.settings import get_settings
 
@@ -44,7 +45,7 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _guard(action: Callable[[], T]) -> T:
+def guard(action: Callable[[], T]) -> T:
     """Show a booking-core refusal as one readable line, never a traceback."""
     try:
         return action()
@@ -77,14 +78,27 @@ def _progress() -> Iterator[Callable[[str, int, int], None]]:
         yield report
 
 
-def _ledger(url: str | None) -> Ledger:
-    return _guard(lambda: Ledger.open(url))
+def read_json(path: Path) -> object:
+    """A JSON file (``-``: stdin) for a set-up command; a file that is not
+    there, not UTF-8 or not JSON is an ``InvalidRequest`` (or ``OSError``)
+    that ``guard`` prints as one line."""
+    try:
+        text = typer.get_text_stream("stdin").read() if str(path) == "-" else path.read_text()
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(f"{path} is not JSON: {exc.msg} (line {exc.lineno}).") from None
+    except UnicodeDecodeError:
+        raise InvalidRequest(f"{path} is not a UTF-8 text file.") from None
+
+
+def open_ledger(url: str | None) -> Ledger:
+    return guard(lambda: Ledger.open(url))
 
 
 @db_app.command("upgrade")
 def db_upgrade(database_url: UrlOption = None) -> None:
     """Create or migrate the ledger schema to the latest version."""
-    ledger = _ledger(database_url)
+    ledger = open_ledger(database_url)
     console.print(f"Ledger ready at {ledger.engine.url.render_as_string(hide_password=True)}")
 
 
@@ -104,9 +118,9 @@ def seed(
     if size not in SIZES:
         fail(f"Unknown size {size!r}; choose one of {', '.join(SIZES)}.")
     day = parse_day(today)
-    ledger = _reset(database_url) if reset else _ledger(database_url)
+    ledger = _reset(database_url) if reset else open_ledger(database_url)
     with _progress() as report:
-        summary = _guard(
+        summary = guard(
             lambda: generate_world(ledger, size=size, seed=seed, today=day, progress=report)
         )
     _print_world(summary)
@@ -124,10 +138,10 @@ def parse_day(value: str | None, option: str = "--today") -> date | None:
 
 
 def _reset(url: str | None) -> Ledger:
-    ledger = _guard(lambda: Ledger.open(url, migrate=False))
+    ledger = guard(lambda: Ledger.open(url, migrate=False))
     drop_everything(ledger.engine)
     ledger.dispose()
-    return _ledger(url)
+    return open_ledger(url)
 
 
 def _print_world(s: object) -> None:
@@ -167,9 +181,9 @@ def import_recruit_cmd(
     """Load the Recruit restaurant data set (stores, reservations, daily visits)."""
     from booking_core.importers.recruit import import_recruit
 
-    ledger = _ledger(database_url)
+    ledger = open_ledger(database_url)
     with _progress() as report:
-        summary = _guard(
+        summary = guard(
             lambda: import_recruit(ledger, path, progress=report, limit_stores=limit_stores)
         )
     console.print(summary)
@@ -183,9 +197,9 @@ def audit(
     """Check the whole ledger; exit 1 and name each violation if any rule is broken."""
     from booking_core.audit import audit_ledger
 
-    ledger = _ledger(database_url)
+    ledger = open_ledger(database_url)
     with ledger.read() as conn:
-        report = _guard(lambda: audit_ledger(conn))
+        report = guard(lambda: audit_ledger(conn))
     console.print(report.to_text(show))
     if not report.ok:
         raise typer.Exit(1)
@@ -200,7 +214,7 @@ def build_demo_world(size: str = "demo", seed: int = 7) -> Ledger:
     console.print(f"[bold]ServiceSphere demo[/] - ledger {settings.ledger_url}")
     ledger = _reset(None)
     with _progress() as report:
-        summary = _guard(lambda: generate_world(ledger, size=size, seed=seed, progress=report))
+        summary = guard(lambda: generate_world(ledger, size=size, seed=seed, progress=report))
     _print_world(summary)
     with ledger.read() as conn:
         result = audit_ledger(conn)

@@ -4,7 +4,6 @@ from a date, from the command line (the same change as ``PUT
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,7 +12,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from booking_core.cli import UrlOption, _guard, _ledger, console, fail, parse_day
+from booking_core.cli import UrlOption, console, fail, guard, open_ledger, parse_day, read_json
 from booking_core.errors import InvalidRequest
 from booking_core.floor import Floor, ServicePeriod, load_floor
 from booking_core.restaurants import (
@@ -118,22 +117,16 @@ def show(
 ) -> None:
     """Print the weekly hours in force on a date and when later hours start."""
     day = parse_day(on, "--on")
-    ledger = _ledger(database_url)
+    ledger = open_ledger(database_url)
     with ledger.read() as conn:
-        floor = _guard(lambda: load_floor(conn, restaurant_id))
+        floor = guard(lambda: load_floor(conn, restaurant_id))
     _show(floor, day or ledger.clock().astimezone(floor.zone).date())
 
 
 def _read_periods(path: Path) -> tuple[list[PeriodSpec], date | None]:
     """Periods from a JSON file: a list of periods, or the API's body
     (``{"effective_from": ..., "periods": [...]}``); ``-`` reads stdin."""
-    try:
-        text = typer.get_text_stream("stdin").read() if str(path) == "-" else path.read_text()
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest(f"{path} is not JSON: {exc.msg} (line {exc.lineno}).") from None
-    except UnicodeDecodeError:
-        raise InvalidRequest(f"{path} is not a UTF-8 text file.") from None
+    data = read_json(path)
     start = None
     if isinstance(data, dict):
         unknown = set(data) - {"effective_from", "periods"}
@@ -172,13 +165,13 @@ def set_(
     """Replace the weekly hours from a date. Bookings already taken stay
     booked; those the new hours no longer serve are listed to honour or call."""
     start = parse_day(from_, "--from")
-    periods, in_file = _guard(lambda: _read_periods(path))
+    periods, in_file = guard(lambda: _read_periods(path))
     start = start or in_file
     if start is None:
         fail("Say from when: --from YYYY-MM-DD (or effective_from in the file).")
     assert start is not None
-    ledger = _ledger(database_url)
-    outside: list[OutsideHours] = _guard(lambda: set_hours(ledger, restaurant_id, periods, start))
+    ledger = open_ledger(database_url)
+    outside: list[OutsideHours] = guard(lambda: set_hours(ledger, restaurant_id, periods, start))
     with ledger.read() as conn:
         floor = load_floor(conn, restaurant_id)
     _show(floor, start)
@@ -205,8 +198,8 @@ NoteOption = Annotated[str, typer.Option(help="Shown to diners who ask for the d
 
 
 def _special(restaurant_id: int, day: date, database_url: str | None, **values: Any) -> None:
-    ledger = _ledger(database_url)
-    outside = _guard(lambda: set_special_date(ledger, restaurant_id, day, **values))
+    ledger = open_ledger(database_url)
+    outside = guard(lambda: set_special_date(ledger, restaurant_id, day, **values))
     with ledger.read() as conn:
         floor = load_floor(conn, restaurant_id)
     _show(floor, day)
@@ -260,6 +253,6 @@ def clear(
     """Remove a date's closure or special hours: the week's hours apply again."""
     day = parse_day(on, "date")
     assert day is not None
-    ledger = _ledger(database_url)
-    _guard(lambda: remove_special_date(ledger, restaurant_id, day))
+    ledger = open_ledger(database_url)
+    guard(lambda: remove_special_date(ledger, restaurant_id, day))
     console.print(f"{day}: the week's hours apply again.")

@@ -27,9 +27,11 @@ from serving.ratelimit import RateLimit
 from serving.routes import (
     auth,
     events,
+    floor_plan,
     guests,
     health,
     hours,
+    onboarding,
     pos,
     predictions,
     recommendations,
@@ -141,6 +143,8 @@ def create_app(
     for module in (
         auth,
         restaurants,
+        onboarding,
+        floor_plan,
         reservations,
         waitlist,
         seating,

@@ -11,12 +11,14 @@ import typer
 
 from booking_core.cli import app, build_demo_world, console, fail
 from booking_core.hours_cli import hours_app
+from serving.restaurants_cli import restaurants_app
 from serving.simulate import simulate_app
 
 pipeline_app = typer.Typer(help="The learning loop (Prefect flows).", no_args_is_help=True)
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(hours_app, name="hours")
+app.add_typer(restaurants_app, name="restaurants")
 
 FLOWS = ("nightly",)
 

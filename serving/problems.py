@@ -21,6 +21,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from booking_core.errors import (
+    AlreadyExists,
     BookingError,
     Conflict,
     IdempotencyConflict,
@@ -72,6 +73,7 @@ _STATUS: tuple[tuple[type[BookingError], int], ...] = (
     (IdempotencyConflict, 409),
     (IllegalTransition, 409),
     (Conflict, 409),
+    (AlreadyExists, 409),
     (Unavailable, 409),
 )
 
