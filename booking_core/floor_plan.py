@@ -24,12 +24,13 @@ from booking_core.restaurants import (
     bump_floor,
     check_combination,
     check_table,
+    insert_combination,
+    insert_table,
 )
 from booking_core.schema import (
     dining_areas,
     dining_tables,
     restaurants,
-    table_combination_members,
     table_combinations,
 )
 
@@ -137,32 +138,7 @@ def add_table(ledger: Ledger, restaurant_id: int, spec: TableSpec) -> PlannedTab
                 f"Restaurant {restaurant_id} already has a table named {spec.name!r} "
                 f"(id {taken.id})."
             )
-        area_id = conn.execute(
-            sa.select(dining_areas.c.id).where(
-                dining_areas.c.restaurant_id == restaurant_id, dining_areas.c.name == spec.area
-            )
-        ).scalar()
-        if area_id is None:
-            area_id = conn.execute(
-                dining_areas.insert()
-                .values(restaurant_id=restaurant_id, name=spec.area)
-                .returning(dining_areas.c.id)
-            ).scalar_one()
-        table_id = int(
-            conn.execute(
-                dining_tables.insert()
-                .values(
-                    restaurant_id=restaurant_id,
-                    area_id=area_id,
-                    name=spec.name,
-                    min_covers=spec.min_covers,
-                    max_covers=spec.max_covers,
-                    accessible=spec.accessible,
-                    features=list(spec.features),
-                )
-                .returning(dining_tables.c.id)
-            ).scalar_one()
-        )
+        table_id = insert_table(conn, restaurant_id, spec)
         bump_floor(conn, restaurant_id)
         outbox.append(
             conn,
@@ -212,22 +188,7 @@ def add_combination(
         members = tuple(sorted(ids[name] for name in spec.tables))
         if any(c.table_ids == members for c in plan.combinations):
             raise InvalidRequest(f"Those tables are already combined ({', '.join(spec.tables)}).")
-        combo_id = int(
-            conn.execute(
-                table_combinations.insert()
-                .values(
-                    restaurant_id=restaurant_id,
-                    name=spec.name,
-                    min_covers=spec.min_covers,
-                    max_covers=spec.max_covers,
-                )
-                .returning(table_combinations.c.id)
-            ).scalar_one()
-        )
-        conn.execute(
-            table_combination_members.insert(),
-            [{"combination_id": combo_id, "table_id": t} for t in members],
-        )
+        combo_id = insert_combination(conn, restaurant_id, spec, ids)
         bump_floor(conn, restaurant_id)
         outbox.append(
             conn,

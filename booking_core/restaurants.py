@@ -472,47 +472,11 @@ def create_restaurant(conn: sa.Connection, spec: RestaurantSpec, now: datetime) 
             .returning(restaurants.c.id)
         ).scalar_one()
     )
-    area_ids: dict[str, int] = {}
-    for area in dict.fromkeys(t.area for t in spec.tables):
-        area_ids[area] = int(
-            conn.execute(
-                dining_areas.insert()
-                .values(restaurant_id=restaurant_id, name=area)
-                .returning(dining_areas.c.id)
-            ).scalar_one()
-        )
     table_ids: dict[str, int] = {}
     for t in spec.tables:
-        table_ids[t.name] = int(
-            conn.execute(
-                dining_tables.insert()
-                .values(
-                    restaurant_id=restaurant_id,
-                    area_id=area_ids[t.area],
-                    name=t.name,
-                    min_covers=t.min_covers,
-                    max_covers=t.max_covers,
-                    accessible=t.accessible,
-                    features=list(t.features),
-                )
-                .returning(dining_tables.c.id)
-            ).scalar_one()
-        )
+        table_ids[t.name] = insert_table(conn, restaurant_id, t)
     for c in spec.combinations:
-        combo_id = conn.execute(
-            table_combinations.insert()
-            .values(
-                restaurant_id=restaurant_id,
-                name=c.name,
-                min_covers=c.min_covers,
-                max_covers=c.max_covers,
-            )
-            .returning(table_combinations.c.id)
-        ).scalar_one()
-        conn.execute(
-            table_combination_members.insert(),
-            [{"combination_id": combo_id, "table_id": table_ids[n]} for n in c.tables],
-        )
+        insert_combination(conn, restaurant_id, c, table_ids)
     rows = [row for p in spec.periods for row in period_rows(restaurant_id, p)]
     if rows:
         conn.execute(service_periods.insert(), rows)
@@ -534,6 +498,59 @@ def create_restaurant(conn: sa.Connection, spec: RestaurantSpec, now: datetime) 
         now,
     )
     return restaurant_id
+
+
+def insert_table(conn: sa.Connection, restaurant_id: int, t: TableSpec) -> int:
+    """A table (checked by the caller), in its area, created when new."""
+    area_id = conn.execute(
+        sa.select(dining_areas.c.id).where(
+            dining_areas.c.restaurant_id == restaurant_id, dining_areas.c.name == t.area
+        )
+    ).scalar()
+    if area_id is None:
+        area_id = conn.execute(
+            dining_areas.insert()
+            .values(restaurant_id=restaurant_id, name=t.area)
+            .returning(dining_areas.c.id)
+        ).scalar_one()
+    return int(
+        conn.execute(
+            dining_tables.insert()
+            .values(
+                restaurant_id=restaurant_id,
+                area_id=area_id,
+                name=t.name,
+                min_covers=t.min_covers,
+                max_covers=t.max_covers,
+                accessible=t.accessible,
+                features=list(t.features),
+            )
+            .returning(dining_tables.c.id)
+        ).scalar_one()
+    )
+
+
+def insert_combination(
+    conn: sa.Connection, restaurant_id: int, c: CombinationSpec, table_ids: Mapping[str, int]
+) -> int:
+    """A combination (checked by the caller) of the tables named, by id."""
+    combo_id = int(
+        conn.execute(
+            table_combinations.insert()
+            .values(
+                restaurant_id=restaurant_id,
+                name=c.name,
+                min_covers=c.min_covers,
+                max_covers=c.max_covers,
+            )
+            .returning(table_combinations.c.id)
+        ).scalar_one()
+    )
+    conn.execute(
+        table_combination_members.insert(),
+        [{"combination_id": combo_id, "table_id": table_ids[n]} for n in c.tables],
+    )
+    return combo_id
 
 
 def add_restaurant(ledger: Ledger, spec: RestaurantSpec) -> int:
