@@ -22,7 +22,7 @@ from booking_core.daybook import (
     table_policy,
 )
 from booking_core.domain import TIE_COVERS, Channel
-from booking_core.errors import InvalidRequest, NoTableFree
+from booking_core.errors import InvalidRequest, NoTableFree, UnknownRestaurant
 from booking_core.floor import Floor, floor_version, load_floor
 from booking_core.ledger import Ledger
 from booking_core.past_demand import (
@@ -32,7 +32,7 @@ from booking_core.past_demand import (
     service_history,
     turned_away_so_far,
 )
-from booking_core.schema import service_days
+from booking_core.schema import restaurants, service_days
 from booking_core.slots import service_slots
 from booking_core.stays import booked_slots
 from booking_core.validation import check_party_size, parse_date, parse_time
@@ -97,6 +97,52 @@ def get_floor(ledger: Ledger, conn: sa.Connection, restaurant_id: int) -> Floor:
     floor = load_floor(conn, restaurant_id)
     cache[restaurant_id] = floor
     return floor
+
+
+_PIN_FLOOR = (
+    sa.select(restaurants.c.floor_version)
+    .where(restaurants.c.id == sa.bindparam("restaurant_id"))
+    .with_for_update(read=True)
+)
+
+
+def pin_floor(conn: sa.Connection, floor: Floor, ledger: Ledger | None = None) -> Floor:
+    """The floor a write may rely on until it commits, once it holds its
+    service-day locks: ``floor`` itself, or the floor a change committed
+    since ``floor`` was read (read again, through ``ledger``'s cache when
+    given), which the caller must check the request against again.
+
+    Why: a booking reads the floor before it knows which day to lock, and a
+    floor change (hours, special dates, tables, seating settings) takes no
+    day lock: it bumps ``restaurants.floor_version`` in its transaction.
+    On PostgreSQL the booking share-locks that row (FOR SHARE): it waits
+    for a change in flight to commit, and no change commits until the
+    booking has, so no booking lands under hours or on a table a committed
+    change removed, and a change's list of bookings its hours no longer
+    serve sees every booking taken before it. On SQLite a write
+    transaction holds the write lock (BEGIN IMMEDIATE) from before it read
+    the floor, so nothing can change it: ``floor`` is returned as it is.
+
+    Deadlocks: floor changers update this row (an exclusive lock) before
+    their first outbox event (the feed lock) and take no day lock.
+    Writers lock their service days, then this row (shared), then the feed.
+    A share lock waits only for a changer, never for another share holder
+    (PostgreSQL grants it even while a changer queues for the row), and a
+    changer waits only for the row and then the feed, so no cycle goes
+    through this row as long as no writer asks for it while holding the
+    feed: ``book_many`` pins its restaurants before its first booking
+    (before its day locks too, which is safe: nothing that holds a day
+    lock waits for a share holder of this row)."""
+    if conn.dialect.name != "postgresql":
+        return floor
+    version = conn.execute(_PIN_FLOOR, {"restaurant_id": floor.restaurant_id}).scalar()
+    if version is None:
+        raise UnknownRestaurant(f"There is no restaurant with id {floor.restaurant_id}.")
+    if version == floor.floor_version:
+        return floor
+    if ledger is not None:
+        return get_floor(ledger, conn, floor.restaurant_id)
+    return load_floor(conn, floor.restaurant_id)
 
 
 _DAY_VERSIONS = sa.select(service_days.c.local_date, service_days.c.bookings_version).where(
@@ -283,5 +329,6 @@ __all__ = [
     "get_day_book",
     "get_floor",
     "load_floor",
+    "pin_floor",
     "recommend",
 ]

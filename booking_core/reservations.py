@@ -10,13 +10,14 @@ the Python checks were ever wrong.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +29,7 @@ from booking_core.availability import (
     cached_day_book,
     day_stamp,
     get_floor,
+    pin_floor,
     remember_day_book,
 )
 from booking_core.daybook import (
@@ -264,6 +266,50 @@ def _check_diner(
             f"{clash.start_at:%Y-%m-%d %H:%M} UTC, within {DINER_SPACING_MINUTES // 60} hours "
             "of this one; change or cancel that booking first."
         )
+
+
+class _OnServiceDate(Protocol):
+    @property
+    def service_date(self) -> date: ...
+
+
+_Plan = TypeVar("_Plan", bound=_OnServiceDate)
+
+
+def _on_pinned_floor(
+    ledger: Ledger,
+    conn: sa.Connection,
+    floor: Floor,
+    planned: _Plan,
+    plan: Callable[[Floor], _Plan],
+    locked: Collection[date],
+) -> tuple[Floor, _Plan]:
+    """A write's floor and plan once it holds the day locks ``locked``: the
+    floor pinned (``pin_floor``) and, when a floor change committed since
+    ``floor`` was read, the request planned again on the new floor, whose
+    checks refuse it as they would have (closed, outside the hours, party
+    too large). A plan moved to another service date by the change (a time
+    past midnight that now belongs to the other service) locks that day
+    too: the only day lock taken after the pin. It waits for writers of
+    that day, never for a floor change; being out of date order, it could
+    meet a change of booking between those two days at that very moment,
+    which PostgreSQL would refuse as a deadlock (an error, nothing written)."""
+    pinned = pin_floor(conn, floor, ledger)
+    if pinned.floor_version == floor.floor_version:
+        return floor, planned
+    planned = plan(pinned)
+    if planned.service_date not in locked:
+        lock_service_days(conn, pinned.restaurant_id, [planned.service_date])
+    return pinned, planned
+
+
+def _requested_slot(
+    ledger: Ledger, floor: Floor, day: date, at: time, party_size: int, channel: str
+) -> Slot:
+    """The slot a party asks for, held for the stay it would be booked for."""
+    floor.check_party_fits(party_size)
+    slot = _slot_for_request(floor, day, at, party_size)
+    return booked_slot(ledger, floor, slot, party_size, channel=channel)
 
 
 def _choose_option(
@@ -509,6 +555,7 @@ def book_many(
     results: list[Reservation | BookingError] = []
     fresh: dict[tuple[int, date], _DayBookToKeep] = {}
     with ledger.write() as conn:
+        _pin_floors(ledger, conn, {r.restaurant_id for r in requests})
         for request in requests:
             try:
                 checked = _check_request(ledger, request, now)
@@ -531,6 +578,19 @@ def book_many(
     for kept in fresh.values():  # committed now; the last of each day is the latest
         kept.publish(ledger)
     return results
+
+
+def _pin_floors(ledger: Ledger, conn: sa.Connection, restaurant_ids: Iterable[int]) -> None:
+    """A batch holds the outbox feed lock from its first booking to commit,
+    and a pin taken under it could wait for a floor change that waits for
+    the feed: PostgreSQL batches pin every restaurant they book first, in
+    id order (see ``pin_floor``); each booking's own pin then finds the row
+    already held."""
+    if not ledger.is_postgres:
+        return
+    for restaurant_id in sorted(restaurant_ids):
+        with contextlib.suppress(BookingError):  # an unknown restaurant: its booking says so
+            pin_floor(conn, get_floor(ledger, conn, restaurant_id), ledger)
 
 
 @dataclass(frozen=True)
@@ -604,15 +664,20 @@ def _book_in(
         existing = _by_idempotency_key(conn, request.idempotency_key, fingerprint)
         if existing is not None:
             return _Booked(existing)
-    floor = get_floor(ledger, conn, request.restaurant_id)
-    floor.check_party_fits(checked.party_size)
-    slot = _slot_for_request(floor, checked.day, checked.at, checked.party_size)
-    slot = booked_slot(ledger, floor, slot, checked.party_size, channel=checked.channel)
-    if slot.start_at <= now:
-        raise InvalidRequest(
-            f"{checked.day} {checked.at:%H:%M} has already passed in {floor.timezone}; "
-            "a host seats a party that is here now as a walk-in."
+
+    def plan(floor: Floor) -> Slot:
+        slot = _requested_slot(
+            ledger, floor, checked.day, checked.at, checked.party_size, checked.channel
         )
+        if slot.start_at <= now:
+            raise InvalidRequest(
+                f"{checked.day} {checked.at:%H:%M} has already passed in {floor.timezone}; "
+                "a host seats a party that is here now as a walk-in."
+            )
+        return slot
+
+    floor = get_floor(ledger, conn, request.restaurant_id)
+    slot = plan(floor)
     lock_service_days(conn, floor.restaurant_id, [slot.service_date])
     if request.idempotency_key and fingerprint and ledger.is_postgres:
         # A retry that raced its own first attempt waited on the day
@@ -620,6 +685,7 @@ def _book_in(
         existing = _by_idempotency_key(conn, request.idempotency_key, fingerprint)
         if existing is not None:
             return _Booked(existing)
+    floor, slot = _on_pinned_floor(ledger, conn, floor, slot, plan, {slot.service_date})
     if request.diner_id is not None:
         _check_diner(conn, ledger, request.diner_id, slot.start_at, None)
     # Under the day lock, a remembered day book is exact if nothing but our
@@ -862,6 +928,14 @@ def seat_walk_in(
         raise NoTableFree("That table was taken a moment ago; choose another.") from exc
 
 
+class _WalkIn(NamedTuple):
+    """A walk-in's service and planned end on a given floor."""
+
+    service_date: date
+    period: ServicePeriod
+    end: datetime
+
+
 def _seat_walk_in_in(
     conn: sa.Connection,
     ledger: Ledger,
@@ -877,13 +951,19 @@ def _seat_walk_in_in(
 ) -> Reservation:
     """``priced``: the restaurant's admission control (if any) may refuse
     the tables chosen for the party; tables the host names never are."""
+
+    def plan(floor: Floor) -> _WalkIn:
+        floor.check_party_fits(party_size)
+        service_date, period, _ = current_service(floor, now)
+        turn = stay_minutes(ledger, floor, party_size, [(period, now)], channel=Channel.WALK_IN)
+        return _WalkIn(service_date, period, now + timedelta(minutes=turn[0]))
+
     floor = get_floor(ledger, conn, restaurant_id)
-    floor.check_party_fits(party_size)
-    service_date, period, _ = current_service(floor, now)
+    walk_in = plan(floor)
+    lock_service_days(conn, restaurant_id, [walk_in.service_date])
+    floor, walk_in = _on_pinned_floor(ledger, conn, floor, walk_in, plan, {walk_in.service_date})
+    service_date, period, end = walk_in
     g0 = granule_span(now, now)[0]
-    turn = stay_minutes(ledger, floor, party_size, [(period, now)], channel=Channel.WALK_IN)[0]
-    end = now + timedelta(minutes=turn)
-    lock_service_days(conn, restaurant_id, [service_date])
     if diner_id is not None:
         _check_diner(conn, ledger, diner_id, now, None)
     day_book = load_day_book(conn, floor, service_date)
@@ -1075,12 +1155,17 @@ def _modify_in(
     day = parse_date(local_date) if local_date is not None else current.service_date
     at = parse_time(local_time) if local_time is not None else local_start.time()
     size = check_party_size(party_size) if party_size is not None else current.party_size
-    floor.check_party_fits(size)
-    slot = _slot_for_request(floor, day, at, size)
-    slot = booked_slot(ledger, floor, slot, size, channel=current.channel)
-    if slot.start_at <= now:
-        raise InvalidRequest(f"{day} {at:%H:%M} has already passed.")
-    lock_service_days(conn, floor.restaurant_id, {current.service_date, slot.service_date})
+
+    def plan(floor: Floor) -> Slot:
+        slot = _requested_slot(ledger, floor, day, at, size, current.channel)
+        if slot.start_at <= now:
+            raise InvalidRequest(f"{day} {at:%H:%M} has already passed.")
+        return slot
+
+    slot = plan(floor)
+    days = {current.service_date, slot.service_date}
+    lock_service_days(conn, floor.restaurant_id, days)
+    floor, slot = _on_pinned_floor(ledger, conn, floor, slot, plan, days)
     if current.diner_id is not None:
         _check_diner(conn, ledger, current.diner_id, slot.start_at, reservation_id)
     _release(conn, reservation_id, now)
@@ -1256,7 +1341,7 @@ def _seat_overbooked(
             f"Reservation {current.id} was booked until {current.end_at:%Y-%m-%d %H:%M} UTC; "
             "a party still here after that is seated as a walk-in."
         )
-    floor = load_floor(conn, current.restaurant_id)
+    floor = pin_floor(conn, load_floor(conn, current.restaurant_id))
     stay = current.end_at - current.start_at
     end = max(current.end_at, now + stay)
     book = load_day_book(conn, floor, current.service_date, exclude_reservation=current.id)
