@@ -17,7 +17,7 @@ from datetime import date, datetime
 from itertools import groupby
 
 from booking_core import outbox
-from booking_core.availability import get_floor
+from booking_core.availability import get_floor, pin_floor
 from booking_core.daybook import TableChoice, choose_tables, load_day_book, table_policy
 from booking_core.domain import NOT_YET_SEATED
 from booking_core.ledger import Ledger, lock_service_days
@@ -86,7 +86,9 @@ def _move_off(
     out: list[Holder] = []
     with ledger.write() as conn:
         lock_service_days(conn, restaurant_id, {day})
-        floor = get_floor(ledger, conn, restaurant_id)  # without the table now
+        # Without the table now; pinned, so no other table can leave the
+        # floor (or hours change) before these moves commit.
+        floor = pin_floor(conn, get_floor(ledger, conn, restaurant_id), ledger)
         chosen = policy or table_policy.for_floor(floor)
         for rid in reservation_ids:
             current = _load(conn, rid, lock=True)
