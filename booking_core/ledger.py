@@ -191,17 +191,36 @@ def lock_service_days(conn: sa.Connection, restaurant_id: int, dates: Iterable[d
         conn.execute(statement, {"restaurant_id": restaurant_id, "local_date": day})
 
 
-def _lock_day_statement(insert: Any) -> Any:
+def hold_service_days(conn: sa.Connection, restaurant_id: int, dates: Iterable[date]) -> None:
+    """Take the service-day locks of ``lock_service_days`` without bumping the
+    days' versions: for a writer that must hold its days before it knows
+    whether it will write on them (``book_many`` takes all of its days
+    before its first outbox event; each booking still bumps its own day).
+
+    A day book remembered under a version is reused by the next writer of
+    its day only if nothing but that writer's own bump happened since, so a
+    bump here would make the next booking of every held day read its day
+    book again. PostgreSQL: a no-op upsert (a missing row is inserted at
+    version 0, which is how a missing row reads anyway) still takes the row
+    lock, held to commit. SQLite: nothing to do, BEGIN IMMEDIATE already
+    serialises writers."""
+    if conn.dialect.name != "postgresql":
+        return
+    for day in sorted(set(dates)):
+        conn.execute(_HOLD_DAY, {"restaurant_id": restaurant_id, "local_date": day})
+
+
+def _lock_day_statement(insert: Any, *, bump: int = 1) -> Any:
     return (
         insert(service_days)
         .values(
             restaurant_id=sa.bindparam("restaurant_id"),
             local_date=sa.bindparam("local_date"),
-            bookings_version=1,
+            bookings_version=bump,
         )
         .on_conflict_do_update(
             index_elements=["restaurant_id", "local_date"],
-            set_={"bookings_version": service_days.c.bookings_version + 1},
+            set_={"bookings_version": service_days.c.bookings_version + bump},
         )
     )
 
@@ -210,6 +229,7 @@ _LOCK_DAY = {
     "postgresql": _lock_day_statement(postgresql.insert),
     "sqlite": _lock_day_statement(sqlite.insert),
 }
+_HOLD_DAY = _lock_day_statement(postgresql.insert, bump=0)
 
 
 def drop_everything(engine: sa.Engine) -> None:

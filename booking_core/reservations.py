@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple, Protocol, TypeVar
@@ -75,7 +75,7 @@ from booking_core.errors import (
     UnknownReservation,
 )
 from booking_core.floor import Floor, SeatingOption, ServicePeriod, load_floor
-from booking_core.ledger import Ledger, lock_service_days
+from booking_core.ledger import Ledger, hold_service_days, lock_service_days
 from booking_core.past_demand import ServiceDemand, service_demand
 from booking_core.schema import diners, reservation_tables, reservations, table_claims
 from booking_core.slots import Slot, current_service, granule_span, hhmm, local_to_utc, make_slot
@@ -555,12 +555,21 @@ def book_many(
     results: list[Reservation | BookingError] = []
     fresh: dict[tuple[int, date], _DayBookToKeep] = {}
     with ledger.write() as conn:
-        _pin_floors(ledger, conn, {r.restaurant_id for r in requests})
-        for request in requests:
-            try:
-                checked = _check_request(ledger, request, now)
-            except BookingError as exc:
-                results.append(exc)
+        floors = _pin_floors(ledger, conn, {r.restaurant_id for r in requests})
+        batch = [_checked_or_refused(ledger, request, now) for request in requests]
+        # Every day the batch will book is locked before its first outbox
+        # event (see ``_hold_days``). The pinned floors cannot change before
+        # commit, so each booking planned there books a day held already.
+        # A booking that could not be planned there still locks its day in
+        # ``_book_in``, under the feed, and may yet meet the deadlock: one
+        # for a restaurant that was unknown at the pin and added since, or
+        # one whose date would move on a floor changed since it was read
+        # (which the pin rules out on PostgreSQL). Refused requests lock
+        # nothing more: the same floor refuses them again below.
+        _hold_days(ledger, conn, floors, [c for c in batch if isinstance(c, _Checked)])
+        for checked in batch:
+            if isinstance(checked, BookingError):
+                results.append(checked)
                 continue
             try:
                 with conn.begin_nested():
@@ -580,17 +589,58 @@ def book_many(
     return results
 
 
-def _pin_floors(ledger: Ledger, conn: sa.Connection, restaurant_ids: Iterable[int]) -> None:
+def _pin_floors(
+    ledger: Ledger, conn: sa.Connection, restaurant_ids: Iterable[int]
+) -> dict[int, Floor]:
     """A batch holds the outbox feed lock from its first booking to commit,
     and a pin taken under it could wait for a floor change that waits for
     the feed: PostgreSQL batches pin every restaurant they book first, in
     id order (see ``pin_floor``); each booking's own pin then finds the row
-    already held."""
+    already held. Returns the pinned floors (none on SQLite)."""
+    floors: dict[int, Floor] = {}
     if not ledger.is_postgres:
-        return
+        return floors
     for restaurant_id in sorted(restaurant_ids):
         with contextlib.suppress(BookingError):  # an unknown restaurant: its booking says so
-            pin_floor(conn, get_floor(ledger, conn, restaurant_id), ledger)
+            floors[restaurant_id] = pin_floor(conn, get_floor(ledger, conn, restaurant_id), ledger)
+    return floors
+
+
+def _hold_days(
+    ledger: Ledger, conn: sa.Connection, floors: Mapping[int, Floor], batch: Iterable[_Checked]
+) -> None:
+    """A batch holds the outbox feed lock from its first booking's event to
+    commit, and a day lock taken under it could wait for a writer of that
+    day that waits for the feed (a booking, a change of booking, a
+    cancellation, a walk-in: each locks its days, then writes its event),
+    which PostgreSQL would refuse as a deadlock, failing the whole batch.
+    So a PostgreSQL batch first locks the service day of every booking it
+    can plan on its pinned ``floors``, by restaurant and then date: the
+    order in which single writers lock one restaurant's days (a change of
+    booking locks its old and new days in date order) and every batch
+    locks its own, so a writer that holds one of those days commits
+    before the batch writes anything, and two batches queue rather than
+    cross.
+    The versions are left alone (``hold_service_days``): each booking bumps
+    its own day, so a day book remembered by the last commit stays usable.
+
+    Only the date is planned here: ``booked_slot`` moves a slot's end, never
+    its date, and may ask a stay forecast, which ``_book_in`` does anyway."""
+    if not ledger.is_postgres:
+        return
+    days: dict[int, set[date]] = {}
+    for checked in batch:
+        floor = floors.get(checked.request.restaurant_id)
+        if floor is None:
+            continue
+        try:
+            floor.check_party_fits(checked.party_size)
+            slot = _slot_for_request(floor, checked.day, checked.at, checked.party_size)
+        except BookingError:  # refused in the loop, as it would have been
+            continue
+        days.setdefault(floor.restaurant_id, set()).add(slot.service_date)
+    for restaurant_id in sorted(days):
+        hold_service_days(conn, restaurant_id, days[restaurant_id])
 
 
 @dataclass(frozen=True)
@@ -632,6 +682,15 @@ class _Booked:
 
     reservation: Reservation
     day_book: _DayBookToKeep | None = None
+
+
+def _checked_or_refused(
+    ledger: Ledger, request: BookingRequest, now: datetime | None
+) -> _Checked | BookingError:
+    try:
+        return _check_request(ledger, request, now)
+    except BookingError as exc:
+        return exc
 
 
 def _check_request(ledger: Ledger, request: BookingRequest, now: datetime | None) -> _Checked:

@@ -5,7 +5,10 @@ flight: the booking must then be checked against the new floor, and a change's
 list of bookings its hours no longer serve must see every booking taken
 before it. On PostgreSQL each race is made exact by waiting until the second
 party is blocked on a lock (``pg_stat_activity``); on SQLite the one writer at
-a time makes the same sequences pass as a check of the outcome only."""
+a time makes the same sequences pass as a check of the outcome only. A batch
+takes its service-day locks before it holds the outbox feed for the same
+reason it pins its floors first: a writer it would wait for may wait for the
+feed."""
 
 from __future__ import annotations
 
@@ -13,12 +16,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from booking_core import outbox
+from booking_core import reservations as booking
 from booking_core.daybook import BestFitAtBooking
 from booking_core.errors import OutsideServiceHours, PartyTooLarge, RestaurantClosed
 from booking_core.ledger import Ledger
@@ -252,3 +257,56 @@ def test_new_hours_list_a_booking_that_was_being_taken_as_they_were_set(
     outside = change.result()
     assert isinstance(taken, Reservation), taken
     assert [o.reservation_id for o in outside] == [taken.id]
+
+
+def test_a_batch_locks_every_day_before_the_feed_so_a_booking_holding_one_is_not_deadlocked(
+    ledger: Ledger,
+) -> None:
+    """A batch holds the outbox feed lock from its first booking's event to
+    commit, and a single booking holds its service day while it chooses a
+    table, then waits for the feed to write its event. The batch takes the
+    day locks of all its bookings before its first event, so it waits for
+    that booking's day instead of holding the feed the booking waits for:
+    PostgreSQL would otherwise refuse one of the two as a deadlock, and a
+    refused batch fails every booking in it."""
+    rid, _ = add_three_tables(ledger, name="Two Days In One Batch")
+    later = DAY + timedelta(days=1)
+    held = _HeldAtTheTable()
+    single = _InThread(lambda: book(ledger, BookingRequest(rid, later, "18:00", 2), policy=held))
+    assert held.inside.wait(WAIT_S)  # it holds the later day's lock
+    batch = _InThread(
+        lambda: book_many(
+            ledger, [BookingRequest(rid, DAY, "19:00", 2), BookingRequest(rid, later, "19:00", 2)]
+        )
+    )
+    _wait_until_blocked(ledger, batch)
+    held.go.set()
+    taken = single.result()
+    outcomes = batch.result()
+    assert isinstance(taken, Reservation), taken
+    assert isinstance(outcomes, list), outcomes  # not a deadlock error for the whole batch
+    assert all(isinstance(o, Reservation) for o in outcomes), outcomes
+    assert [o.service_date for o in outcomes] == [DAY, later]
+
+
+def test_a_batch_reuses_the_day_book_a_committed_booking_left(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Taking a batch's day locks up front changes no day's version: the
+    first booking of a day in a batch still finds the day book the last
+    committed booking of that day remembered, instead of reading it again."""
+    rid, _ = add_three_tables(ledger, name="Warm Day Book")
+    book(ledger, BookingRequest(rid, DAY, "18:00", 2))
+    loads: list[date] = []
+    real = booking.load_day_book
+
+    def counted(conn: sa.Connection, floor: Any, day: date, **kwargs: Any) -> Any:
+        loads.append(day)
+        return real(conn, floor, day, **kwargs)
+
+    monkeypatch.setattr(booking, "load_day_book", counted)
+    outcomes = book_many(
+        ledger, [BookingRequest(rid, DAY, "19:00", 2), BookingRequest(rid, DAY, "20:00", 2)]
+    )
+    assert all(isinstance(o, Reservation) for o in outcomes), outcomes
+    assert loads == []
