@@ -15,7 +15,9 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
+from booking_core.errors import Conflict
 from booking_core.schema import metadata, service_days
 from booking_core.settings import get_settings
 
@@ -91,6 +93,11 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
+# deadlock_detected, serialization_failure: PostgreSQL rolled the transaction
+# back whole, so sending it again is safe.
+RETRY_SQLSTATES = frozenset({"40P01", "40001"})
+
+
 @dataclass
 class Ledger:
     """A handle on one ledger database plus the in-process caches keyed on it."""
@@ -136,13 +143,23 @@ class Ledger:
     def write(self) -> Iterator[sa.Connection]:
         """A write transaction. On SQLite it holds the database write lock from
         its first statement; on PostgreSQL call ``lock_service_days`` before
-        reading what the write depends on."""
-        with (
-            self._writers(),
-            self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn,
-            conn.begin(),
-        ):
-            yield conn
+        reading what the write depends on. A PostgreSQL deadlock or
+        serialisation failure (the database wrote nothing) is raised as
+        ``Conflict``: the request can simply be sent again."""
+        try:
+            with (
+                self._writers(),
+                self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn,
+                conn.begin(),
+            ):
+                yield conn
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) not in RETRY_SQLSTATES:
+                raise
+            raise Conflict(
+                "Another change to the same bookings crossed this one and nothing was "
+                "written; send the request again."
+            ) from exc
 
     @contextmanager
     def _writers(self) -> Iterator[None]:

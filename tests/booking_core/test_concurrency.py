@@ -411,3 +411,52 @@ def _run_all(targets: Sequence[Callable[[], None]]) -> None:
     for t in threads:
         t.join(BARRIER_TIMEOUT_S + 30)
         assert not t.is_alive()
+
+
+def test_a_deadlock_is_a_conflict_to_retry_and_writes_nothing(ledger: Ledger) -> None:
+    """Two writers that lock two service days in opposite orders: PostgreSQL
+    ends the deadlock by rolling one back, and the ledger says so as a typed
+    ``Conflict`` (a 409 "send it again" over HTTP), not a driver error. The
+    other writer commits."""
+    if not ledger.is_postgres:
+        pytest.skip("SQLite serialises writers: two cannot hold a lock each")
+    from booking_core.ledger import lock_service_days
+
+    rid = add_restaurant(ledger, race_spec("Deadlock Bistro"))
+    first, second = date(2026, 4, 1), date(2026, 4, 2)
+    both_hold = threading.Barrier(2, timeout=10)
+    outcomes: dict[str, BaseException | None] = {}
+
+    def writer(name: str, order: tuple[date, date]) -> None:
+        try:
+            with ledger.write() as conn:
+                lock_service_days(conn, rid, [order[0]])
+                both_hold.wait()
+                lock_service_days(conn, rid, [order[1]])
+            outcomes[name] = None
+        except BaseException as exc:  # recorded for the assertions
+            outcomes[name] = exc
+
+    threads = [
+        threading.Thread(target=writer, args=("a", (first, second))),
+        threading.Thread(target=writer, args=("b", (second, first))),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not any(t.is_alive() for t in threads)
+    failed = [e for e in outcomes.values() if e is not None]
+    assert len(outcomes) == 2 and len(failed) == 1, outcomes
+    assert isinstance(failed[0], errors.Conflict), repr(failed[0])
+    assert "send the request again" in str(failed[0])
+    with ledger.read() as conn:
+        versions = conn.execute(
+            sa.text(
+                "SELECT local_date, bookings_version FROM service_days "
+                "WHERE restaurant_id = :r ORDER BY local_date"
+            ),
+            {"r": rid},
+        ).all()
+    # Only the survivor's two bumps are there: the loser's were rolled back.
+    assert [v for _, v in versions] == [1, 1]
