@@ -120,17 +120,13 @@ def update_profile(ledger: Ledger, restaurant_id: int, changes: Mapping[str, Any
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
         raise InvalidRequest(f"Unknown field(s): {', '.join(unknown)}.")
-    values = {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()}
+    values = {k: _plain(v) for k, v in changes.items()}
     check_profile(values)
     if "name" in values:
         values["name"] = str(values["name"]).strip()
     with ledger.write() as conn:
         before = _profile(conn, ledger, restaurant_id)
-        changed = {
-            k: v
-            for k, v in values.items()
-            if (list(old) if isinstance(old := getattr(before, k), tuple) else old) != v
-        }
+        changed = {k: v for k, v in values.items() if _plain(getattr(before, k)) != v}
         if not changed:
             return before
         conn.execute(restaurants.update().where(restaurants.c.id == restaurant_id).values(changed))

@@ -303,12 +303,17 @@ def _on_pinned_floor(
     return pinned, planned
 
 
+def _asked_slot(floor: Floor, day: date, at: time, party_size: int) -> Slot:
+    """The slot a party asks for, if the floor could ever seat it."""
+    floor.check_party_fits(party_size)
+    return _slot_for_request(floor, day, at, party_size)
+
+
 def _requested_slot(
     ledger: Ledger, floor: Floor, day: date, at: time, party_size: int, channel: str
 ) -> Slot:
     """The slot a party asks for, held for the stay it would be booked for."""
-    floor.check_party_fits(party_size)
-    slot = _slot_for_request(floor, day, at, party_size)
+    slot = _asked_slot(floor, day, at, party_size)
     return booked_slot(ledger, floor, slot, party_size, channel=channel)
 
 
@@ -573,7 +578,7 @@ def book_many(
                 continue
             try:
                 with conn.begin_nested():
-                    booked = _book_in(conn, ledger, checked, policy, fresh)
+                    booked = _book_in(conn, ledger, checked, policy, fresh, floors)
             except BookingError as exc:
                 _record_turnaway_in(conn, exc, checked.now)
                 results.append(exc)
@@ -634,8 +639,7 @@ def _hold_days(
         if floor is None:
             continue
         try:
-            floor.check_party_fits(checked.party_size)
-            slot = _slot_for_request(floor, checked.day, checked.at, checked.party_size)
+            slot = _asked_slot(floor, checked.day, checked.at, checked.party_size)
         except BookingError:  # refused in the loop, as it would have been
             continue
         days.setdefault(floor.restaurant_id, set()).add(slot.service_date)
@@ -714,10 +718,12 @@ def _book_in(
     checked: _Checked,
     policy: TableChoice | None,
     fresh: dict[tuple[int, date], _DayBookToKeep],
+    pinned: Mapping[int, Floor] | None = None,
 ) -> _Booked:
     """The booking itself, inside the caller's write transaction. ``fresh``
     holds the day books this transaction has written so far (not committed,
-    so not in the ledger's cache yet)."""
+    so not in the ledger's cache yet); ``pinned`` the floors it has pinned
+    already (a batch's), which no change can move before it commits."""
     request, now, fingerprint = checked.request, checked.now, checked.fingerprint
     if request.idempotency_key and fingerprint:
         existing = _by_idempotency_key(conn, request.idempotency_key, fingerprint)
@@ -735,7 +741,8 @@ def _book_in(
             )
         return slot
 
-    floor = get_floor(ledger, conn, request.restaurant_id)
+    held = (pinned or {}).get(request.restaurant_id)
+    floor = held or get_floor(ledger, conn, request.restaurant_id)
     slot = plan(floor)
     lock_service_days(conn, floor.restaurant_id, [slot.service_date])
     if request.idempotency_key and fingerprint and ledger.is_postgres:
@@ -744,7 +751,8 @@ def _book_in(
         existing = _by_idempotency_key(conn, request.idempotency_key, fingerprint)
         if existing is not None:
             return _Booked(existing)
-    floor, slot = _on_pinned_floor(ledger, conn, floor, slot, plan, {slot.service_date})
+    if held is None:
+        floor, slot = _on_pinned_floor(ledger, conn, floor, slot, plan, {slot.service_date})
     if request.diner_id is not None:
         _check_diner(conn, ledger, request.diner_id, slot.start_at, None)
     # Under the day lock, a remembered day book is exact if nothing but our
