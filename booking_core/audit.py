@@ -25,11 +25,13 @@ from typing import Any, TypeAlias
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from booking_core.cancellation_terms import FeeReason
 from booking_core.domain import (
     HOLDING_STATES,
     PACING_STATES,
     STATE_TIMESTAMP,
     TRANSITIONS,
+    CancelledBy,
     Channel,
     ReservationState,
 )
@@ -50,7 +52,8 @@ CLAIMS_MISMATCH = "claims_mismatch"
 PACING = "pacing"
 STATE_HISTORY = "state_history"
 OUTBOX = "outbox"
-RULES = (DOUBLE_BOOKING, CLAIMS_MISMATCH, PACING, STATE_HISTORY, OUTBOX)
+FEES = "fees"
+RULES = (DOUBLE_BOOKING, CLAIMS_MISMATCH, PACING, STATE_HISTORY, OUTBOX, FEES)
 
 _HOLDING = sorted(s.value for s in HOLDING_STATES)
 _PACING = sorted(s.value for s in PACING_STATES)
@@ -111,6 +114,7 @@ def audit_ledger(
     _check_pacing(conn, scope, report)
     _check_state_history(conn, scope, report)
     _check_outbox(conn, scope, report)
+    _check_fees(conn, scope, report)
     report.violations.sort(key=lambda v: (RULES.index(v.rule), v.entity, v.entity_id))
     return report
 
@@ -662,6 +666,8 @@ _STATE_EVENTS = {
 }
 _KNOWN = (*_CREATED, *_STATE_EVENTS.values())
 _MODIFIED = "reservation.modified"
+# Events beside the state history, any number of them (code 0).
+_SIDE = (_MODIFIED, "reservation.fee_waived")
 # Events of states entered one after another on every path, in that order.
 _ORDERED = tuple(
     _STATE_EVENTS[s]
@@ -719,12 +725,12 @@ def _check_outbox(conn: sa.Connection, scope: _Scope, report: AuditReport) -> No
         return sa.literal_column(str(value), sa.BigInteger)
 
     code = sa.case(
-        {event: const(c) for event, c in _CODE.items()} | {_MODIFIED: const(0)},
+        {event: const(c) for event, c in _CODE.items()} | {e: const(0) for e in _SIDE},
         value=ob.c.event_type,
         else_=const(_OTHER_CODE),
     )
     weight = sa.case(
-        {event: const(_weight(c)) for event, c in _CODE.items()} | {_MODIFIED: const(0)},
+        {event: const(_weight(c)) for event, c in _CODE.items()} | {e: const(0) for e in _SIDE},
         value=ob.c.event_type,
         else_=const(_weight(_OTHER_CODE)),
     )
@@ -841,6 +847,62 @@ def _check_outbox(conn: sa.Connection, scope: _Scope, report: AuditReport) -> No
         )
 
 
+# ---------------------------------------------------------------- 5. fees
+
+
+def _check_fees(conn: sa.Connection, scope: _Scope, report: AuditReport) -> None:
+    """A fee is recorded exactly where the reservation's own terms make one
+    due (``booking_core.cancellation_terms``), for the amount they name, and
+    only a recorded fee is waived."""
+    r = reservations.c
+    amount = sa.case(
+        (r.cancellation_fee_minor > r.deposit_minor, r.cancellation_fee_minor),
+        else_=r.deposit_minor,
+    )
+    late = sa.and_(
+        r.state == ReservationState.CANCELLED.value,
+        r.cancelled_by == CancelledBy.DINER.value,
+        r.arrived_at.is_(None),
+        r.free_cancellation_until.is_not(None),
+        r.cancelled_at > r.free_cancellation_until,
+    )
+    expected = sa.case(
+        (amount <= 0, sa.null()),
+        (r.state == ReservationState.NO_SHOW.value, sa.literal(FeeReason.NO_SHOW.value)),
+        (late, sa.literal(FeeReason.LATE_CANCELLATION.value)),
+        else_=sa.null(),
+    )
+    wrong = sa.or_(
+        sa.and_(r.fee_reason.is_(None), expected.is_not(None)),
+        sa.and_(r.fee_reason.is_not(None), sa.or_(expected.is_(None), r.fee_reason != expected)),
+        sa.and_(r.fee_reason.is_not(None), r.fee_minor != amount),
+        sa.and_(r.fee_reason.is_(None), r.fee_waived_at.is_not(None)),
+    )
+    rows = conn.execute(
+        scope.where(
+            sa.select(r.id, r.state, r.fee_reason, r.fee_minor, amount.label("amount"), expected)
+            .where(wrong)
+            .order_by(r.id),
+            r.restaurant_id,
+        )
+    ).all()
+    report.checked["fees"] = _count(
+        conn, scope.where(sa.select(r.id).where(r.fee_reason.is_not(None)), r.restaurant_id)
+    )
+    for row in rows:
+        want = row[-1]
+        report.violations.append(
+            Violation(
+                FEES,
+                "reservation",
+                row.id,
+                f"reservation {row.id} ({row.state}) records fee "
+                f"{row.fee_reason or 'none'} of {row.fee_minor}; its terms make "
+                + (f"{want} of {row.amount} due" if want else "nothing due"),
+            )
+        )
+
+
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     return (items[i : i + size] for i in range(0, len(items), size))
 
@@ -858,7 +920,7 @@ def _outbox_problems(row: Mapping[Any, Any], seen: Mapping[str, tuple[int, int, 
             problems.append(f"no {event} event")
         else:
             problems.append(f"{got} {event} events, expected {want}")
-    other = sorted(t for t in seen if t not in _KNOWN and t != _MODIFIED)
+    other = sorted(t for t in seen if t not in _KNOWN and t not in _SIDE)
     if other:
         problems.append(f"events of unknown types: {', '.join(other)}")
     states = [(offsets[2], t) for t, offsets in seen.items() if t in _KNOWN]

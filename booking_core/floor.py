@@ -102,6 +102,7 @@ class Floor:
     deposit_per_cover_minor: int = 0
     card_hold_minor: int = 0
     cancellation_fee_minor: int = 0
+    cancellation_window_hours: int = 24
     floor_version: int = 0
     table_policy: str = "lock_at_booking"  # the restaurant's seating setting
     # Predictive overbooking's bound on the risk of a long wait (None: off).
@@ -296,6 +297,7 @@ def load_floor(conn: sa.Connection, restaurant_id: int) -> Floor:
         deposit_per_cover_minor=r["deposit_per_cover_minor"],
         card_hold_minor=r["card_hold_minor"],
         cancellation_fee_minor=r["cancellation_fee_minor"],
+        cancellation_window_hours=r["cancellation_window_hours"],
         floor_version=r["floor_version"],
         table_policy=r["table_policy"],
         overbooking_max_wait_risk=r["overbooking_max_wait_risk"],

@@ -32,6 +32,15 @@ from booking_core.availability import (
     pin_floor,
     remember_day_book,
 )
+from booking_core.cancellation_terms import (
+    Fee,
+    FeeReason,
+    Terms,
+    fee_for,
+    free_until,
+    free_until_after_change,
+    settlement,
+)
 from booking_core.daybook import (
     NO_TABLES,
     BestFitAtBooking,
@@ -128,6 +137,7 @@ class Reservation:
     currency: str
     idempotency_key: str | None
     booked_at: datetime
+    terms: Terms  # the cancellation terms it was booked under
     timestamps: dict[str, datetime | None] = field(default_factory=dict)
     cancelled_by: str | None = None
     area_id: int | None = None
@@ -136,6 +146,8 @@ class Reservation:
     # Taken beyond the tables by predictive overbooking: no table until the
     # host seats it (then ``table_ids`` are the ones it was given).
     overbooked: bool = False
+    # The fee its cancellation terms made due (a late cancellation, a no-show).
+    fee: Fee | None = None
 
     @property
     def last_change(self) -> datetime:
@@ -201,6 +213,19 @@ def _load(conn: sa.Connection, reservation_id: int, *, lock: bool = False) -> Re
         accessible=bool(r["accessible_required"]),
         updated_at=r["updated_at"],
         overbooked=bool(r["overbooked"]),
+        terms=Terms(
+            fee_minor=r["cancellation_fee_minor"],
+            window_hours=r["cancellation_window_hours"],
+            # Bulk writers (the importers) may leave the deadline to the window.
+            free_until=r["free_cancellation_until"]
+            or free_until(r["start_at"], r["cancellation_window_hours"]),
+            deposit_minor=r["deposit_minor"],
+        ),
+        fee=(
+            Fee(r["fee_minor"], FeeReason(r["fee_reason"]), r["fee_waived_at"])
+            if r["fee_reason"] is not None
+            else None
+        ),
     )
 
 
@@ -880,6 +905,12 @@ def _insert(
     overbooked: bool = False,
 ) -> Reservation:
     deposit = floor.deposit_min_party is not None and party_size >= floor.deposit_min_party
+    terms = Terms(
+        fee_minor=floor.cancellation_fee_minor,
+        window_hours=floor.cancellation_window_hours,
+        free_until=free_until(start, floor.cancellation_window_hours),
+        deposit_minor=floor.deposit_per_cover_minor * party_size if deposit else 0,
+    )
     values: dict[str, Any] = {
         "restaurant_id": floor.restaurant_id,
         "diner_id": request.diner_id if request else diner_id,
@@ -895,9 +926,11 @@ def _insert(
         "accessible_required": request.accessible if request else False,
         "combination_id": option.combination_id,
         "deposit_required": deposit,
-        "deposit_minor": floor.deposit_per_cover_minor * party_size if deposit else 0,
+        "deposit_minor": terms.deposit_minor,
         "card_hold_minor": floor.card_hold_minor,
-        "cancellation_fee_minor": floor.cancellation_fee_minor,
+        "cancellation_fee_minor": terms.fee_minor,
+        "cancellation_window_hours": terms.window_hours,
+        "free_cancellation_until": terms.free_until,
         "currency": floor.currency,
         "idempotency_key": request.idempotency_key if request else None,
         "request_fingerprint": fingerprint,
@@ -947,6 +980,7 @@ def _insert(
         accessible=values["accessible_required"],
         updated_at=now,
         overbooked=overbooked,
+        terms=terms,
         timestamps={
             col: values.get(col, now if col == "booked_at" else None)
             for col in STATE_TIMESTAMP.values()
@@ -1275,6 +1309,7 @@ def _modify_in(
             combination_id=option.combination_id,
             updated_at=now,
             overbooked=False,  # a change is only taken with tables
+            free_cancellation_until=free_until_after_change(current.terms, slot.start_at, now),
         )
     )
     _claim(conn, reservation_id, option, slot.start_at, slot.end_at, now)
@@ -1373,6 +1408,10 @@ def advance_in(
     }
     if who is not None:
         values["cancelled_by"] = who.value
+    fee = fee_for(current.terms, state, target, who, now)
+    if fee is not None:
+        values["fee_minor"] = fee.amount_minor
+        values["fee_reason"] = fee.reason.value
     seated_on: tuple[int, ...] = ()
     if target is ReservationState.SEATED and current.overbooked and not current.table_ids:
         seated_on, values["end_at"] = _seat_overbooked(conn, current, now)
@@ -1384,6 +1423,10 @@ def advance_in(
         payload["table_ids"] = list(seated_on)
     if who is not None:
         payload["cancelled_by"] = who.value
+    if target in (ReservationState.CANCELLED, ReservationState.NO_SHOW):
+        payload.update(settlement(current.terms, fee, target))
+        if "fee_minor" in payload or "deposit_refund_minor" in payload:
+            payload["currency"] = current.currency
     outbox.append(
         conn,
         f"reservation.{target.value}",

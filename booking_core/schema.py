@@ -306,6 +306,16 @@ reservations = sa.Table(
     sa.Column("deposit_minor", sa.Integer, nullable=False, server_default="0"),
     sa.Column("card_hold_minor", sa.Integer, nullable=False, server_default="0"),
     sa.Column("cancellation_fee_minor", sa.Integer, nullable=False, server_default="0"),
+    # The cancellation terms kept at booking (booking_core.cancellation_terms):
+    # the window, and the deadline for a free cancellation, which a change
+    # made inside the window does not move.
+    sa.Column("cancellation_window_hours", sa.SmallInteger, nullable=False, server_default="24"),
+    sa.Column("free_cancellation_until", UtcDateTime, nullable=True),
+    # The fee those terms made due (a diner's late cancellation, a no-show),
+    # and when the restaurant waived it. Charging it is the payments side's.
+    sa.Column("fee_minor", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("fee_reason", sa.String(20), nullable=True),
+    sa.Column("fee_waived_at", UtcDateTime, nullable=True),
     sa.Column("currency", sa.String(3), nullable=False),
     # Taken beyond the tables by predictive overbooking: it holds no table
     # until the host seats it (pacing still counts it).

@@ -15,8 +15,14 @@ from typing import Any
 
 import numpy as np
 
+from booking_core.cancellation_terms import Fee, Terms, fee_for, free_until, settlement
 from booking_core.daybook import BestFitAtBooking, DayBook
-from booking_core.domain import DINER_SPACING_MINUTES, GRANULE_MINUTES
+from booking_core.domain import (
+    DINER_SPACING_MINUTES,
+    GRANULE_MINUTES,
+    CancelledBy,
+    ReservationState,
+)
 from booking_core.floor import Floor, SeatingOption, ServicePeriod
 from booking_core.slots import Slot, granule_of, granule_span, make_slot
 from booking_core.world.catalogue import (
@@ -377,6 +383,27 @@ class DaySimulator:
         )
         self._pending.append(b)
 
+    def _terms(self, b: Booking) -> Terms:
+        window = self.floor.cancellation_window_hours
+        return Terms(
+            fee_minor=self.floor.cancellation_fee_minor,
+            window_hours=window,
+            free_until=free_until(b.slot.start_at, window),
+            deposit_minor=self.floor.deposit_per_cover_minor * b.party if b.deposit else 0,
+        )
+
+    @staticmethod
+    def _fee(b: Booking, terms: Terms, state: str) -> Fee | None:
+        """The fee the product would have recorded (``cancellation_terms``)."""
+        if state not in ("cancelled", "no_show"):
+            return None
+        t = b.times
+        before = next(s for s in ("arrived", "confirmed", "booked") if f"{s}_at" in t)
+        who = CancelledBy(b.cancelled_by) if state == "cancelled" and b.cancelled_by else None
+        return fee_for(
+            terms, ReservationState(before), ReservationState(state), who, t[f"{state}_at"]
+        )
+
     def _release(self, book: DayBook, b: Booking, at: datetime, state: str) -> None:
         book.release(b.option.table_ids, *granule_span(b.slot.start_at, b.slot.end_at))
         if b.channel != "walk_in" and state in ("cancelled", "no_show"):
@@ -387,6 +414,12 @@ class DaySimulator:
         payload: dict[str, Any] = {"from": frm, "to": state}
         if state == "cancelled":
             payload["cancelled_by"] = b.cancelled_by
+        if b.channel != "walk_in" and state in ("cancelled", "no_show"):
+            terms = self._terms(b)
+            rstate = ReservationState(state)
+            payload.update(settlement(terms, self._fee(b, terms, state), rstate))
+            if "fee_minor" in payload or "deposit_refund_minor" in payload:
+                payload["currency"] = self.floor.currency
         self._event(b, f"reservation.{state}", at, payload)
 
     def _arrive(self, b: Booking, at: datetime, free_at: dict[int, datetime], push: Any) -> None:
@@ -610,6 +643,8 @@ class DaySimulator:
             else:
                 state = "booked"
             slot = b.slot
+            terms = self._terms(b)
+            fee = self._fee(b, terms, state)
             self.rows.reservations.append(
                 {
                     "id": b.id,
@@ -626,11 +661,13 @@ class DaySimulator:
                     "combination_id": b.option.combination_id,
                     "accessible_required": b.accessible,
                     "deposit_required": b.deposit,
-                    "deposit_minor": (
-                        self.floor.deposit_per_cover_minor * b.party if b.deposit else 0
-                    ),
+                    "deposit_minor": terms.deposit_minor,
                     "card_hold_minor": self.floor.card_hold_minor,
-                    "cancellation_fee_minor": self.floor.cancellation_fee_minor,
+                    "cancellation_fee_minor": terms.fee_minor,
+                    "cancellation_window_hours": terms.window_hours,
+                    "free_cancellation_until": terms.free_until,
+                    "fee_minor": fee.amount_minor if fee else 0,
+                    "fee_reason": fee.reason.value if fee else None,
                     "currency": self.floor.currency,
                     "source": "synthetic",
                     "booked_at": t["booked_at"],

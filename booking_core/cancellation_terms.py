@@ -1,0 +1,129 @@
+"""A reservation's cancellation terms, and the fee they make due.
+
+A booking keeps the terms in force when it was made, so a restaurant's new
+terms apply only to bookings taken afterwards: the cancellation fee, the
+window before the start inside which a cancellation is late, and the
+deposit. The deadline for a free cancellation is kept on the reservation
+too, because a change of booking can move it only while it has not passed:
+moving a booking inside the window and then cancelling is still late.
+
+The fee falls due in two cases, both the diner's doing:
+- the diner cancels a booking not yet arrived after the deadline;
+- the party is marked a no-show.
+A cancellation by the restaurant, in time, or of a party that arrived
+(and left before being seated) makes nothing due.
+
+The amount is the fee, or the deposit when that is larger: a deposit is
+kept against the fee, not charged on top of it. A deposit is refunded on a
+cancellation that makes nothing due. Charging, keeping and refunding money
+is the payments side's: the ledger records what is due (and a waiver) and
+the outbox tells the payments consumer.
+
+The attendance model's ``late_cancel`` outcome keeps the one 24 h window of
+``booking_core.domain.LATE_CANCEL_WINDOW`` for every restaurant, so that a
+label means the same thing across restaurants and over time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from booking_core.domain import CancelledBy, ReservationState
+
+# Cancelling one of these is calling off a visit; an arrived party was here.
+NOT_ARRIVED = frozenset({ReservationState.BOOKED, ReservationState.CONFIRMED})
+
+
+class FeeReason(StrEnum):
+    LATE_CANCELLATION = "late_cancellation"
+    NO_SHOW = "no_show"
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What a reservation was booked under."""
+
+    fee_minor: int
+    window_hours: int
+    free_until: datetime  # a diner's cancellation up to this instant is free
+    deposit_minor: int
+
+    @property
+    def amount_due_minor(self) -> int:
+        """What a late cancellation or a no-show costs (the deposit counts)."""
+        return max(self.fee_minor, self.deposit_minor)
+
+
+@dataclass(frozen=True)
+class Fee:
+    """A fee a reservation's terms made due."""
+
+    amount_minor: int
+    reason: FeeReason
+    waived_at: datetime | None = None
+
+    @property
+    def due(self) -> bool:
+        return self.waived_at is None
+
+
+def free_until(start_at: datetime, window_hours: int) -> datetime:
+    return start_at - timedelta(hours=window_hours)
+
+
+def free_until_after_change(terms: Terms, new_start_at: datetime, now: datetime) -> datetime:
+    """Before the deadline a change moves it with the booking; after it the
+    deadline stays where it was."""
+    if now <= terms.free_until:
+        return free_until(new_start_at, terms.window_hours)
+    return terms.free_until
+
+
+def fee_for(
+    terms: Terms,
+    from_state: ReservationState,
+    to_state: ReservationState,
+    cancelled_by: CancelledBy | None,
+    at: datetime,
+) -> Fee | None:
+    """The fee a move from ``from_state`` to ``to_state`` at ``at`` makes
+    due under ``terms``, or None."""
+    amount = terms.amount_due_minor
+    if amount <= 0:
+        return None
+    if to_state is ReservationState.NO_SHOW:
+        return Fee(amount, FeeReason.NO_SHOW)
+    if (
+        to_state is ReservationState.CANCELLED
+        and cancelled_by is CancelledBy.DINER
+        and from_state in NOT_ARRIVED
+        and at > terms.free_until
+    ):
+        return Fee(amount, FeeReason.LATE_CANCELLATION)
+    return None
+
+
+def settlement(terms: Terms, fee: Fee | None, to_state: ReservationState) -> dict[str, int | str]:
+    """What the payments consumer needs from a cancellation or a no-show:
+    the fee due and its reason, and the deposit to give back."""
+    out: dict[str, int | str] = {}
+    if fee is not None:
+        out["fee_minor"] = fee.amount_minor
+        out["fee_reason"] = fee.reason.value
+    elif to_state is ReservationState.CANCELLED and terms.deposit_minor:
+        out["deposit_refund_minor"] = terms.deposit_minor
+    return out
+
+
+__all__ = [
+    "NOT_ARRIVED",
+    "Fee",
+    "FeeReason",
+    "Terms",
+    "fee_for",
+    "free_until",
+    "free_until_after_change",
+    "settlement",
+]
