@@ -600,6 +600,7 @@ def _calendar(frame: pl.DataFrame, frames: Mapping[str, pl.DataFrame]) -> pl.Dat
                 right_on="_from",
                 by="restaurant_id",
                 strategy="backward",
+                check_sortedness=False,  # both sorted on their keys just above
             )
             .sort("_row")
             .drop("_row")
@@ -621,6 +622,18 @@ def _calendar(frame: pl.DataFrame, frames: Mapping[str, pl.DataFrame]) -> pl.Dat
     return out.drop(
         c for c in ("_country", "_floor", "_from", "_serves", "_closed") if c in out.columns
     )
+
+
+def service_calendar(frame: pl.DataFrame, source: FrameSource) -> pl.DataFrame:
+    """``frame``'s rows (``restaurant_id``, ``service_date``) with ``weekday``
+    (Monday = 0), ``holiday`` and ``open`` as the demand frames read them:
+    the timetable in force on each date and the special dates' closures;
+    ``open`` is null for a restaurant without service periods.
+
+    Needs ``restaurants``; uses ``holidays``, ``service_periods`` and
+    ``special_dates`` when given."""
+    frames = _frames(source, ("restaurants",), ("holidays", "service_periods", "special_dates"))
+    return _calendar(frame, frames)
 
 
 def demand_frames(
@@ -789,4 +802,5 @@ __all__ = [
     "demand_frames",
     "duration_frame",
     "labelled",
+    "service_calendar",
 ]

@@ -9,23 +9,38 @@ made once per (model version, origin day) and kept.
 Without a champion, the documented baseline answers:
 ``models.demand.WeekdayMedianBaseline``, the restaurant's median covers on
 that weekday (P10/P90 the same weekday's quantiles) over its history.
+
+A restaurant with fewer than ``models.cold_start.MIN_HISTORY_DAYS`` recorded
+days of covers (one just opened) is forecast by
+``models.cold_start.ColdStartForecaster``, whether the champion or the
+baseline answers for the others: the covers per seat of restaurants like
+it on that weekday, times its seats, at least what it has on the books,
+nothing on the days it is closed. Its rows say so (``Forecast.source_of``);
+every other restaurant's rows are those the champion or the baseline made.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 import polars as pl
 
 from booking_core.ledger import Ledger
+from models.cold_start import ColdStartForecaster, cold_start_inputs
 from models.demand import WeekdayMedianBaseline
 from models.extract import LedgerSnapshot
-from pipelines.nightly import DEMAND_HORIZON, demand_features
+from pipelines.nightly import DEMAND_HORIZON, DemandInputs, Frames, demand_features
 from serving.champions import DEMAND, Champions
 
 BASELINE_NAME = "weekday median of past covers"
+COLD_START = "cold_start"
+COLD_START_NAME = (
+    "covers per seat of similar restaurants on that weekday times its seats, "
+    "at least its booked covers, none on closed days"
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +49,17 @@ class Forecast:
     table: pl.DataFrame  # restaurant_id, date, p10, p50, p90
     model_version: str | None
     source: str  # "champion" or "baseline"
+    # Restaurants whose rows the cold start made, with the peers it used.
+    cold_start: Mapping[int, str] = field(default_factory=dict)
+
+    def source_of(self, restaurant_id: int) -> str:
+        """The source of a restaurant's rows: the cold start's for a newcomer,
+        else the table's."""
+        return COLD_START if restaurant_id in self.cold_start else self.source
+
+    def version_of(self, restaurant_id: int) -> str | None:
+        """The model version behind a restaurant's rows (None: no model)."""
+        return None if restaurant_id in self.cold_start else self.model_version
 
 
 class ForecastBook:
@@ -76,13 +102,45 @@ class ForecastBook:
             )
             source = "champion"
         elif inputs.history.is_empty():
+            # No restaurant has covers yet: no peers for a cold start either.
             return Forecast(today, _EMPTY, None, "baseline")
         else:
             baseline = WeekdayMedianBaseline(horizon=DEMAND_HORIZON).fit(inputs.history)
             out = baseline.predict(inputs.origin, history=inputs.history)
             source, version = "baseline", None
         table = out.select("restaurant_id", "date", "p10", "p50", "p90")
-        return Forecast(today, table, version, source)
+        table, cold = _with_cold_start(table, frames, inputs, today)
+        return Forecast(today, table, version, source, cold)
+
+
+def _with_cold_start(
+    table: pl.DataFrame, frames: Frames, inputs: DemandInputs, today: date
+) -> tuple[pl.DataFrame, dict[int, str]]:
+    """``table`` with the newcomers' rows made (or replaced) by the cold
+    start; the rows of restaurants with enough history stay as they are."""
+    data = cold_start_inputs(frames, today, horizon=DEMAND_HORIZON)
+    model = ColdStartForecaster(horizon=DEMAND_HORIZON).fit(
+        inputs.history, restaurants=data.restaurants
+    )
+    newcomers = model.newcomers(data.restaurants["restaurant_id"].to_list())
+    if not newcomers:
+        return table, {}
+    out = model.predict(
+        today,
+        restaurants=data.restaurants.filter(pl.col("restaurant_id").is_in(newcomers)),
+        calendar=data.calendar,
+        books=data.books,
+    )
+    if out.is_empty():
+        return table, {}
+    made = out.group_by("restaurant_id").agg(pl.col("peers").first(), pl.col("n_peers").first())
+    cold = {
+        int(row["restaurant_id"]): f"{row['n_peers']} restaurants, {row['peers']}"
+        for row in made.iter_rows(named=True)
+    }
+    kept = table.filter(~pl.col("restaurant_id").is_in(list(cold)))
+    rows = out.select(pl.col(c).cast(t) for c, t in table.schema.items())
+    return pl.concat([kept, rows]).sort("restaurant_id", "date"), cold
 
 
 _EMPTY = pl.DataFrame(

@@ -66,9 +66,13 @@ class CoversDay(BaseModel):
 class CoversForecast(BaseModel):
     restaurant_id: int
     model: str = DEMAND
-    model_version: str | None
-    source: str
-    baseline: str | None = None
+    model_version: str | None = Field(description="None when no trained model answered")
+    source: str = Field(
+        description="champion, baseline, or cold_start (a restaurant with little history)"
+    )
+    baseline: str | None = Field(
+        default=None, description="The rule that answered, when no trained model did"
+    )
     days: list[CoversDay]
 
 
@@ -266,11 +270,19 @@ def covers(
     rows = made.table.filter(
         (pl.col("restaurant_id") == restaurant_id) & pl.col("date").is_between(first, last)
     ).sort("date")
-    PREDICTIONS.labels(DEMAND, made.model_version or "-", made.source).inc()
+    source, version = made.source_of(restaurant_id), made.version_of(restaurant_id)
+    PREDICTIONS.labels(DEMAND, version or "-", source).inc()
     return CoversForecast(
         restaurant_id=restaurant_id,
-        model_version=made.model_version,
-        source=made.source,
-        baseline=forecasts.BASELINE_NAME if made.source == "baseline" else None,
+        model_version=version,
+        source=source,
+        baseline=_rule(made, restaurant_id),
         days=[CoversDay(**r) for r in rows.iter_rows(named=True) if r["p50"] is not None],
     )
+
+
+def _rule(made: forecasts.Forecast, restaurant_id: int) -> str | None:
+    """The rule behind a restaurant's rows when no trained model made them."""
+    if restaurant_id in made.cold_start:
+        return f"{forecasts.COLD_START_NAME} (peers: {made.cold_start[restaurant_id]})"
+    return forecasts.BASELINE_NAME if made.source == "baseline" else None
