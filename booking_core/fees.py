@@ -18,9 +18,14 @@ import sqlalchemy as sa
 
 from booking_core import outbox
 from booking_core.cancellation_terms import FeeReason
-from booking_core.errors import IllegalTransition, InvalidRequest, UnknownReservation
+from booking_core.errors import (
+    IllegalTransition,
+    InvalidRequest,
+    UnknownReservation,
+    UnknownRestaurant,
+)
 from booking_core.ledger import Ledger
-from booking_core.schema import reservations
+from booking_core.schema import reservations, restaurants
 from booking_core.validation import check_aware
 
 NOTE_LIMIT = 500
@@ -84,6 +89,9 @@ def list_fees(
     if not include_waived:
         query = query.where(r.fee_waived_at.is_(None))
     with ledger.read() as conn:
+        known = sa.select(restaurants.c.id).where(restaurants.c.id == restaurant_id)
+        if conn.execute(known).first() is None:
+            raise UnknownRestaurant(f"There is no restaurant with id {restaurant_id}.")
         rows = conn.execute(query).all()
     return [
         FeeLine(

@@ -26,6 +26,10 @@ Columns of a row (``ServiceFigures``):
   reservations in state ``cancelled``, by anyone; late ones were cancelled
   less than ``LATE_CANCEL_WINDOW`` (24 h) before their start, or after it,
   the attendance model's definition.
+- ``fees_due_minor`` / ``fees_waived_minor``: the fees the reservations'
+  own cancellation terms made due (``booking_core.cancellation_terms``: a
+  diner's cancellation after the deadline, a no-show), still due or waived,
+  in the restaurant's currency's minor units.
 - ``walk_ins`` / ``walk_in_covers``: walk-ins seated (channel ``walk_in``).
 - ``turned_away``: per reason code (``booking_core.turnaways``: always
   ``no_table``, ``pacing``, ``price``, ``walk_in_no_table``; any other code
@@ -93,6 +97,8 @@ class ServiceFigures:
     cancellations: int = 0
     late_cancellations: int = 0
     late_cancelled_covers: int = 0
+    fees_due_minor: int = 0
+    fees_waived_minor: int = 0
     walk_ins: int = 0
     walk_in_covers: int = 0
     turned_away: dict[str, TurnedAway] = field(default_factory=_no_turnaways)
@@ -186,6 +192,15 @@ _COUNTED = (
         _r.seated_at.is_not(None).label("was_seated"),
         sa.func.count().label("parties"),
         sa.func.sum(_r.party_size).label("covers"),
+        sa.func.sum(
+            sa.case(
+                (sa.and_(_r.fee_reason.is_not(None), _r.fee_waived_at.is_(None)), _r.fee_minor),
+                else_=0,
+            )
+        ).label("fees_due"),
+        sa.func.sum(sa.case((_r.fee_waived_at.is_not(None), _r.fee_minor), else_=0)).label(
+            "fees_waived"
+        ),
     )
     .where(
         _r.restaurant_id == sa.bindparam("restaurant_id"),
@@ -356,6 +371,8 @@ def _count(services: _Services, rows: Sequence[sa.Row]) -> None:
     for row in rows:
         c = services.of(row.service_date, row.start_at).counts
         parties, covers = int(row.parties), int(row.covers)
+        c["fees_due_minor"] += int(row.fees_due or 0)
+        c["fees_waived_minor"] += int(row.fees_waived or 0)
         ahead = row.channel != Channel.WALK_IN.value
         state = row.state
         if ahead and state != ReservationState.CANCELLED.value:

@@ -27,6 +27,7 @@ from serving.ratelimit import RateLimit
 from serving.routes import (
     auth,
     events,
+    fees,
     floor_plan,
     guests,
     health,
@@ -154,6 +155,7 @@ def create_app(
         special_dates,
         predictions,
         reports,
+        fees,
         recommendations,
         guests,
         pos,

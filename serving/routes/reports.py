@@ -39,6 +39,11 @@ class FiguresPublic(BaseModel):
     cancellations: int
     late_cancellations: int = Field(description="Cancelled less than 24 h before the start")
     late_cancelled_covers: int
+    fees_due_minor: int = Field(
+        description="Fees the bookings' own terms made due (late cancellations by diners, "
+        "no-shows) and not waived, in minor units"
+    )
+    fees_waived_minor: int = Field(description="Such fees the restaurant waived")
     walk_ins: int = Field(description="Walk-ins seated")
     walk_in_covers: int
     turned_away: dict[str, TurnedAwayPublic] = Field(

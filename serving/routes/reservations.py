@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, status
 from pydantic import BaseModel, Field
 
 from booking_core.accounts import KeyKind, Role
+from booking_core.cancellation_terms import Fee, FeeReason, Terms
 from booking_core.domain import CancelledBy, Channel, ReservationState
 from booking_core.freed_tables import SeatingSuggestion, suggest_seating
 from booking_core.ledger import Ledger
@@ -56,6 +57,42 @@ class StateChange(BaseModel):
     state: ReservationState
 
 
+class CancellationTermsPublic(BaseModel):
+    """The terms the booking was made under (later changes to the
+    restaurant's terms do not reach it)."""
+
+    fee_minor: int = Field(description="The cancellation fee, minor units")
+    window_hours: int = Field(description="A diner's cancellation this close to the start is late")
+    free_until: datetime = Field(
+        description="A diner's cancellation up to this instant is free; a change of booking "
+        "after it does not move it"
+    )
+    amount_due_minor: int = Field(
+        description="What a late cancellation or a no-show costs: the fee, or the deposit "
+        "when that is larger (the deposit is kept, not charged on top)"
+    )
+
+    @classmethod
+    def of(cls, t: Terms) -> CancellationTermsPublic:
+        return cls(
+            fee_minor=t.fee_minor,
+            window_hours=t.window_hours,
+            free_until=t.free_until,
+            amount_due_minor=t.amount_due_minor,
+        )
+
+
+class FeePublic(BaseModel):
+    amount_minor: int
+    reason: FeeReason
+    due: bool = Field(description="False once the restaurant waived it")
+    waived_at: datetime | None
+
+    @classmethod
+    def of(cls, f: Fee) -> FeePublic:
+        return cls(amount_minor=f.amount_minor, reason=f.reason, due=f.due, waived_at=f.waived_at)
+
+
 class ReservationPublic(BaseModel):
     id: int
     restaurant_id: int
@@ -77,12 +114,20 @@ class ReservationPublic(BaseModel):
         description="Taken beyond the tables by predictive overbooking: no table is held "
         "until the host seats the party when one frees",
     )
+    cancellation_terms: CancellationTermsPublic
+    fee: FeePublic | None = Field(
+        default=None,
+        description="The fee the terms made due (a diner's late cancellation, a no-show)",
+    )
 
     @classmethod
     def of(cls, r: Reservation) -> ReservationPublic:
+        own = {"table_ids", "cancellation_terms", "fee"}
         return cls(
-            **{k: getattr(r, k) for k in cls.model_fields if k != "table_ids"},
+            **{k: getattr(r, k) for k in cls.model_fields if k not in own},
             table_ids=list(r.table_ids),
+            cancellation_terms=CancellationTermsPublic.of(r.terms),
+            fee=FeePublic.of(r.fee) if r.fee else None,
         )
 
 

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from booking_core.errors import InvalidRequest, NoTableFree, UnknownRestaurant
+from booking_core.fees import waive_fee
 from booking_core.ledger import Ledger
 from booking_core.reservations import BookingRequest, advance, book, cancel, seat_walk_in
 from booking_core.restaurants import PeriodSpec, set_table_active
@@ -23,6 +24,7 @@ DAY = date(2026, 3, 10)  # London is on UTC: local times are UTC times
 NEXT = DAY + timedelta(days=1)
 # Tables A and C seat two, B four: 8 seats; dinner 17:00-23:00 is 360 minutes.
 AVAILABLE = 8 * 360
+FEE = 1000  # "Reported"'s cancellation fee, inside the usual 24 h
 
 
 def _at(hhmm: str, day: date = DAY) -> datetime:
@@ -34,7 +36,7 @@ def _book(ledger: Ledger, rid: int, at: str, size: int, day: date = DAY) -> int:
 
 
 def _play_the_night(ledger: Ledger) -> int:
-    rid, _ = add_three_tables(ledger, name="Reported")
+    rid, _ = add_three_tables(ledger, name="Reported", cancellation_fee_minor=FEE)
     other, _ = add_three_tables(ledger, name="Someone Else")
     _book(ledger, other, "19:00", 2)  # another restaurant's: never counted
     early = _book(ledger, rid, "18:00", 2)
@@ -56,6 +58,7 @@ def _play_the_night(ledger: Ledger) -> int:
     with pytest.raises(NoTableFree):  # a walk-in three at 19:10: B is taken
         seat_walk_in(ledger, rid, 3, now=_at("19:10"))
     advance(ledger, gone, "no_show", now=_at("19:30"))
+    waive_fee(ledger, gone, by="manager", note="stuck on a train", now=_at("19:32"))
     advance(ledger, early, "completed", now=_at("19:35"))  # 90 min
     advance(ledger, four, "completed", now=_at("21:00"))  # 130 min
     advance(ledger, overstays, "seated", now=_at("21:30"))
@@ -92,6 +95,8 @@ EXPECTED_DAY = {
     "cancellations": 2,
     "late_cancellations": 1,
     "late_cancelled_covers": 2,
+    "fees_due_minor": FEE,  # the late cancellation's; the no-show's was waived
+    "fees_waived_minor": FEE,
     "walk_ins": 1,
     "walk_in_covers": 2,
     # 2 x 90 + 4 x 130 + 2 x 90 (clipped at 23:00) + 2 x 60 (the walk-in, to 23:00)
