@@ -4,7 +4,12 @@ The champion ``covers_demand`` carries its ``DemandForecaster``; serving
 forecasts from today's origin with the inputs the nightly flow builds
 (``pipelines.nightly.demand_features``, so serving and the gate read the
 ledger the same way). That costs a read of the ledger, so the forecast is
-made once per (model version, origin day) and kept.
+made once per (model version, origin day, restaurants' state) and kept. The
+restaurants' state is one small query per request (``restaurants_state``):
+how many restaurants there are, the highest id and the sum of their floor
+versions, which every change of hours, special dates, tables or seating
+settings bumps. A restaurant opened or a day closed since shows on the next
+read; a booking alone does not remake the forecast.
 
 Without a champion, the documented baseline answers:
 ``models.demand.WeekdayMedianBaseline``, the restaurant's median covers on
@@ -17,6 +22,15 @@ baseline answers for the others: the covers per seat of restaurants like
 it on that weekday, times its seats, at least what it has on the books,
 nothing on the days it is closed. Its rows say so (``Forecast.source_of``);
 every other restaurant's rows are those the champion or the baseline made.
+
+Whichever source made them, the rows of a day the restaurant is closed (its
+weekly timetable in force on that date, or a closure on its special dates,
+as ``models.features.service_calendar`` reads them) say P10 = P50 = P90 =
+the covers still booked on that day: 0, or the bookings taken before the
+closure, which the restaurant must honour or call (``_closed_days``). A
+restaurant without any timetable has unknown opening days and keeps its
+rows. The models themselves, and how they are trained and scored, see
+nothing of this.
 """
 
 from __future__ import annotations
@@ -27,12 +41,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 import polars as pl
+import sqlalchemy as sa
 
 from booking_core.ledger import Ledger
-from models.cold_start import ColdStartForecaster, cold_start_inputs
+from booking_core.schema import restaurants
+from models.cold_start import ColdStartForecaster, ColdStartInputs, cold_start_inputs
 from models.demand import WeekdayMedianBaseline
 from models.extract import LedgerSnapshot
-from pipelines.nightly import DEMAND_HORIZON, DemandInputs, Frames, demand_features
+from pipelines.nightly import DEMAND_HORIZON, DemandInputs, demand_features
 from serving.champions import DEMAND, Champions
 
 BASELINE_NAME = "weekday median of past covers"
@@ -62,11 +78,29 @@ class Forecast:
         return None if restaurant_id in self.cold_start else self.model_version
 
 
+RestaurantsState = tuple[int, int, int]
+"""(restaurants, highest id, sum of floor versions): changes when a
+restaurant is added or its hours, special dates, tables or settings change."""
+
+_STATE = sa.select(
+    sa.func.count(restaurants.c.id),
+    sa.func.coalesce(sa.func.max(restaurants.c.id), 0),
+    sa.func.coalesce(sa.func.sum(restaurants.c.floor_version), 0),
+)
+
+
+def restaurants_state(ledger: Ledger) -> RestaurantsState:
+    """The restaurants' state a forecast was made from, in one small query."""
+    with ledger.read() as conn:
+        count, highest, floors = conn.execute(_STATE).one()
+    return int(count), int(highest), int(floors)
+
+
 class ForecastBook:
     def __init__(self, ledger: Ledger, champions: Champions) -> None:
         self.ledger = ledger
         self.champions = champions
-        self._made: dict[tuple[str | None, date], Forecast] = {}
+        self._made: dict[tuple[str | None, date, RestaurantsState], Forecast] = {}
         self._lock = threading.Lock()
 
     @property
@@ -77,7 +111,9 @@ class ForecastBook:
         today = today or self.ledger.clock().date()
         loaded = self.champions.get(DEMAND)
         version = loaded.version if loaded else None
-        key = (version, today)
+        # Read before the ledger snapshot the forecast is made from, so a
+        # forecast is never older than the state it is kept under.
+        key = (version, today, restaurants_state(self.ledger))
         with self._lock:
             found = self._made.get(key)
             if found is None:
@@ -109,16 +145,34 @@ class ForecastBook:
             out = baseline.predict(inputs.origin, history=inputs.history)
             source, version = "baseline", None
         table = out.select("restaurant_id", "date", "p10", "p50", "p90")
-        table, cold = _with_cold_start(table, frames, inputs, today)
-        return Forecast(today, table, version, source, cold)
+        data = cold_start_inputs(frames, today, horizon=DEMAND_HORIZON)
+        table, cold = _with_cold_start(table, data, inputs, today)
+        return Forecast(today, _closed_days(table, data), version, source, cold)
+
+
+def _closed_days(table: pl.DataFrame, data: ColdStartInputs) -> pl.DataFrame:
+    """``table`` with P10, P50 and P90 of every day its restaurant is closed
+    set to the covers still booked on it (0 when none): the one place every
+    source's rows pass through. Days open, or of unknown opening (no
+    timetable), keep their rows."""
+    keys = ["restaurant_id", "date"]
+    days = data.calendar.join(data.books, on=keys, how="left").select(
+        *(pl.col(k).cast(table.schema[k]) for k in keys), "open", "booked_covers"
+    )
+    marked = table.join(days, on=keys, how="left", maintain_order="left")
+    closed = pl.col("open").not_().fill_null(False)
+    booked = pl.col("booked_covers").fill_null(0).cast(pl.Float64)
+    return marked.with_columns(
+        pl.when(closed).then(booked).otherwise(pl.col(q)).cast(table.schema[q]).alias(q)
+        for q in ("p10", "p50", "p90")
+    ).select(table.columns)
 
 
 def _with_cold_start(
-    table: pl.DataFrame, frames: Frames, inputs: DemandInputs, today: date
+    table: pl.DataFrame, data: ColdStartInputs, inputs: DemandInputs, today: date
 ) -> tuple[pl.DataFrame, dict[int, str]]:
     """``table`` with the newcomers' rows made (or replaced) by the cold
     start; the rows of restaurants with enough history stay as they are."""
-    data = cold_start_inputs(frames, today, horizon=DEMAND_HORIZON)
     model = ColdStartForecaster(horizon=DEMAND_HORIZON).fit(
         inputs.history, restaurants=data.restaurants
     )

@@ -31,7 +31,7 @@ from models.cold_start import (
 )
 from models.demand import WeekdayMedianBaseline
 from models.extract import LedgerSnapshot
-from models.features import PRIOR_NO_SHOW_RATE
+from models.features import PRIOR_NO_SHOW_RATE, service_calendar
 from pipelines.nightly import DEMAND_HORIZON, demand_features
 from serving.app import create_app
 from serving.champions import Champions
@@ -210,6 +210,17 @@ def test_restaurants_with_history_keep_their_baseline_answer(opening: Opening) -
         .predict(inputs.origin, history=inputs.history)
     )
     assert set(expected["restaurant_id"]) == set(opening.peers)
+    # Except on the days they are closed: nothing is booked on them, so 0
+    # (tests/serving/test_forecast_closed_days.py).
+    calendar = service_calendar(
+        expected.select("restaurant_id", pl.col("date").alias("service_date")), frames
+    ).select("restaurant_id", pl.col("service_date").alias("date"), "open")
+    expected = expected.join(calendar, on=["restaurant_id", "date"], how="left")
+    closed = pl.col("open").not_().fill_null(False)
+    assert expected.filter(closed).height > 0
+    expected = expected.with_columns(
+        pl.when(closed).then(0.0).otherwise(pl.col(q)).alias(q) for q in ("p10", "p50", "p90")
+    )
     for rid in opening.peers:
         body = _covers(opening, rid)
         assert (body["source"], body["baseline"], body["model_version"]) == (
