@@ -597,6 +597,7 @@ def book_many(
         # (which the pin rules out on PostgreSQL). Refused requests lock
         # nothing more: the same floor refuses them again below.
         _hold_days(ledger, conn, floors, [c for c in batch if isinstance(c, _Checked)])
+        _hold_diners(ledger, conn, [c for c in batch if isinstance(c, _Checked)])
         for checked in batch:
             if isinstance(checked, BookingError):
                 results.append(checked)
@@ -670,6 +671,25 @@ def _hold_days(
         days.setdefault(floor.restaurant_id, set()).add(slot.service_date)
     for restaurant_id in sorted(days):
         hold_service_days(conn, restaurant_id, days[restaurant_id])
+
+
+def _hold_diners(ledger: Ledger, conn: sa.Connection, batch: Iterable[_Checked]) -> None:
+    """Each booking locks its diner's row (``_check_diner``) after its day
+    and before its event; in a batch that would come after the first
+    event, under the feed, and could wait for a single booking of the same
+    diner elsewhere that holds the row and waits for the feed. So a
+    PostgreSQL batch locks its diners' rows up front, in id order, after
+    its days: the order every writer keeps (days, restaurant, diner, feed)."""
+    if not ledger.is_postgres:
+        return
+    ids = sorted({c.request.diner_id for c in batch if c.request.diner_id is not None})
+    if ids:
+        conn.execute(
+            sa.select(diners.c.id)
+            .where(diners.c.id.in_(ids))
+            .order_by(diners.c.id)
+            .with_for_update()
+        ).all()
 
 
 @dataclass(frozen=True)
@@ -1234,6 +1254,29 @@ def modify(
         raise NoTableFree("That table was taken a moment ago; please search again.") from exc
 
 
+def _check_changeable(current: Reservation, now: datetime) -> None:
+    _check_not_before(current, now)
+    if current.state not in (ReservationState.BOOKED, ReservationState.CONFIRMED):
+        raise IllegalTransition(
+            f"Reservation {current.id} is {current.state}; only booked or confirmed "
+            "reservations can be changed."
+        )
+
+
+def _load_on_locked_days(
+    conn: sa.Connection, reservation_id: int, days: Collection[date]
+) -> Reservation:
+    """The reservation locked, once the caller holds ``days``: a change that
+    moved it to another day in between is a ``Conflict`` to send again."""
+    current = _load(conn, reservation_id, lock=True)
+    if current.service_date not in days:
+        raise Conflict(
+            f"Reservation {reservation_id} moved to {current.service_date} a moment ago; "
+            "send the change again."
+        )
+    return current
+
+
 def _modify_in(
     conn: sa.Connection,
     ledger: Ledger,
@@ -1244,20 +1287,18 @@ def _modify_in(
     policy: TableChoice | None,
     now: datetime,
 ) -> Reservation:
-    current = _load(conn, reservation_id, lock=True)
-    _check_not_before(current, now)
-    if current.state not in (ReservationState.BOOKED, ReservationState.CONFIRMED):
-        raise IllegalTransition(
-            f"Reservation {reservation_id} is {current.state}; only booked or confirmed "
-            "reservations can be changed."
-        )
+    # Planned from the row unlocked, then the days locked, then the row:
+    # the order in which the moves of other parties (a pooled booking, a
+    # table out of service) lock it, so the two cannot deadlock.
+    current = _load(conn, reservation_id)
+    _check_changeable(current, now)
     floor = get_floor(ledger, conn, current.restaurant_id)
-    local_start = current.start_at.astimezone(floor.zone)
     day = parse_date(local_date) if local_date is not None else current.service_date
-    at = parse_time(local_time) if local_time is not None else local_start.time()
     size = check_party_size(party_size) if party_size is not None else current.party_size
 
     def plan(floor: Floor) -> Slot:
+        local_start = current.start_at.astimezone(floor.zone)
+        at = parse_time(local_time) if local_time is not None else local_start.time()
         slot = _requested_slot(ledger, floor, day, at, size, current.channel)
         if slot.start_at <= now:
             raise InvalidRequest(f"{day} {at:%H:%M} has already passed.")
@@ -1266,6 +1307,15 @@ def _modify_in(
     slot = plan(floor)
     days = {current.service_date, slot.service_date}
     lock_service_days(conn, floor.restaurant_id, days)
+    current = _load_on_locked_days(conn, reservation_id, days)
+    _check_changeable(current, now)
+    if local_date is None:
+        day = current.service_date
+    if party_size is None:
+        size = current.party_size
+    slot = plan(floor)  # again: the locked row may differ from the one planned from
+    if slot.service_date not in days:
+        raise Conflict(f"Reservation {reservation_id} changed a moment ago; send it again.")
     floor, slot = _on_pinned_floor(ledger, conn, floor, slot, plan, days)
     if current.diner_id is not None:
         _check_diner(conn, ledger, current.diner_id, slot.start_at, reservation_id)
@@ -1379,7 +1429,10 @@ def advance_in(
     now: datetime,
 ) -> Reservation:
     """``advance`` inside a caller's write transaction (e.g. a POS check closing)."""
-    current = _load(conn, reservation_id, lock=True)
+    # The day first, then the row (see ``_modify_in``).
+    peek = _load(conn, reservation_id)
+    lock_service_days(conn, peek.restaurant_id, [peek.service_date])
+    current = _load_on_locked_days(conn, reservation_id, [peek.service_date])
     state = ReservationState(current.state)
     _check_not_before(current, now)
     if target is ReservationState.NO_SHOW and now < current.start_at:
@@ -1400,7 +1453,6 @@ def advance_in(
             f"Reservation {reservation_id} is {state.value} and cannot become "
             f"{target.value}; from {state.value} it can become: {allowed}."
         )
-    lock_service_days(conn, current.restaurant_id, [current.service_date])
     values: dict[str, Any] = {
         "state": target.value,
         STATE_TIMESTAMP[target]: now,

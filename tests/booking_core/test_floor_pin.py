@@ -8,7 +8,8 @@ party is blocked on a lock (``pg_stat_activity``); on SQLite the one writer at
 a time makes the same sequences pass as a check of the outcome only. A batch
 takes its service-day locks before it holds the outbox feed for the same
 reason it pins its floors first: a writer it would wait for may wait for the
-feed."""
+feed; and its diners' rows too. A change of booking takes its day before its
+reservation's row, the order in which the moves of other parties take them."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from booking_core import outbox
 from booking_core import reservations as booking
 from booking_core.daybook import BestFitAtBooking
 from booking_core.errors import OutsideServiceHours, PartyTooLarge, RestaurantClosed
-from booking_core.ledger import Ledger
+from booking_core.ledger import Ledger, lock_service_days
 from booking_core.reservations import (
     BookingRequest,
     Reservation,
@@ -37,7 +38,13 @@ from booking_core.reservations import (
     seat_walk_in,
 )
 from booking_core.restaurants import PeriodSpec, set_hours
-from booking_core.schema import dining_tables, reservations, restaurants, service_periods
+from booking_core.schema import (
+    diners,
+    dining_tables,
+    reservations,
+    restaurants,
+    service_periods,
+)
 from booking_core.schema import special_dates as special_dates_table
 from tests.conftest import NOW, add_three_tables, local_time
 
@@ -310,3 +317,79 @@ def test_a_batch_reuses_the_day_book_a_committed_booking_left(
     )
     assert all(isinstance(o, Reservation) for o in outcomes), outcomes
     assert loads == []
+
+
+def _insert_diner(ledger: Ledger, name: str) -> int:
+    with ledger.write() as conn:
+        return int(
+            conn.execute(
+                diners.insert()
+                .values(name=name, dietary=[], allergies=[], seating_preferences=[], created_at=NOW)
+                .returning(diners.c.id)
+            ).scalar_one()
+        )
+
+
+def test_a_batch_locks_its_diners_before_the_feed(ledger: Ledger) -> None:
+    """A booking locks its diner's row after its day and before its event.
+    A batch locks its diners' rows before its first event: a single booking
+    of the same diner at another restaurant, holding that row while it
+    chooses a table, is waited for instead of waiting for the feed the
+    batch would hold (a deadlock PostgreSQL would end by failing one)."""
+    here, _ = add_three_tables(ledger, name="Batch Books Two Diners")
+    there, _ = add_three_tables(ledger, name="Single Books One")
+    ada, bea = _insert_diner(ledger, "Ada"), _insert_diner(ledger, "Bea")
+    held = _HeldAtTheTable()
+    single = _InThread(
+        lambda: book(ledger, BookingRequest(there, DAY, "19:00", 2, diner_id=ada), policy=held)
+    )
+    assert held.inside.wait(WAIT_S)  # it holds its day and Ada's row
+    later = DAY + timedelta(days=1)
+    batch = _InThread(
+        lambda: book_many(
+            ledger,
+            [
+                BookingRequest(here, DAY, "19:00", 2, diner_id=bea),  # its event: the feed
+                BookingRequest(here, later, "19:00", 2, diner_id=ada),
+            ],
+        )
+    )
+    _wait_until_blocked(ledger, batch)
+    held.go.set()
+    taken = single.result()
+    outcomes = batch.result()
+    assert isinstance(taken, Reservation), taken
+    assert isinstance(outcomes, list), outcomes
+    assert all(isinstance(o, Reservation) for o in outcomes), outcomes
+
+
+@pytest.mark.parametrize("change", ["modify", "cancel"])
+def test_a_change_of_booking_takes_its_day_before_its_row(ledger: Ledger, change: str) -> None:
+    """Moves of other parties (a pooled booking, a table out of service)
+    lock a reservation's row while they hold its day. A change or a
+    cancellation of that reservation waits for the day before it locks the
+    row, so the mover is not left waiting for a row whose holder waits for
+    the day (PostgreSQL would end that deadlock by failing one of them)."""
+    rid, _ = add_three_tables(ledger, name=f"Day Before Row ({change})")
+    party = book(ledger, BookingRequest(rid, DAY, "19:00", 2))
+    conn = ledger.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+    try:
+        with conn.begin():
+            lock_service_days(conn, rid, [DAY])  # a mover holds the day...
+            if change == "modify":
+                call = lambda: modify(ledger, party.id, local_time="20:00")  # noqa: E731
+            else:
+                call = lambda: booking.cancel(ledger, party.id)  # noqa: E731
+            running = _InThread(call)
+            _wait_until_blocked(ledger, running)
+            # ...and then locks the party's row, as it moves it.
+            conn.execute(
+                sa.select(reservations.c.id).where(reservations.c.id == party.id).with_for_update()
+            ).one()
+    finally:
+        conn.close()
+    outcome = running.result()
+    assert isinstance(outcome, Reservation), outcome
+    assert get_reservation(ledger, party.id).state == (
+        "booked" if change == "modify" else "cancelled"
+    )
