@@ -1430,9 +1430,15 @@ def advance_in(
 ) -> Reservation:
     """``advance`` inside a caller's write transaction (e.g. a POS check closing)."""
     # The day first, then the row (see ``_modify_in``).
-    peek = _load(conn, reservation_id)
-    lock_service_days(conn, peek.restaurant_id, [peek.service_date])
-    current = _load_on_locked_days(conn, reservation_id, [peek.service_date])
+    where = conn.execute(
+        sa.select(reservations.c.restaurant_id, reservations.c.service_date).where(
+            reservations.c.id == reservation_id
+        )
+    ).first()
+    if where is None:
+        raise UnknownReservation(f"There is no reservation with id {reservation_id}.")
+    lock_service_days(conn, where.restaurant_id, [where.service_date])
+    current = _load_on_locked_days(conn, reservation_id, [where.service_date])
     state = ReservationState(current.state)
     _check_not_before(current, now)
     if target is ReservationState.NO_SHOW and now < current.start_at:
