@@ -22,7 +22,7 @@ from booking_core.restaurants import (
     add_restaurant,
     table_ids_by_name,
 )
-from booking_core.schema import outbox
+from booking_core.schema import diners, outbox
 
 POSTGRES_URL = os.environ.get("SERVICESPHERE_TEST_POSTGRES_URL", "")
 REQUIRE_POSTGRES = os.environ.get("SERVICESPHERE_REQUIRE_POSTGRES") == "1"
@@ -147,6 +147,18 @@ def bistro_spec(**overrides: object) -> RestaurantSpec:
     }
     base.update(overrides)
     return RestaurantSpec(**base)  # type: ignore[arg-type]
+
+
+def insert_diner(ledger: Ledger, name: str) -> int:
+    """A bare diner (no account), as a booking's ``diner_id`` needs one."""
+    with ledger.write() as conn:
+        return int(
+            conn.execute(
+                diners.insert()
+                .values(name=name, dietary=[], allergies=[], seating_preferences=[], created_at=NOW)
+                .returning(diners.c.id)
+            ).scalar_one()
+        )
 
 
 def outbox_payloads(ledger: Ledger, event_type: str) -> list[object]:

@@ -24,7 +24,8 @@ from booking_core import errors
 from booking_core.ledger import Ledger
 from booking_core.reservations import BookingRequest, book
 from booking_core.restaurants import PeriodSpec, RestaurantSpec, TableSpec, add_restaurant
-from booking_core.schema import diners, dining_tables
+from booking_core.schema import dining_tables
+from tests.conftest import insert_diner
 
 # Same instant as conftest.NOW; defined here because spawned workers import this
 # module on its own, and every booked date must lie after it.
@@ -342,7 +343,7 @@ def test_idempotent_retry_is_not_refused_by_its_own_booking(
     refusal caused by the booking itself (the last table is now taken; the
     diner now holds a reservation within two hours)."""
     rid = add_restaurant(ledger, race_spec(tables=1 if variant == "last_table" else N_TABLES))
-    diner_id = _insert_diner(ledger, "Retrying Diner") if variant == "same_diner" else None
+    diner_id = insert_diner(ledger, "Retrying Diner") if variant == "same_diner" else None
     booking = BookingRequest(rid, DAY, "20:00", 2, diner_id=diner_id, idempotency_key="k-retry")
     threads = 8
     barrier = threading.Barrier(threads)
@@ -364,24 +365,13 @@ def test_idempotent_retry_is_not_refused_by_its_own_booking(
     assert len(set(seen)) == 1, Counter(seen)
 
 
-def _insert_diner(ledger: Ledger, name: str) -> int:
-    with ledger.write() as conn:
-        return int(
-            conn.execute(
-                diners.insert()
-                .values(name=name, dietary=[], allergies=[], seating_preferences=[], created_at=NOW)
-                .returning(diners.c.id)
-            ).scalar_one()
-        )
-
-
 def test_one_diner_two_restaurants_at_once(ledger: Ledger) -> None:
     """The two bookings take different service-day locks; the diner check must
     still let only one through (PostgreSQL locks the diner row for it)."""
     first = add_restaurant(ledger, race_spec("Race One"))
     second = add_restaurant(ledger, race_spec("Race Two"))
     rounds = 8
-    diner_ids = [_insert_diner(ledger, f"Diner {i}") for i in range(rounds)]
+    diner_ids = [insert_diner(ledger, f"Diner {i}") for i in range(rounds)]
     for n, diner_id in enumerate(diner_ids):
         barrier = threading.Barrier(2)
         day = DAY + timedelta(days=n)  # a fresh day per round: pacing never interferes

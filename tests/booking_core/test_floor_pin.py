@@ -39,14 +39,13 @@ from booking_core.reservations import (
 )
 from booking_core.restaurants import PeriodSpec, set_hours
 from booking_core.schema import (
-    diners,
     dining_tables,
     reservations,
     restaurants,
     service_periods,
 )
 from booking_core.schema import special_dates as special_dates_table
-from tests.conftest import NOW, add_three_tables, local_time
+from tests.conftest import NOW, add_three_tables, insert_diner, local_time
 
 DAY = date(2026, 3, 25)  # a Wednesday after the tests' NOW (1 March); London is on UTC
 WAIT_S = 10.0
@@ -319,17 +318,6 @@ def test_a_batch_reuses_the_day_book_a_committed_booking_left(
     assert loads == []
 
 
-def _insert_diner(ledger: Ledger, name: str) -> int:
-    with ledger.write() as conn:
-        return int(
-            conn.execute(
-                diners.insert()
-                .values(name=name, dietary=[], allergies=[], seating_preferences=[], created_at=NOW)
-                .returning(diners.c.id)
-            ).scalar_one()
-        )
-
-
 def test_a_batch_locks_its_diners_before_the_feed(ledger: Ledger) -> None:
     """A booking locks its diner's row after its day and before its event.
     A batch locks its diners' rows before its first event: a single booking
@@ -338,7 +326,7 @@ def test_a_batch_locks_its_diners_before_the_feed(ledger: Ledger) -> None:
     batch would hold (a deadlock PostgreSQL would end by failing one)."""
     here, _ = add_three_tables(ledger, name="Batch Books Two Diners")
     there, _ = add_three_tables(ledger, name="Single Books One")
-    ada, bea = _insert_diner(ledger, "Ada"), _insert_diner(ledger, "Bea")
+    ada, bea = insert_diner(ledger, "Ada"), insert_diner(ledger, "Bea")
     held = _HeldAtTheTable()
     single = _InThread(
         lambda: book(ledger, BookingRequest(there, DAY, "19:00", 2, diner_id=ada), policy=held)

@@ -59,7 +59,6 @@ from booking_core.restaurants import (
     table_ids_by_name,
 )
 from booking_core.schema import (
-    diners,
     outbox,
     reservation_tables,
     reservations,
@@ -67,6 +66,7 @@ from booking_core.schema import (
     table_claims,
 )
 from booking_core.slots import granule_span, service_slots
+from tests.conftest import insert_diner
 
 # Same instant as conftest.NOW: every date booked here lies after it.
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -206,17 +206,6 @@ def fresh_ledger(template: _Copyable) -> Iterator[Ledger]:
             yield ledger
         finally:
             ledger.dispose()
-
-
-def insert_diner(ledger: Ledger, name: str) -> int:
-    with ledger.write() as conn:
-        return int(
-            conn.execute(
-                diners.insert()
-                .values(name=name, dietary=[], allergies=[], seating_preferences=[], created_at=NOW)
-                .returning(diners.c.id)
-            ).scalar_one()
-        )
 
 
 def hhmm(minute: int) -> str:

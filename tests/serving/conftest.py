@@ -6,11 +6,14 @@ books its own dates so tests do not see each other's bookings."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from booking_core.accounts import KeyKind, Role, create_user, issue_api_key, register_diner
@@ -115,3 +118,48 @@ def fresh_date() -> str:
     The dates run on past 29 March, when London's clocks go forward: build
     times on them with ``tests.conftest.local_time``."""
     return (NOW + timedelta(days=2 + next(_day))).date().isoformat()
+
+
+@dataclass
+class GeneratedApi:
+    """An API over a generated "tiny" world (three restaurants with three
+    weeks of covers), signed in as its admin."""
+
+    client: TestClient
+    ledger: Ledger
+    champions: Champions
+    admin: dict[str, str]
+    peers: list[int]  # the generated restaurants' ids
+
+
+@contextmanager
+def generated_api(tmp_path: Path, seed: int = 11) -> Iterator[GeneratedApi]:
+    from booking_core.schema import restaurants
+    from booking_core.world.generate import generate_world
+
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}")
+    ledger.clock = lambda: NOW
+    generate_world(ledger, size="tiny", seed=seed, today=NOW.date())
+    with ledger.read() as conn:
+        peers = sorted(conn.execute(sa.select(restaurants.c.id)).scalars())
+    create_user(ledger, "admin@generated.example", hash_password(PASSWORD), Role.ADMIN)
+    champions = Champions(None)
+    app = create_app(api_settings(), ledger=ledger, champions=champions)
+    try:
+        with TestClient(app) as client:
+            admin = sign_in(client, "admin@generated.example")
+            yield GeneratedApi(client, ledger, champions, admin, peers)
+    finally:
+        ledger.dispose()
+
+
+def covers_forecast(
+    client: TestClient, headers: dict[str, str], restaurant_id: int, days: int = 28
+) -> dict[str, Any]:
+    """``GET /predictions/covers/{restaurant_id}``: the body of a 200."""
+    answer = client.get(
+        f"/api/v1/predictions/covers/{restaurant_id}", params={"days": days}, headers=headers
+    )
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body

@@ -10,18 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from booking_core.accounts import Role, create_user
 from booking_core.ledger import Ledger
-from booking_core.schema import restaurants
-from booking_core.world.generate import generate_world
 from models.cold_start import (
     ALL_RESTAURANTS,
     MIN_HISTORY_DAYS,
@@ -33,12 +28,9 @@ from models.demand import WeekdayMedianBaseline
 from models.extract import LedgerSnapshot
 from models.features import PRIOR_NO_SHOW_RATE, service_calendar
 from pipelines.nightly import DEMAND_HORIZON, demand_features
-from serving.app import create_app
-from serving.champions import Champions
 from serving.forecasts import BASELINE_NAME, COLD_START_NAME
-from serving.security import hash_password
 from tests.conftest import NOW
-from tests.serving.conftest import PASSWORD, api_settings, sign_in
+from tests.serving.conftest import covers_forecast, generated_api
 
 API = "/api/v1"
 TODAY = NOW.date()  # a Sunday
@@ -88,16 +80,8 @@ def _restaurant(name: str, tables: int) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def opening(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Opening]:
-    path: Path = tmp_path_factory.mktemp("cold_start") / "ledger.db"
-    ledger = Ledger.open(f"sqlite:///{path}")
-    ledger.clock = lambda: NOW
-    generate_world(ledger, size="tiny", seed=11, today=TODAY)
-    with ledger.read() as conn:
-        peers = sorted(conn.execute(sa.select(restaurants.c.id)).scalars())
-    create_user(ledger, "admin@coldstart.example", hash_password(PASSWORD), Role.ADMIN)
-    app = create_app(api_settings(), ledger=ledger, champions=Champions(None))
-    with TestClient(app) as client:
-        admin = sign_in(client, "admin@coldstart.example")
+    with generated_api(tmp_path_factory.mktemp("cold_start")) as api:
+        client, ledger, admin, peers = api.client, api.ledger, api.admin, api.peers
         opened = {}
         for name, tables in (("Petit Four", 4), ("Grand Huit", 8)):
             made = client.post(f"{API}/restaurants", json=_restaurant(name, tables), headers=admin)
@@ -128,18 +112,10 @@ def opening(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Opening]:
         )
         assert closed.status_code == 200, closed.text
         yield Opening(client, ledger, admin, peers, small, large, booked)
-    ledger.dispose()
 
 
 def _covers(opening: Opening, restaurant_id: int) -> dict[str, Any]:
-    answer = opening.client.get(
-        f"{API}/predictions/covers/{restaurant_id}",
-        params={"days": DEMAND_HORIZON},
-        headers=opening.admin,
-    )
-    assert answer.status_code == 200, answer.text
-    body: dict[str, Any] = answer.json()
-    return body
+    return covers_forecast(opening.client, opening.admin, restaurant_id, DEMAND_HORIZON)
 
 
 def _by_date(body: dict[str, Any]) -> dict[date, dict[str, float]]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -19,22 +18,18 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from booking_core.accounts import Role, create_user
 from booking_core.domain import PACING_STATES
 from booking_core.ledger import Ledger
-from booking_core.schema import reservations, restaurants, service_periods
+from booking_core.schema import reservations, service_periods
 from booking_core.slots import hhmm
-from booking_core.world.generate import generate_world
 from models.demand import DemandForecaster, WeekdayMedianBaseline
 from models.extract import LedgerSnapshot
 from models.features import service_calendar
 from models.tracking import ForecastTable
 from pipelines.nightly import DEMAND_HORIZON, DemandInputs, demand_features
-from serving.app import create_app
 from serving.champions import DEMAND, Champions, Loaded
-from serving.security import hash_password
 from tests.conftest import NOW
-from tests.serving.conftest import PASSWORD, api_settings, sign_in
+from tests.serving.conftest import covers_forecast, generated_api
 
 API = "/api/v1"
 TODAY = NOW.date()  # a Sunday; the generated bookings run to TODAY + 7
@@ -59,35 +54,26 @@ class Stand:
 
 @pytest.fixture(scope="module")
 def stand(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stand]:
-    path: Path = tmp_path_factory.mktemp("closed_days") / "ledger.db"
-    ledger = Ledger.open(f"sqlite:///{path}")
-    ledger.clock = lambda: NOW
-    generate_world(ledger, size="tiny", seed=11, today=TODAY)
-    sp = service_periods.c
-    with ledger.read() as conn:
-        peers = sorted(conn.execute(sa.select(restaurants.c.id)).scalars())
-        mondays = set(conn.execute(sa.select(sp.restaurant_id).where(sp.weekday == MONDAY)))
-    closed_mondays = [rid for rid in peers if (rid,) not in mondays]
-    assert len(closed_mondays) == 1, "the generated world has one restaurant closed on Mondays"
-    create_user(ledger, "admin@closed.example", hash_password(PASSWORD), Role.ADMIN)
-    champions = Champions(None)
-    app = create_app(api_settings(), ledger=ledger, champions=champions)
-    with TestClient(app) as client:
-        admin = sign_in(client, "admin@closed.example")
-        others = [rid for rid in peers if rid not in closed_mondays]
-        yield Stand(client, ledger, champions, admin, peers, closed_mondays[0], others)
-    ledger.dispose()
+    with generated_api(tmp_path_factory.mktemp("closed_days")) as api:
+        sp = service_periods.c
+        with api.ledger.read() as conn:
+            mondays = set(conn.execute(sa.select(sp.restaurant_id).where(sp.weekday == MONDAY)))
+        closed_mondays = [rid for rid in api.peers if (rid,) not in mondays]
+        assert len(closed_mondays) == 1, "the generated world has one restaurant closed on Mondays"
+        others = [rid for rid in api.peers if rid not in closed_mondays]
+        yield Stand(
+            api.client,
+            api.ledger,
+            api.champions,
+            api.admin,
+            api.peers,
+            closed_mondays[0],
+            others,
+        )
 
 
 def _covers(stand: Stand, restaurant_id: int) -> dict[str, Any]:
-    answer = stand.client.get(
-        f"{API}/predictions/covers/{restaurant_id}",
-        params={"days": DEMAND_HORIZON},
-        headers=stand.admin,
-    )
-    assert answer.status_code == 200, answer.text
-    body: dict[str, Any] = answer.json()
-    return body
+    return covers_forecast(stand.client, stand.admin, restaurant_id, DEMAND_HORIZON)
 
 
 def _days(stand: Stand, restaurant_id: int) -> dict[date, tuple[float, float, float]]:
