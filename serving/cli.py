@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from booking_core.cli import app, build_demo_world, console, fail
+from booking_core.fees_cli import fees_app
 from booking_core.hours_cli import hours_app
 from serving.restaurants_cli import restaurants_app
 from serving.simulate import simulate_app
@@ -19,6 +20,7 @@ app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(hours_app, name="hours")
 app.add_typer(restaurants_app, name="restaurants")
+app.add_typer(fees_app, name="fees")
 
 FLOWS = ("nightly",)
 

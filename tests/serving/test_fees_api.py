@@ -6,17 +6,22 @@ diners cannot; the service report sums what is due and what was waived."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from tests.conftest import local_time
 from tests.serving.conftest import World, fresh_date
 
 API = "/api/v1"
 FEE = 2500
+runner = CliRunner()
 
 
 @pytest.fixture
@@ -165,3 +170,40 @@ def test_the_fee_list_is_for_the_restaurants_managers(world: World) -> None:
         f"{API}/reservations/1/fee-waiver", json={"note": "x" * 501}, headers=world.headers["admin"]
     )
     assert long_note.status_code == 422
+
+
+def test_the_back_office_lists_and_waives_fees_on_the_command_line(tmp_path: Path) -> None:
+    from booking_core.ledger import Ledger
+    from booking_core.reservations import BookingRequest, advance, book
+    from booking_core.restaurants import add_restaurant
+    from serving.cli import app
+    from tests.conftest import NOW, bistro_spec
+
+    url = f"sqlite:///{tmp_path / 'fees.db'}"
+    ledger = Ledger.open(url)
+    rid = add_restaurant(ledger, bistro_spec(cancellation_fee_minor=FEE))
+    day = NOW.date() + timedelta(days=9)
+    gone = book(ledger, BookingRequest(rid, day, "19:00", 2, guest_name="Ada"), now=NOW)
+    advance(ledger, gone.id, "no_show", now=gone.start_at + timedelta(minutes=45))
+    ledger.dispose()
+    span = ["--from", day.isoformat(), "--to", day.isoformat(), "--database-url", url]
+
+    listed = runner.invoke(app, ["fees", "list", str(rid), "--csv", *span])
+    assert listed.exit_code == 0, listed.output
+    rows = list(csv.DictReader(io.StringIO(listed.output)))
+    assert [
+        (r["reservation_id"], r["reason"], r["amount_minor"], r["waived_at"]) for r in rows
+    ] == [(str(gone.id), "no_show", str(FEE), "")]
+    waived = runner.invoke(
+        app, ["fees", "waive", str(gone.id), "--note", "flood", "--database-url", url]
+    )
+    assert waived.exit_code == 0, waived.output
+    again = runner.invoke(app, ["fees", "waive", str(gone.id), "--database-url", url])
+    assert again.exit_code == 2 and "was waived at" in again.output
+    assert "Traceback" not in again.output
+    due = runner.invoke(app, ["fees", "list", str(rid), "--due-only", *span])
+    assert due.exit_code == 0 and "0 fee(s)" in due.output
+    table = runner.invoke(app, ["fees", "list", str(rid), *span])
+    assert "1 fee(s): 0 GBP due, 2500 GBP waived." in " ".join(table.output.split())
+    bad = runner.invoke(app, ["fees", "list", str(rid), "--from", "2026-02-30", "--to", "x"])
+    assert bad.exit_code == 2 and "--from" in bad.output
