@@ -5,8 +5,9 @@ when the room changes (a new terrace, two tables that now join).
 
 Tables are never deleted: past bookings and seatings point at them. One
 that leaves the room is taken out of service (``booking_core.table_service``).
-A table's covers are not edited either: future bookings may already rely on
-them; add the new table and take the old one out, and its parties move."""
+A table's covers, area and accessibility are not edited either: future
+bookings were placed by them; add the new table and take the old one out,
+and its parties move. Its name and features may change (``edit_table``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from booking_core import outbox
-from booking_core.errors import AlreadyExists, InvalidRequest, UnknownRestaurant
+from booking_core.errors import AlreadyExists, InvalidRequest, UnknownRestaurant, UnknownTable
 from booking_core.floor import combination_members
 from booking_core.ledger import Ledger
 from booking_core.restaurants import (
@@ -200,3 +201,73 @@ def add_combination(
             ledger.clock(),
         )
     return PlannedCombination(combo_id, spec.name, members, spec.min_covers, spec.max_covers)
+
+
+# What a manager may change on a table that bookings already point at: how
+# it is called and described. Covers, area and accessibility are what a
+# booking was placed by; change those by adding a table and taking the old
+# one out of service, so the parties holding it move.
+EDITABLE_TABLE_FIELDS = ("name", "features")
+
+
+def edit_table(
+    ledger: Ledger,
+    restaurant_id: int,
+    table_id: int,
+    *,
+    name: str | None = None,
+    features: tuple[str, ...] | None = None,
+) -> PlannedTable:
+    """Rename a table or change its features (a booth, by the window); only
+    what is given changes. One ``restaurant.table_edited`` event lists each
+    changed field's old and new value; nothing changed, nothing written."""
+    with ledger.write() as conn:
+        _exists(conn, restaurant_id)
+        current = next((t for t in _plan(conn, restaurant_id).tables if t.id == table_id), None)
+        if current is None:
+            raise UnknownTable(f"Restaurant {restaurant_id} has no table with id {table_id}.")
+        after = TableSpec(
+            current.name if name is None else name.strip(),
+            current.area,
+            current.min_covers,
+            current.max_covers,
+            current.accessible,
+            current.features if features is None else tuple(features),
+        )
+        check_table(after)
+        old = {"name": current.name, "features": list(current.features)}
+        new = {"name": after.name, "features": list(after.features)}
+        changed = {k: {"from": old[k], "to": new[k]} for k in old if old[k] != new[k]}
+        if not changed:
+            return current
+        if "name" in changed:
+            taken = conn.execute(
+                sa.select(dining_tables.c.id).where(
+                    dining_tables.c.restaurant_id == restaurant_id,
+                    dining_tables.c.name == after.name,
+                    dining_tables.c.id != table_id,
+                )
+            ).first()
+            if taken is not None:
+                raise AlreadyExists(
+                    f"Restaurant {restaurant_id} already has a table named {after.name!r} "
+                    f"(id {taken.id})."
+                )
+        conn.execute(
+            dining_tables.update()
+            .where(dining_tables.c.id == table_id)
+            .values(name=after.name, features=list(after.features))
+        )
+        bump_floor(conn, restaurant_id)  # the floor carries names and features
+        event = "restaurant.table_edited"
+        outbox.append(conn, event, "table", table_id, restaurant_id, changed, ledger.clock())
+    return PlannedTable(
+        table_id,
+        after.name,
+        after.area,
+        after.min_covers,
+        after.max_covers,
+        after.accessible,
+        after.features,
+        current.in_service,
+    )

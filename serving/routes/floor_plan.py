@@ -1,15 +1,16 @@
 """The floor plan: every table with its id (what the host's table changes,
 seating decisions and the service route name), and the tables and
 combinations a manager adds when the room changes
-(``booking_core.floor_plan``). Tables are not deleted or resized: one that
-leaves the room is taken out of service (``PUT .../tables/{id}/service``)."""
+(``booking_core.floor_plan``), and a table renamed or described anew. Tables
+are not deleted or resized: one that leaves the room is taken out of service
+(``PUT .../tables/{id}/service``)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from booking_core.accounts import Role
@@ -19,6 +20,7 @@ from booking_core.floor_plan import (
     PlannedTable,
     add_combination,
     add_table,
+    edit_table,
     floor_plan,
 )
 from booking_core.restaurants import CombinationSpec, TableSpec
@@ -49,6 +51,19 @@ class TableIn(BaseModel):
             self.accessible,
             tuple(self.features),
         )
+
+
+class TableEdit(BaseModel):
+    """Only the fields sent change. Covers, area and accessibility are what
+    bookings were placed by: add a table and take this one out of service
+    (sending one is a 422 naming it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = Field(default=None, examples=["Booth 3"])
+    features: list[Annotated[str, Field(min_length=1, max_length=40)]] | None = Field(
+        default=None, max_length=12, examples=[["booth", "window"]]
+    )
 
 
 class CombinationIn(BaseModel):
@@ -119,6 +134,25 @@ async def new_table(
     require_staff_of(who, restaurant_id)
     require_role(who, Role.MANAGER)
     return TablePublic.of(await run_in_threadpool(add_table, ledger, restaurant_id, body.spec()))
+
+
+@router.patch("/tables/{table_id}", response_model=TablePublic)
+async def change_table(
+    restaurant_id: PathId,
+    table_id: PathId,
+    body: TableEdit,
+    who: CurrentPrincipal,
+    ledger: LedgerDep,
+) -> TablePublic:
+    """Rename a table or change its features (the restaurant's managers);
+    409 when the name is taken, 404 for a table the restaurant does not have."""
+    require_staff_of(who, restaurant_id)
+    require_role(who, Role.MANAGER)
+    features = None if body.features is None else tuple(body.features)
+    edited = await run_in_threadpool(
+        lambda: edit_table(ledger, restaurant_id, table_id, name=body.name, features=features)
+    )
+    return TablePublic.of(edited)
 
 
 @router.post("/combinations", response_model=CombinationPublic, status_code=status.HTTP_201_CREATED)

@@ -16,9 +16,15 @@ from hypothesis import strategies as st
 
 from booking_core.audit import audit_ledger
 from booking_core.availability import find_times
-from booking_core.errors import AlreadyExists, InvalidRequest, PartyTooLarge, UnknownRestaurant
+from booking_core.errors import (
+    AlreadyExists,
+    InvalidRequest,
+    PartyTooLarge,
+    UnknownRestaurant,
+    UnknownTable,
+)
 from booking_core.floor import floor_version
-from booking_core.floor_plan import add_combination, add_table, floor_plan
+from booking_core.floor_plan import add_combination, add_table, edit_table, floor_plan
 from booking_core.ledger import Ledger
 from booking_core.profile import EDITABLE, get_profile, update_profile
 from booking_core.reservations import BookingRequest, book
@@ -247,3 +253,48 @@ def test_any_profile_change_is_stored_whole_or_not_at_all(
         assert get_profile(ledger, rid) == after
     finally:
         ledger.dispose()
+
+
+def test_a_table_is_renamed_and_described_anew_and_keeps_its_bookings(ledger: Ledger) -> None:
+    rid, ids = add_three_tables(ledger)
+    held = book(ledger, BookingRequest(rid, DAY, "19:00", 4), now=NOW)
+    assert held.table_ids == (ids["B"],)
+    before = _version(ledger, rid)
+    edited = edit_table(ledger, rid, ids["B"], name=" Booth 3 ", features=("booth", "window"))
+    assert (edited.name, edited.features, edited.max_covers) == ("Booth 3", ("booth", "window"), 4)
+    assert _version(ledger, rid) == before + 1
+    plan = {t.id: t for t in floor_plan(ledger, rid).tables}
+    assert (plan[ids["B"]].name, plan[ids["B"]].features) == ("Booth 3", ("booth", "window"))
+    # Only what is sent changes; the same values again write nothing.
+    renamed = edit_table(ledger, rid, ids["B"], name="Booth 4")
+    assert renamed.features == ("booth", "window")
+    assert edit_table(ledger, rid, ids["B"], name="Booth 4") == renamed
+    events = _events(ledger, rid, "restaurant.table_edited")
+    assert events == [
+        {
+            "name": {"from": "B", "to": "Booth 3"},
+            "features": {"from": [], "to": ["booth", "window"]},
+        },
+        {"name": {"from": "Booth 3", "to": "Booth 4"}},
+    ]
+    assert book(ledger, BookingRequest(rid, DAY, "21:30", 4), now=NOW).table_ids == (ids["B"],)
+    with ledger.read() as conn:
+        assert audit_ledger(conn).ok
+
+
+def test_a_table_edit_refused_writes_nothing(ledger: Ledger) -> None:
+    rid, ids = add_three_tables(ledger)
+    other, other_ids = add_three_tables(ledger, name="Another")
+    with pytest.raises(AlreadyExists, match="already has a table named 'C'"):
+        edit_table(ledger, rid, ids["A"], name="C")
+    with pytest.raises(UnknownTable):
+        edit_table(ledger, rid, other_ids["A"], name="Mine now")
+    with pytest.raises(UnknownRestaurant):
+        edit_table(ledger, 999, ids["A"], name="X")
+    with pytest.raises(InvalidRequest):
+        edit_table(ledger, rid, ids["A"], name="   ")
+    with pytest.raises(InvalidRequest):
+        edit_table(ledger, rid, ids["A"], features=tuple(f"f{i}" for i in range(13)))
+    assert [t.name for t in floor_plan(ledger, rid).tables] == ["A", "C", "B"]
+    assert _events(ledger, rid, "restaurant.table_edited") == []
+    assert _events(ledger, other, "restaurant.table_edited") == []

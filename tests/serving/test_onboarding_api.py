@@ -303,3 +303,31 @@ def test_a_restaurant_opens_from_a_json_file_on_the_command_line(tmp_path: Path)
     assert missing.exit_code == 2 and "no restaurant with id 99" in missing.output
     listed = runner.invoke(app, ["restaurants", "show", "2", "--database-url", url])
     assert listed.exit_code == 2  # the refused files wrote nothing
+
+
+def test_a_manager_renames_a_table_and_changes_its_features(world: World) -> None:
+    c, h = world.client, world.headers
+    url = f"{API}/restaurants/{world.brasserie}/floor-plan"
+    tables = c.get(url, headers=h["manager"]).json()["tables"]
+    first, second = tables[0], tables[1]
+    edit = f"{API}/restaurants/{world.brasserie}/tables/{first['id']}"
+    body = {"name": f"Booth {first['id']}", "features": ["booth"]}
+    assert c.patch(edit, json=body, headers=h["host"]).status_code == 403  # the bistro's host
+    assert c.patch(edit, json=body, headers=h["ana"]).status_code == 403
+    done = c.patch(edit, json=body, headers=h["manager"])
+    assert done.status_code == 200, done.text
+    assert (done.json()["name"], done.json()["features"]) == (body["name"], ["booth"])
+    assert done.json()["max_covers"] == first["max_covers"]
+    after = {t["id"]: t for t in c.get(url, headers=h["manager"]).json()["tables"]}
+    assert after[first["id"]]["name"] == body["name"]
+    taken = c.patch(edit, json={"name": second["name"]}, headers=h["manager"])
+    assert (taken.status_code, taken.json()["code"]) == (409, "already_exists")
+    bistro_table = c.get(f"{API}/restaurants/{world.bistro}/floor-plan", headers=h["admin"]).json()[
+        "tables"
+    ][0]["id"]
+    elsewhere = f"{API}/restaurants/{world.brasserie}/tables/{bistro_table}"
+    assert c.patch(elsewhere, json={"name": "Mine"}, headers=h["manager"]).status_code == 404
+    covers = c.patch(edit, json={"max_covers": 12}, headers=h["manager"])
+    assert covers.status_code == 422 and "max_covers" in covers.text
+    blank = c.patch(edit, json={"name": ""}, headers=h["manager"])
+    assert blank.status_code == 422
