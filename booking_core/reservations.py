@@ -178,17 +178,34 @@ def _load(conn: sa.Connection, reservation_id: int, *, lock: bool = False) -> Re
     row = conn.execute(query).first()
     if row is None:
         raise UnknownReservation(f"There is no reservation with id {reservation_id}.")
-    tables = tuple(
-        conn.execute(
-            sa.select(reservation_tables.c.table_id)
-            .where(
-                reservation_tables.c.reservation_id == reservation_id,
-                reservation_tables.c.released_at.is_(None),
-            )
-            .order_by(reservation_tables.c.table_id)
-        ).scalars()
+    tables = held_tables(conn, [reservation_id])
+    return reservation_from_row(row._mapping, tables.get(reservation_id, ()))
+
+
+def held_tables(
+    conn: sa.Connection, reservation_ids: Collection[int]
+) -> dict[int, tuple[int, ...]]:
+    """The tables each of ``reservation_ids`` holds now (claims not released),
+    in table id order, read in one query; a reservation holding none is absent."""
+    if not reservation_ids:
+        return {}
+    held: dict[int, list[int]] = {}
+    rows = conn.execute(
+        sa.select(reservation_tables.c.reservation_id, reservation_tables.c.table_id)
+        .where(
+            reservation_tables.c.reservation_id.in_(sorted(set(reservation_ids))),
+            reservation_tables.c.released_at.is_(None),
+        )
+        .order_by(reservation_tables.c.reservation_id, reservation_tables.c.table_id)
     )
-    r = row._mapping
+    for reservation_id, table_id in rows:
+        held.setdefault(reservation_id, []).append(table_id)
+    return {rid: tuple(tables) for rid, tables in held.items()}
+
+
+def reservation_from_row(r: sa.RowMapping, table_ids: Sequence[int]) -> Reservation:
+    """A ``reservations`` row (every column) as a ``Reservation`` holding
+    ``table_ids``: the one construction every read of a booking goes through."""
     return Reservation(
         id=r["id"],
         restaurant_id=r["restaurant_id"],
@@ -200,7 +217,7 @@ def _load(conn: sa.Connection, reservation_id: int, *, lock: bool = False) -> Re
         party_size=r["party_size"],
         channel=r["channel"],
         state=r["state"],
-        table_ids=tables,
+        table_ids=tuple(table_ids),
         special_requests=r["special_requests"],
         deposit_required=bool(r["deposit_required"]),
         deposit_minor=r["deposit_minor"],
@@ -1557,7 +1574,9 @@ __all__ = [
     "book",
     "cancel",
     "get_reservation",
+    "held_tables",
     "modify",
+    "reservation_from_row",
     "seat_walk_in",
     "table_policy",
 ]

@@ -3,13 +3,15 @@ change, cancel, and move through the host's states."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Annotated
 
-from fastapi import APIRouter, Header, status
+from fastapi import APIRouter, Header, Query, status
 from pydantic import BaseModel, Field
 
 from booking_core.accounts import KeyKind, Role
+from booking_core.availability import get_floor
+from booking_core.bookings import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, list_reservations
 from booking_core.cancellation_terms import Fee, FeeReason, Terms
 from booking_core.domain import CancelledBy, Channel, ReservationState
 from booking_core.freed_tables import SeatingSuggestion, suggest_seating
@@ -21,7 +23,17 @@ from booking_core.reservations import (
     get_reservation,
     modify,
 )
-from serving.deps import BodyId, BookingWriterDep, CurrentPrincipal, LedgerDep, PathId, forbidden
+from serving.deps import (
+    MAX_ID,
+    BodyId,
+    BookingWriterDep,
+    CurrentPrincipal,
+    LedgerDep,
+    PathId,
+    forbidden,
+    require_staff_of,
+)
+from serving.problems import ApiProblem
 from serving.security import Principal
 
 # Fields named date and time would shadow the types inside a class body.
@@ -211,6 +223,126 @@ async def create(
     # whatever has queued up together (serving/booking_writer.py).
     booked = await writer.book(request)
     return ReservationPublic.of(booked)
+
+
+class ReservationList(BaseModel):
+    reservations: list[ReservationPublic] = Field(
+        description="By service date, then start time, then id"
+    )
+    total: int = Field(description="Every reservation the filters match, all pages together")
+    limit: int
+    offset: int
+    date_from: LocalDate | None = Field(
+        description="The first service date read (a default filled in; null: no lower bound)"
+    )
+    date_to: LocalDate | None = Field(
+        description="The last service date read (null: no upper bound)"
+    )
+
+
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+
+def _restaurant_today(ledger: Ledger, restaurant_id: int) -> date:
+    """Today's date where the restaurant is, in its floor's zone (the floor
+    read through the ledger's cache; 404 when there is no such restaurant)."""
+    with ledger.read() as conn:
+        zone = get_floor(ledger, conn, restaurant_id).zone
+    return ledger.clock().astimezone(zone).date()
+
+
+def _whose(
+    who: Principal, restaurant_id: int | None, diner_id: int | None
+) -> tuple[int | None, int | None, bool]:
+    """The restaurant and diner this caller may list, and whether it is a
+    diner's list (True) or a restaurant's book (False)."""
+    if who.api_key_kind is not None:
+        raise forbidden("API keys do not list reservations; sign in as staff or as a diner.")
+    if who.is_admin:
+        if restaurant_id is None and diner_id is None:
+            raise ApiProblem(
+                422,
+                "invalid_request",
+                "Say whose reservations to list: restaurant_id, diner_id or both.",
+            )
+        return restaurant_id, diner_id, diner_id is not None
+    if who.role is Role.DINER:
+        if who.diner_id is None:
+            raise forbidden("This account has no diner profile to list bookings of.")
+        if diner_id not in (None, who.diner_id):
+            raise forbidden("A diner lists only their own bookings.")
+        return restaurant_id, who.diner_id, True
+    if who.role in (Role.HOST, Role.MANAGER):
+        if restaurant_id is None:
+            raise ApiProblem(
+                422,
+                "invalid_request",
+                "Staff list one restaurant's book: give restaurant_id.",
+            )
+        require_staff_of(who, restaurant_id)
+        return restaurant_id, diner_id, False
+    raise forbidden("Only diners, the restaurant's staff and admins list reservations.")
+
+
+@router.get("", response_model=ReservationList)
+def list_book(
+    who: CurrentPrincipal,
+    ledger: LedgerDep,
+    restaurant_id: IdQuery = None,
+    diner_id: IdQuery = None,
+    date_from: Annotated[
+        LocalDate | None, Query(alias="from", description="First service date")
+    ] = None,
+    date_to: Annotated[LocalDate | None, Query(alias="to", description="Last service date")] = None,
+    state: Annotated[
+        list[ReservationState] | None, Query(description="Only these states (repeat it)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> ReservationList:
+    """Reservations a page at a time, by service date, start time and id,
+    with how many match in all.
+
+    - A diner lists their own bookings (``restaurant_id`` narrows them to one
+      restaurant; another diner's ``diner_id`` is a 403). With no dates:
+      from today on, today being the UTC date.
+    - Hosts and managers list their restaurant's book (``restaurant_id`` is
+      required; another restaurant is a 403). With no dates: today's book,
+      today being the date at the restaurant; one date given: that night.
+    - Admins list any restaurant's book or any diner's bookings (a
+      ``diner_id`` reads as a diner's list: from today on by default).
+    - API keys (POS, affiliates) cannot list.
+
+    A span is at most 92 days (as the service report); ``to`` before
+    ``from`` is a 422."""
+    restaurant_id, diner_id, diners_list = _whose(who, restaurant_id, diner_id)
+    if date_from is None and date_to is None:
+        if diners_list:
+            date_from = ledger.clock().astimezone(UTC).date()
+        else:
+            assert restaurant_id is not None  # a restaurant's book names one
+            date_from = date_to = _restaurant_today(ledger, restaurant_id)
+    elif not diners_list:
+        date_from = date_from or date_to
+        date_to = date_to or date_from
+    found, total = list_reservations(
+        ledger,
+        restaurant_id=restaurant_id,
+        diner_id=diner_id,
+        first=date_from,
+        last=date_to,
+        states=state,
+        limit=limit,
+        offset=offset,
+    )
+    return ReservationList(
+        reservations=[ReservationPublic.of(r) for r in found],
+        total=total,
+        limit=limit,
+        offset=offset,
+        date_from=date_from,
+        date_to=date_to,
+    )
 
 
 @router.get("/{reservation_id}", response_model=ReservationPublic)
