@@ -163,3 +163,33 @@ def covers_forecast(
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
     return body
+
+
+def closed_mondays_body(name: str, tables: int) -> dict[str, Any]:
+    """The body of ``POST /restaurants`` for a London French restaurant of
+    ``tables`` tables for four, dinner every day but Monday."""
+    return {
+        "name": name,
+        "cuisines": ["french"],
+        "price_tier": 2,
+        "latitude": 51.52,
+        "longitude": -0.1,
+        "country": "GB",
+        "timezone": "Europe/London",
+        "currency": "GBP",
+        "locale": "en-GB",
+        "tables": [
+            {"name": f"T{k}", "area": "Dining room", "min_covers": 1, "max_covers": 4}
+            for k in range(1, tables + 1)
+        ],
+        "periods": [
+            {
+                "name": "dinner",
+                "weekdays": [1, 2, 3, 4, 5, 6],
+                "opens": "17:00",
+                "closes": "23:00",
+                "last_seating": "21:30",
+                "turn_times": {"2": 90, "4": 120},
+            }
+        ],
+    }

@@ -30,7 +30,7 @@ from models.features import PRIOR_NO_SHOW_RATE, service_calendar
 from pipelines.nightly import DEMAND_HORIZON, demand_features
 from serving.forecasts import BASELINE_NAME, COLD_START_NAME
 from tests.conftest import NOW
-from tests.serving.conftest import covers_forecast, generated_api
+from tests.serving.conftest import closed_mondays_body, covers_forecast, generated_api
 
 API = "/api/v1"
 TODAY = NOW.date()  # a Sunday
@@ -50,41 +50,15 @@ class Opening:
     booked_covers: int
 
 
-def _restaurant(name: str, tables: int) -> dict[str, Any]:
-    return {
-        "name": name,
-        "cuisines": ["french"],
-        "price_tier": 2,
-        "latitude": 51.52,
-        "longitude": -0.1,
-        "country": "GB",
-        "timezone": "Europe/London",
-        "currency": "GBP",
-        "locale": "en-GB",
-        "tables": [
-            {"name": f"T{k}", "area": "Dining room", "min_covers": 1, "max_covers": 4}
-            for k in range(1, tables + 1)
-        ],
-        "periods": [
-            {
-                "name": "dinner",
-                "weekdays": [d for d in range(7) if d != MONDAY],
-                "opens": "17:00",
-                "closes": "23:00",
-                "last_seating": "21:30",
-                "turn_times": {"2": 90, "4": 120},
-            }
-        ],
-    }
-
-
 @pytest.fixture(scope="module")
 def opening(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Opening]:
     with generated_api(tmp_path_factory.mktemp("cold_start")) as api:
         client, ledger, admin, peers = api.client, api.ledger, api.admin, api.peers
         opened = {}
         for name, tables in (("Petit Four", 4), ("Grand Huit", 8)):
-            made = client.post(f"{API}/restaurants", json=_restaurant(name, tables), headers=admin)
+            made = client.post(
+                f"{API}/restaurants", json=closed_mondays_body(name, tables), headers=admin
+            )
             assert made.status_code == 201, made.text
             opened[name] = made.json()["id"]
         small, large = opened["Petit Four"], opened["Grand Huit"]

@@ -29,7 +29,7 @@ from models.tracking import ForecastTable
 from pipelines.nightly import DEMAND_HORIZON, DemandInputs, demand_features
 from serving.champions import DEMAND, Champions, Loaded
 from tests.conftest import NOW
-from tests.serving.conftest import covers_forecast, generated_api
+from tests.serving.conftest import closed_mondays_body, covers_forecast, generated_api
 
 API = "/api/v1"
 TODAY = NOW.date()  # a Sunday; the generated bookings run to TODAY + 7
@@ -210,31 +210,7 @@ def test_a_restaurant_opened_after_a_read_gets_days_the_same_day(stand: Stand) -
     assert _covers(stand, stand.peers[0])["days"]  # the forecast is made and kept
     made = stand.client.post(
         f"{API}/restaurants",
-        json={
-            "name": "Late Opener",
-            "cuisines": ["french"],
-            "price_tier": 2,
-            "latitude": 51.52,
-            "longitude": -0.1,
-            "country": "GB",
-            "timezone": "Europe/London",
-            "currency": "GBP",
-            "locale": "en-GB",
-            "tables": [
-                {"name": f"T{k}", "area": "Dining room", "min_covers": 1, "max_covers": 4}
-                for k in range(1, 5)
-            ],
-            "periods": [
-                {
-                    "name": "dinner",
-                    "weekdays": [d for d in range(7) if d != MONDAY],
-                    "opens": "17:00",
-                    "closes": "23:00",
-                    "last_seating": "21:30",
-                    "turn_times": {"2": 90, "4": 120},
-                }
-            ],
-        },
+        json=closed_mondays_body("Late Opener", 4),
         headers=stand.admin,
     )
     assert made.status_code == 201, made.text
