@@ -3,7 +3,8 @@
 A booking keeps the terms in force when it was made, so a restaurant's new
 terms apply only to bookings taken afterwards: the cancellation fee, the
 window before the start inside which a cancellation is late, and the
-deposit. The deadline for a free cancellation is kept on the reservation
+deposit policy (per cover, from a party size), by which a change of party
+size is priced too. The deadline for a free cancellation is kept on the reservation
 too, because a change of booking can move it only while it has not passed:
 moving a booking inside the window and then cancelling is still late.
 
@@ -48,7 +49,17 @@ class Terms:
     fee_minor: int
     window_hours: int
     free_until: datetime  # a diner's cancellation up to this instant is free
-    deposit_minor: int
+    deposit_minor: int  # the deposit this booking carries now
+    deposit_min_party: int | None = None  # the policy it was booked under
+    deposit_per_cover_minor: int = 0
+
+    def asks_deposit(self, party_size: int) -> bool:
+        """Whether the deposit policy applies to a party of ``party_size``."""
+        return self.deposit_min_party is not None and party_size >= self.deposit_min_party
+
+    def deposit_for(self, party_size: int) -> int:
+        """The deposit a party of ``party_size`` owes under this policy."""
+        return self.deposit_per_cover_minor * party_size if self.asks_deposit(party_size) else 0
 
     @property
     def amount_due_minor(self) -> int:

@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple, Protocol, TypeVar
 
@@ -237,6 +237,8 @@ def reservation_from_row(r: sa.RowMapping, table_ids: Sequence[int]) -> Reservat
             free_until=r["free_cancellation_until"]
             or free_until(r["start_at"], r["cancellation_window_hours"]),
             deposit_minor=r["deposit_minor"],
+            deposit_min_party=r["deposit_min_party"],
+            deposit_per_cover_minor=r["deposit_per_cover_minor"],
         ),
         fee=(
             Fee(r["fee_minor"], FeeReason(r["fee_reason"]), r["fee_waived_at"])
@@ -941,13 +943,16 @@ def _insert(
     guest_name: str = "",
     overbooked: bool = False,
 ) -> Reservation:
-    deposit = floor.deposit_min_party is not None and party_size >= floor.deposit_min_party
-    terms = Terms(
+    policy = Terms(
         fee_minor=floor.cancellation_fee_minor,
         window_hours=floor.cancellation_window_hours,
         free_until=free_until(start, floor.cancellation_window_hours),
-        deposit_minor=floor.deposit_per_cover_minor * party_size if deposit else 0,
+        deposit_minor=0,
+        deposit_min_party=floor.deposit_min_party,
+        deposit_per_cover_minor=floor.deposit_per_cover_minor,
     )
+    terms = replace(policy, deposit_minor=policy.deposit_for(party_size))
+    deposit = policy.asks_deposit(party_size)
     values: dict[str, Any] = {
         "restaurant_id": floor.restaurant_id,
         "diner_id": request.diner_id if request else diner_id,
@@ -968,6 +973,8 @@ def _insert(
         "cancellation_fee_minor": terms.fee_minor,
         "cancellation_window_hours": terms.window_hours,
         "free_cancellation_until": terms.free_until,
+        "deposit_min_party": terms.deposit_min_party,
+        "deposit_per_cover_minor": terms.deposit_per_cover_minor,
         "currency": floor.currency,
         "idempotency_key": request.idempotency_key if request else None,
         "request_fingerprint": fingerprint,
@@ -1365,10 +1372,14 @@ def _modify_in(
         raise
     option = choice.option
     _apply_moves(conn, floor, day_book, choice.moves, now)
+    # A new party size owes the deposit of the policy it was booked under.
+    deposit = current.terms.deposit_for(size)
     conn.execute(
         reservations.update()
         .where(reservations.c.id == reservation_id)
         .values(
+            deposit_required=current.terms.asks_deposit(size),
+            deposit_minor=deposit,
             service_date=slot.service_date,
             start_at=slot.start_at,
             end_at=slot.end_at,
@@ -1394,6 +1405,11 @@ def _modify_in(
             "to": {"start_at": slot.start_at.isoformat(), "party_size": size},
             "service_date": slot.service_date.isoformat(),
             "table_ids": list(option.table_ids),
+            **(
+                {"deposit_minor": {"from": current.deposit_minor, "to": deposit}}
+                if deposit != current.deposit_minor
+                else {}
+            ),
         },
         now,
     )

@@ -310,6 +310,9 @@ reservations = sa.Table(
     # the window, and the deadline for a free cancellation, which a change
     # made inside the window does not move.
     sa.Column("cancellation_window_hours", sa.SmallInteger, nullable=False, server_default="24"),
+    # The deposit policy kept at booking, by which a change of party size is priced.
+    sa.Column("deposit_min_party", sa.SmallInteger, nullable=True),
+    sa.Column("deposit_per_cover_minor", sa.Integer, nullable=False, server_default="0"),
     sa.Column("free_cancellation_until", UtcDateTime, nullable=True),
     # The fee those terms made due (a diner's late cancellation, a no-show),
     # and when the restaurant waived it. Charging it is the payments side's.

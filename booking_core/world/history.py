@@ -390,6 +390,8 @@ class DaySimulator:
             window_hours=window,
             free_until=free_until(b.slot.start_at, window),
             deposit_minor=self.floor.deposit_per_cover_minor * b.party if b.deposit else 0,
+            deposit_min_party=self.floor.deposit_min_party,
+            deposit_per_cover_minor=self.floor.deposit_per_cover_minor,
         )
 
     @staticmethod
@@ -666,6 +668,8 @@ class DaySimulator:
                     "cancellation_fee_minor": terms.fee_minor,
                     "cancellation_window_hours": terms.window_hours,
                     "free_cancellation_until": terms.free_until,
+                    "deposit_min_party": terms.deposit_min_party,
+                    "deposit_per_cover_minor": terms.deposit_per_cover_minor,
                     "fee_minor": fee.amount_minor if fee else 0,
                     "fee_reason": fee.reason.value if fee else None,
                     "currency": self.floor.currency,

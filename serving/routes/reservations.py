@@ -83,6 +83,11 @@ class CancellationTermsPublic(BaseModel):
         description="What a late cancellation or a no-show costs: the fee, or the deposit "
         "when that is larger (the deposit is kept, not charged on top)"
     )
+    deposit_from_party: int | None = Field(
+        description="The deposit policy it was booked under, by which a change of party size "
+        "is priced: a deposit per cover from this party size (null: none)"
+    )
+    deposit_per_cover_minor: int
 
     @classmethod
     def of(cls, t: Terms) -> CancellationTermsPublic:
@@ -91,6 +96,8 @@ class CancellationTermsPublic(BaseModel):
             window_hours=t.window_hours,
             free_until=t.free_until,
             amount_due_minor=t.amount_due_minor,
+            deposit_from_party=t.deposit_min_party,
+            deposit_per_cover_minor=t.deposit_per_cover_minor,
         )
 
 

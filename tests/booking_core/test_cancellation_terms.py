@@ -177,6 +177,27 @@ def test_a_change_before_the_deadline_moves_it(ledger: Ledger, terms_bistro: int
     _clean(ledger)
 
 
+def test_a_new_party_size_is_priced_by_the_deposit_policy_it_was_booked_under(
+    ledger: Ledger, terms_bistro: int
+) -> None:
+    four = _book(ledger, terms_bistro, party=4)
+    assert (four.deposit_required, four.deposit_minor) == (False, 0)
+    update_profile(ledger, terms_bistro, {"deposit_min_party": 2, "deposit_per_cover_minor": 5000})
+    six = modify(ledger, four.id, party_size=6, now=NOW)
+    assert (six.deposit_required, six.deposit_minor) == (True, 6 * DEPOSIT_PER_COVER)
+    assert six.terms.amount_due_minor == 6 * DEPOSIT_PER_COVER
+    five = modify(ledger, four.id, party_size=5, now=NOW)
+    assert (five.deposit_required, five.deposit_minor) == (False, 0)
+    changes = [p.get("deposit_minor") for p in outbox_payloads(ledger, "reservation.modified")]
+    assert changes == [
+        {"from": 0, "to": 6 * DEPOSIT_PER_COVER},
+        {"from": 6 * DEPOSIT_PER_COVER, "to": 0},
+    ]
+    # A booking made after the change is priced by the new policy.
+    assert _book(ledger, terms_bistro, party=2, hhmm="21:00").deposit_minor == 2 * 5000
+    _clean(ledger)
+
+
 def test_a_manager_waives_a_fee_once(ledger: Ledger, terms_bistro: int) -> None:
     first = _book(ledger, terms_bistro)
     second = _book(ledger, terms_bistro, hhmm="20:00")
@@ -250,13 +271,13 @@ def test_bookings_taken_before_the_migration_get_their_window(
     with ledger.read() as conn:
         row = conn.execute(
             sa.select(
-                reservations.c.cancellation_window_hours, reservations.c.free_cancellation_until
+                reservations.c.cancellation_window_hours,
+                reservations.c.free_cancellation_until,
+                reservations.c.deposit_min_party,
+                reservations.c.deposit_per_cover_minor,
             ).where(reservations.c.id == r.id)
         ).one()
-    assert (row.cancellation_window_hours, row.free_cancellation_until) == (
-        24,
-        r.start_at - timedelta(hours=24),
-    )
+    assert tuple(row) == (24, r.start_at - timedelta(hours=24), 6, DEPOSIT_PER_COVER)
     late = cancel(ledger, r.id, by="diner", now=r.start_at - timedelta(hours=1))
     assert late.fee is not None
     _clean(ledger)

@@ -78,6 +78,8 @@ def test_hours_are_read_and_changed_from_the_command_line(tmp_path: Path) -> Non
     rid, _ = add_three_tables(ledger, name="Winter Hours")
     today = ledger.clock().date()
     start = today + timedelta(days=14)
+    while (start + timedelta(days=1)).weekday() != 2:  # the bookings on a Wednesday:
+        start += timedelta(days=1)  # the new hours close on Mondays, whatever today is
     late = book(ledger, BookingRequest(rid, start + timedelta(days=1), "21:00", 2))
     early = book(ledger, BookingRequest(rid, start + timedelta(days=1), "18:00", 2))
     ledger.dispose()

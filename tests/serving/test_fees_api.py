@@ -61,6 +61,7 @@ def test_a_late_cancellation_shows_the_fee_and_the_manager_waives_it(
     start = local_time(date.fromisoformat(day), "19:00")
     assert terms["fee_minor"] == terms["amount_due_minor"] == FEE
     assert terms["window_hours"] == 48
+    assert (terms["deposit_from_party"], terms["deposit_per_cover_minor"]) == (6, 2000)
     free_until = datetime.fromisoformat(terms["free_until"].replace("Z", "+00:00"))
     assert free_until == start - timedelta(hours=48)  # instants, whatever the zones
     assert late["fee"] is None

@@ -20,12 +20,15 @@ def _url(restaurant_id: int, table_id: int) -> str:
 
 
 def test_a_table_out_of_service_is_left_out_and_its_party_moved(world: World) -> None:
-    c, host = world.client, world.headers["host"]
+    # A restaurant of its own: on the shared bistro, other tests' parties on
+    # that table would move too.
+    c, admin = world.client, world.headers["admin"]
+    rid, _ = add_three_tables(world.ledger, name="A Table Leaves")
     day = date.fromisoformat(fresh_date())
-    held = book(world.ledger, BookingRequest(world.bistro, day, "19:00", 2, guest_name="Moved"))
+    held = book(world.ledger, BookingRequest(rid, day, "19:00", 2, guest_name="Moved"))
     table = held.table_ids[0]
     try:
-        out = c.put(_url(world.bistro, table), json={"in_service": False}, headers=host)
+        out = c.put(_url(rid, table), json={"in_service": False}, headers=admin)
         assert out.status_code == 200, out.text
         body = out.json()
         assert body["in_service"] is False
@@ -39,16 +42,28 @@ def test_a_table_out_of_service_is_left_out_and_its_party_moved(world: World) ->
         )
         assert table not in now_on
         # Later that night the table is free again, but out of service.
-        other = book(world.ledger, BookingRequest(world.bistro, day, "21:00", 2, guest_name="New"))
+        other = book(world.ledger, BookingRequest(rid, day, "21:00", 2, guest_name="New"))
         assert table not in other.table_ids
     finally:
-        back = c.put(_url(world.bistro, table), json={"in_service": True}, headers=host)
+        back = c.put(_url(rid, table), json={"in_service": True}, headers=admin)
     assert back.status_code == 200, back.text
     assert back.json()["in_service"] is True
     assert back.json()["moved_count"] == 0
     # Back in service, the best fit at 21:00 is that table again.
-    again = book(world.ledger, BookingRequest(world.bistro, day, "21:00", 2, guest_name="Back"))
+    again = book(world.ledger, BookingRequest(rid, day, "21:00", 2, guest_name="Back"))
     assert again.table_ids == (table,)
+
+
+def test_the_restaurants_host_takes_its_table_out_and_puts_it_back(world: World) -> None:
+    c, host = world.client, world.headers["host"]
+    table = book(
+        world.ledger, BookingRequest(world.bistro, fresh_date(), "19:00", 2, guest_name="Stays")
+    ).table_ids[0]
+    keep = {"in_service": False, "move_holders": False}  # nobody else's party moves
+    out = c.put(_url(world.bistro, table), json=keep, headers=host)
+    assert out.status_code == 200 and out.json()["in_service"] is False, out.text
+    back = c.put(_url(world.bistro, table), json={"in_service": True}, headers=host)
+    assert back.status_code == 200 and back.json()["in_service"] is True, back.text
 
 
 def test_asked_not_to_move_anyone_it_lists_who_holds_the_table(world: World) -> None:
