@@ -996,6 +996,9 @@ def _insert(
         "channel": channel.value,
         "table_ids": list(option.table_ids),
         "diner_id": values["diner_id"],
+        # A change of party size can change it (``_modify_in``): the learning
+        # loop reads each version's own (``LedgerSnapshot.versions``).
+        "deposit_required": deposit,
     }
     if overbooked:
         payload["overbooked"] = True
@@ -1402,7 +1405,11 @@ def _modify_in(
                 "start_at": current.start_at.isoformat(),
                 "party_size": current.party_size,
             },
-            "to": {"start_at": slot.start_at.isoformat(), "party_size": size},
+            "to": {
+                "start_at": slot.start_at.isoformat(),
+                "party_size": size,
+                "deposit_required": current.terms.asks_deposit(size),
+            },
             "service_date": slot.service_date.isoformat(),
             "table_ids": list(option.table_ids),
             **(

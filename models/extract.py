@@ -406,6 +406,8 @@ class LedgerSnapshot:
         start_at        Datetime(us, UTC)      planned start in this version
         party_size      Int64                  party size in this version
         service_date    Date                   local service date in this version
+        deposit_required Boolean               a deposit asked in this version (null:
+                                               recorded before versions said so)
         ==============  =====================  =====================================
 
         Reservations never modified are absent: their row is their only version.
@@ -424,7 +426,10 @@ class LedgerSnapshot:
                     THEN '$.to.start_at' ELSE '$.start_at' END) AS TIMESTAMPTZ) AS start_at,
                 CAST(json_extract_string(payload, CASE WHEN event_type = 'reservation.modified'
                     THEN '$.to.party_size' ELSE '$.party_size' END) AS BIGINT) AS party_size,
-                CAST(json_extract_string(payload, '$.service_date') AS DATE) AS service_date
+                CAST(json_extract_string(payload, '$.service_date') AS DATE) AS service_date,
+                CAST(json_extract_string(payload, CASE WHEN event_type = 'reservation.modified'
+                    THEN '$.to.deposit_required' ELSE '$.deposit_required' END) AS BOOLEAN)
+                    AS deposit_required
             FROM ({source}) ORDER BY reservation_id, event_offset
         """
         types: dict[str, pl.DataType] = {
@@ -433,6 +438,7 @@ class LedgerSnapshot:
             "start_at": pl.Datetime("us", "UTC"),
             "party_size": pl.Int64(),
             "service_date": pl.Date(),
+            "deposit_required": pl.Boolean(),
         }
         return _normalise(self.query(sql), types)
 

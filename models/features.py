@@ -123,16 +123,18 @@ def _wall_clock(
 
 
 def _as_recorded_at(frame: pl.DataFrame, versions: pl.DataFrame | None, at: str) -> pl.DataFrame:
-    """Start, party size and service date of each reservation (``id``) as the
-    ledger held them at column ``at``: the latest version recorded by then."""
+    """Start, party size, service date (and the deposit flag, where both
+    frames have it) of each reservation (``id``) as the ledger held them at
+    column ``at``: the latest version recorded by then."""
     if versions is None or versions.is_empty():
         return frame
+    fields = ["start_at", "party_size", "service_date"]
+    if "deposit_required" in versions.columns and "deposit_required" in frame.columns:
+        fields.append("deposit_required")  # a change of party size can change it
     known = versions.select(
         pl.col("reservation_id").alias("id"),
         "valid_from",
-        pl.col("start_at").alias("_v_start_at"),
-        pl.col("party_size").alias("_v_party_size"),
-        pl.col("service_date").alias("_v_service_date"),
+        *(pl.col(f).alias(f"_v_{f}") for f in fields),
     ).sort("valid_from")
     joined = (
         frame.with_row_index("_row")
@@ -147,13 +149,9 @@ def _as_recorded_at(frame: pl.DataFrame, versions: pl.DataFrame | None, at: str)
         )
     )
     return (
-        joined.with_columns(
-            pl.coalesce("_v_start_at", "start_at").alias("start_at"),
-            pl.coalesce("_v_party_size", "party_size").alias("party_size"),
-            pl.coalesce("_v_service_date", "service_date").alias("service_date"),
-        )
+        joined.with_columns(pl.coalesce(f"_v_{f}", f).alias(f) for f in fields)
         .sort("_row")
-        .drop("_row", "valid_from", "_v_start_at", "_v_party_size", "_v_service_date")
+        .drop("_row", "valid_from", *(f"_v_{f}" for f in fields))
     )
 
 
