@@ -9,8 +9,8 @@ Point in time. A feature of a row is computed only from what the ledger had
 recorded by the row's cut-off: a timestamp is known from its value on (known
 "by" T means <= T), an outcome (``no_show_at``, ``cancelled_at``,
 ``completed_at``) is known from its timestamp, and a modified reservation's
-start and party size are the version in force at the cut-off (``versions``
-frame; without it the current values are used). Restaurant attributes (price
+start, party size and deposit flag are the version in force at the cut-off
+(``versions`` frame; without it the current values are used). Restaurant attributes (price
 tier, cuisines, time zone) have no history in the ledger and are used as they
 are now.
 """
