@@ -116,15 +116,20 @@ def fee_for(
     return None
 
 
-def settlement(terms: Terms, fee: Fee | None, to_state: ReservationState) -> dict[str, int | str]:
+def settlement(
+    terms: Terms, fee: Fee | None, to_state: ReservationState, currency: str
+) -> dict[str, int | str]:
     """What the payments consumer needs from a cancellation or a no-show:
-    the fee due and its reason, and the deposit to give back."""
+    the fee due and its reason, or the deposit to give back, in ``currency``
+    (nothing when no money is owed either way)."""
     out: dict[str, int | str] = {}
     if fee is not None:
         out["fee_minor"] = fee.amount_minor
         out["fee_reason"] = fee.reason.value
     elif to_state is ReservationState.CANCELLED and terms.deposit_minor:
         out["deposit_refund_minor"] = terms.deposit_minor
+    if out:
+        out["currency"] = currency
     return out
 
 

@@ -38,7 +38,10 @@ def _csv(lines: list[FeeLine]) -> None:
     out.writerow(CSV_COLUMNS)
     for line in lines:
         values = (getattr(line, c) for c in CSV_COLUMNS)
-        out.writerow("" if v is None else getattr(v, "isoformat", lambda v=v: v)() for v in values)
+        # Dates and instants in ISO form, a missing value as an empty cell.
+        out.writerow(
+            "" if v is None else v.isoformat() if hasattr(v, "isoformat") else v for v in values
+        )
 
 
 def _table(restaurant_id: int, lines: list[FeeLine]) -> Table:

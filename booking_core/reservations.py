@@ -1522,9 +1522,7 @@ def advance_in(
     if who is not None:
         payload["cancelled_by"] = who.value
     if target in (ReservationState.CANCELLED, ReservationState.NO_SHOW):
-        payload.update(settlement(current.terms, fee, target))
-        if "fee_minor" in payload or "deposit_refund_minor" in payload:
-            payload["currency"] = current.currency
+        payload.update(settlement(current.terms, fee, target, current.currency))
     outbox.append(
         conn,
         f"reservation.{target.value}",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -385,14 +385,15 @@ class DaySimulator:
 
     def _terms(self, b: Booking) -> Terms:
         window = self.floor.cancellation_window_hours
-        return Terms(
+        policy = Terms(
             fee_minor=self.floor.cancellation_fee_minor,
             window_hours=window,
             free_until=free_until(b.slot.start_at, window),
-            deposit_minor=self.floor.deposit_per_cover_minor * b.party if b.deposit else 0,
+            deposit_minor=0,
             deposit_min_party=self.floor.deposit_min_party,
             deposit_per_cover_minor=self.floor.deposit_per_cover_minor,
         )
+        return replace(policy, deposit_minor=policy.deposit_for(b.party))
 
     @staticmethod
     def _fee(b: Booking, terms: Terms, state: str) -> Fee | None:
@@ -419,9 +420,8 @@ class DaySimulator:
         if b.channel != "walk_in" and state in ("cancelled", "no_show"):
             terms = self._terms(b)
             rstate = ReservationState(state)
-            payload.update(settlement(terms, self._fee(b, terms, state), rstate))
-            if "fee_minor" in payload or "deposit_refund_minor" in payload:
-                payload["currency"] = self.floor.currency
+            fee = self._fee(b, terms, state)
+            payload.update(settlement(terms, fee, rstate, self.floor.currency))
         self._event(b, f"reservation.{state}", at, payload)
 
     def _arrive(self, b: Booking, at: datetime, free_at: dict[int, datetime], push: Any) -> None:
