@@ -667,7 +667,7 @@ _STATE_EVENTS = {
 _KNOWN = (*_CREATED, *_STATE_EVENTS.values())
 _MODIFIED = "reservation.modified"
 # Events beside the state history, any number of them (code 0).
-_SIDE = (_MODIFIED, "reservation.fee_waived")
+_SIDE = (_MODIFIED, "reservation.fee_waived", "reservation.deposit_paid")
 # Events of states entered one after another on every path, in that order.
 _ORDERED = tuple(
     _STATE_EVENTS[s]

@@ -14,9 +14,11 @@ The fee falls due in two cases, both the diner's doing:
 A cancellation by the restaurant, in time, or of a party that arrived
 (and left before being seated) makes nothing due.
 
-The amount is the fee, or the deposit when that is larger: a deposit is
-kept against the fee, not charged on top of it. A deposit is refunded on a
-cancellation that makes nothing due. Charging, keeping and refunding money
+The amount is the fee, or the deposit when that is larger: the deposit
+held (``booking_core.deposits``: what was paid) is kept against the fee,
+not charged on top of it, and the rest is charged. What is held is refunded
+on a cancellation that makes nothing due, and applied to the bill when the
+party completes. Charging, keeping and refunding money
 is the payments side's: the ledger records what is due (and a waiver) and
 the outbox tells the payments consumer.
 
@@ -117,17 +119,30 @@ def fee_for(
 
 
 def settlement(
-    terms: Terms, fee: Fee | None, to_state: ReservationState, currency: str
+    terms: Terms,
+    fee: Fee | None,
+    to_state: ReservationState,
+    currency: str,
+    held_minor: int,
 ) -> dict[str, int | str]:
-    """What the payments consumer needs from a cancellation or a no-show:
-    the fee due and its reason, or the deposit to give back, in ``currency``
-    (nothing when no money is owed either way)."""
+    """What the payments consumer needs when a booking ends (cancelled, a
+    no-show, completed), in ``currency``: the fee due and its reason, how
+    much of the ``held_minor`` deposit is kept against it and what is left
+    to charge; else the deposit to give back (cancelled) or to apply to the
+    bill (completed). Nothing when no money is owed either way."""
     out: dict[str, int | str] = {}
     if fee is not None:
+        kept = min(held_minor, fee.amount_minor)
         out["fee_minor"] = fee.amount_minor
         out["fee_reason"] = fee.reason.value
-    elif to_state is ReservationState.CANCELLED and terms.deposit_minor:
-        out["deposit_refund_minor"] = terms.deposit_minor
+        out["deposit_kept_minor"] = kept
+        out["charge_minor"] = fee.amount_minor - kept
+        if held_minor > kept:
+            out["deposit_refund_minor"] = held_minor - kept
+    elif held_minor and to_state is ReservationState.CANCELLED:
+        out["deposit_refund_minor"] = held_minor
+    elif held_minor and to_state is ReservationState.COMPLETED:
+        out["deposit_applied_minor"] = held_minor
     if out:
         out["currency"] = currency
     return out

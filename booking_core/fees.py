@@ -6,7 +6,8 @@ A fee is recorded when a diner cancels late or a party does not come
 regular who called, a storm, a mistake at the door. Waiving keeps the fee's
 amount and reason on the reservation, stamps when it was waived, and tells
 the payments consumer through a ``reservation.fee_waived`` event (who
-waived it and why). A fee is waived once and not un-waived.
+waived it and why, and the deposit kept against it, now to refund). A fee
+is waived once and not un-waived.
 """
 
 from __future__ import annotations
@@ -127,7 +128,12 @@ def waive_fee(
     now = check_aware(now, "time") if now is not None else ledger.clock()
     r = reservations.c
     query = sa.select(
-        r.restaurant_id, r.fee_minor, r.fee_reason, r.fee_waived_at, r.currency
+        r.restaurant_id,
+        r.fee_minor,
+        r.fee_reason,
+        r.fee_waived_at,
+        r.currency,
+        (r.deposit_paid_minor - r.deposit_refunded_minor).label("held"),
     ).where(r.id == reservation_id)
     with ledger.write() as conn:
         if conn.dialect.name == "postgresql":
@@ -159,6 +165,8 @@ def waive_fee(
                 "currency": row.currency,
                 "by": by,
                 "note": note,
+                # The deposit kept against the fee goes back with it.
+                **({"deposit_refund_minor": min(row.held, row.fee_minor)} if row.held > 0 else {}),
             },
             now,
         )

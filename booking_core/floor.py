@@ -103,6 +103,7 @@ class Floor:
     card_hold_minor: int = 0
     cancellation_fee_minor: int = 0
     cancellation_window_hours: int = 24
+    deposit_pay_within_minutes: int = 60
     floor_version: int = 0
     table_policy: str = "lock_at_booking"  # the restaurant's seating setting
     # Predictive overbooking's bound on the risk of a long wait (None: off).
@@ -298,6 +299,7 @@ def load_floor(conn: sa.Connection, restaurant_id: int) -> Floor:
         card_hold_minor=r["card_hold_minor"],
         cancellation_fee_minor=r["cancellation_fee_minor"],
         cancellation_window_hours=r["cancellation_window_hours"],
+        deposit_pay_within_minutes=r["deposit_pay_within_minutes"],
         floor_version=r["floor_version"],
         table_policy=r["table_policy"],
         overbooking_max_wait_risk=r["overbooking_max_wait_risk"],

@@ -39,6 +39,7 @@ EDITABLE = (
     "card_hold_minor",
     "cancellation_fee_minor",
     "cancellation_window_hours",
+    "deposit_pay_within_minutes",
 )
 FIXED = {
     "timezone": "every past night and report is read in it",
@@ -72,6 +73,7 @@ class Profile:
     card_hold_minor: int
     cancellation_fee_minor: int
     cancellation_window_hours: int
+    deposit_pay_within_minutes: int
     areas: tuple[str, ...]
     largest_party: int
     created_at: datetime

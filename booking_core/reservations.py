@@ -57,6 +57,13 @@ from booking_core.daybook import (
     load_day_book,
     table_policy,
 )
+from booking_core.deposits import (
+    Deposit,
+    DepositStatus,
+    after_size_change,
+    deposit_from_row,
+    due_at,
+)
 from booking_core.domain import (
     DINER_SPACING_MINUTES,
     GRANULE_MINUTES,
@@ -148,6 +155,12 @@ class Reservation:
     overbooked: bool = False
     # The fee its cancellation terms made due (a late cancellation, a no-show).
     fee: Fee | None = None
+    # What of its deposit was paid, refunded, and by when to pay (``deposits``).
+    deposit: Deposit = field(default_factory=lambda: Deposit(0))
+
+    @property
+    def deposit_status(self) -> DepositStatus:
+        return self.deposit.status(self.state, self.fee is not None and self.fee.due)
 
     @property
     def last_change(self) -> datetime:
@@ -155,6 +168,10 @@ class Reservation:
         return max([*stamps, self.updated_at] if self.updated_at else stamps)
 
 
+# A booking ending in one of these settles its deposit (and any fee).
+SETTLES = frozenset(
+    {ReservationState.CANCELLED, ReservationState.NO_SHOW, ReservationState.COMPLETED}
+)
 # A party may be marked arrived or seated this long before its booked time.
 EARLIEST_ARRIVAL = timedelta(hours=2)
 
@@ -245,6 +262,7 @@ def reservation_from_row(r: sa.RowMapping, table_ids: Sequence[int]) -> Reservat
             if r["fee_reason"] is not None
             else None
         ),
+        deposit=deposit_from_row(r),
     )
 
 
@@ -951,8 +969,11 @@ def _insert(
         deposit_min_party=floor.deposit_min_party,
         deposit_per_cover_minor=floor.deposit_per_cover_minor,
     )
-    terms = replace(policy, deposit_minor=policy.deposit_for(party_size))
-    deposit = policy.asks_deposit(party_size)
+    # A walk-in is here already: a deposit secures a table for later.
+    walk_in = channel is Channel.WALK_IN
+    deposit = policy.asks_deposit(party_size) and not walk_in
+    terms = replace(policy, deposit_minor=policy.deposit_for(party_size) if deposit else 0)
+    pay_by = due_at(now, start, floor.deposit_pay_within_minutes) if terms.deposit_minor else None
     values: dict[str, Any] = {
         "restaurant_id": floor.restaurant_id,
         "diner_id": request.diner_id if request else diner_id,
@@ -975,6 +996,7 @@ def _insert(
         "free_cancellation_until": terms.free_until,
         "deposit_min_party": terms.deposit_min_party,
         "deposit_per_cover_minor": terms.deposit_per_cover_minor,
+        "deposit_due_at": pay_by,
         "currency": floor.currency,
         "idempotency_key": request.idempotency_key if request else None,
         "request_fingerprint": fingerprint,
@@ -1000,6 +1022,9 @@ def _insert(
         # loop reads each version's own (``LedgerSnapshot.versions``).
         "deposit_required": deposit,
     }
+    if pay_by is not None:
+        payload["deposit_minor"] = terms.deposit_minor
+        payload["deposit_due_at"] = pay_by.isoformat()
     if overbooked:
         payload["overbooked"] = True
         payload["reason"] = "predictive overbooking: expected no-shows leave room"
@@ -1028,6 +1053,7 @@ def _insert(
         updated_at=now,
         overbooked=overbooked,
         terms=terms,
+        deposit=Deposit(terms.deposit_minor, due_at=pay_by),
         timestamps={
             col: values.get(col, now if col == "booked_at" else None)
             for col in STATE_TIMESTAMP.values()
@@ -1377,12 +1403,17 @@ def _modify_in(
     _apply_moves(conn, floor, day_book, choice.moves, now)
     # A new party size owes the deposit of the policy it was booked under.
     deposit = current.terms.deposit_for(size)
+    money, refund = after_size_change(
+        current.deposit, deposit, now, slot.start_at, floor.deposit_pay_within_minutes
+    )
     conn.execute(
         reservations.update()
         .where(reservations.c.id == reservation_id)
         .values(
             deposit_required=current.terms.asks_deposit(size),
             deposit_minor=deposit,
+            deposit_due_at=money.due_at,
+            deposit_refunded_minor=money.refunded_minor,
             service_date=slot.service_date,
             start_at=slot.start_at,
             end_at=slot.end_at,
@@ -1413,10 +1444,18 @@ def _modify_in(
             "service_date": slot.service_date.isoformat(),
             "table_ids": list(option.table_ids),
             **(
-                {"deposit_minor": {"from": current.deposit_minor, "to": deposit}}
+                {
+                    "deposit_minor": {"from": current.deposit_minor, "to": deposit},
+                    "deposit_due_at": (
+                        money.due_at.isoformat()
+                        if money.due_at is not None and money.outstanding_minor
+                        else None
+                    ),
+                }
                 if deposit != current.deposit_minor
                 else {}
             ),
+            **({"deposit_refund_minor": refund, "currency": current.currency} if refund else {}),
         },
         now,
     )
@@ -1467,8 +1506,11 @@ def advance_in(
     target: ReservationState,
     who: CancelledBy | None,
     now: datetime,
+    *,
+    reason: str | None = None,
 ) -> Reservation:
-    """``advance`` inside a caller's write transaction (e.g. a POS check closing)."""
+    """``advance`` inside a caller's write transaction (e.g. a POS check
+    closing); ``reason`` is told in the event (e.g. a deposit not paid)."""
     # The day first, then the row (see ``_modify_in``).
     where = conn.execute(
         sa.select(reservations.c.restaurant_id, reservations.c.service_date).where(
@@ -1521,8 +1563,12 @@ def advance_in(
         payload["table_ids"] = list(seated_on)
     if who is not None:
         payload["cancelled_by"] = who.value
-    if target in (ReservationState.CANCELLED, ReservationState.NO_SHOW):
-        payload.update(settlement(current.terms, fee, target, current.currency))
+    if reason is not None:
+        payload["reason"] = reason
+    if target in SETTLES:
+        payload.update(
+            settlement(current.terms, fee, target, current.currency, current.deposit.held_minor)
+        )
     outbox.append(
         conn,
         f"reservation.{target.value}",

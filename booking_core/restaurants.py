@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from booking_core import outbox
 from booking_core.daybook import TablePolicy
+from booking_core.deposits import PAY_WITHIN_MINUTES
 from booking_core.domain import GRANULE_MINUTES, MAX_PARTY, MIN_PARTY, NOT_YET_SEATED
 from booking_core.errors import (
     AlreadyExists,
@@ -102,6 +103,7 @@ class RestaurantSpec:
     card_hold_minor: int = 0
     cancellation_fee_minor: int = 0
     cancellation_window_hours: int = 24
+    deposit_pay_within_minutes: int = 60
     source: str = "manual"
     external_ref: str | None = None
     table_policy: str = TablePolicy.LOCK_AT_BOOKING
@@ -365,6 +367,7 @@ PROFILE_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "card_hold_minor": _whole(0, MONEY_LIMIT),
     "cancellation_fee_minor": _whole(0, MONEY_LIMIT),
     "cancellation_window_hours": _whole(0, 720),
+    "deposit_pay_within_minutes": _whole(*PAY_WITHIN_MINUTES),
 }
 
 
@@ -461,6 +464,7 @@ def create_restaurant(conn: sa.Connection, spec: RestaurantSpec, now: datetime) 
                 card_hold_minor=spec.card_hold_minor,
                 cancellation_fee_minor=spec.cancellation_fee_minor,
                 cancellation_window_hours=spec.cancellation_window_hours,
+                deposit_pay_within_minutes=spec.deposit_pay_within_minutes,
                 source=spec.source,
                 external_ref=spec.external_ref,
                 table_policy=TablePolicy(spec.table_policy).value,

@@ -84,6 +84,8 @@ restaurants = sa.Table(
     sa.Column("card_hold_minor", sa.Integer, nullable=False, server_default="0"),
     sa.Column("cancellation_fee_minor", sa.Integer, nullable=False, server_default="0"),
     sa.Column("cancellation_window_hours", sa.SmallInteger, nullable=False, server_default="24"),
+    # How long a diner has to pay a deposit once booked (booking_core.deposits).
+    sa.Column("deposit_pay_within_minutes", sa.Integer, nullable=False, server_default="60"),
     sa.Column("source", sa.String(20), nullable=False, server_default="manual"),
     sa.Column("external_ref", sa.String(64), nullable=True),
     # How tables are chosen (booking_core.restaurants.TABLE_POLICIES): lock
@@ -314,6 +316,14 @@ reservations = sa.Table(
     sa.Column("deposit_min_party", sa.SmallInteger, nullable=True),
     sa.Column("deposit_per_cover_minor", sa.Integer, nullable=False, server_default="0"),
     sa.Column("free_cancellation_until", UtcDateTime, nullable=True),
+    # The deposit's payment (booking_core.deposits): pay by the deadline or
+    # the booking is released; paid counts every payment received (the rows
+    # of deposit_payments), refunded what went back before the visit ended,
+    # so held = paid - refunded, never above deposit_minor.
+    sa.Column("deposit_due_at", UtcDateTime, nullable=True),
+    sa.Column("deposit_paid_minor", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("deposit_refunded_minor", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("deposit_paid_at", UtcDateTime, nullable=True),
     # The fee those terms made due (a diner's late cancellation, a no-show),
     # and when the restaurant waived it. Charging it is the payments side's.
     sa.Column("fee_minor", sa.Integer, nullable=False, server_default="0"),
@@ -343,6 +353,23 @@ reservations = sa.Table(
     sa.CheckConstraint("cancelled_by IS NULL OR cancelled_by IN ('diner','restaurant')", "cby"),
     sa.Index("ix_reservations_restaurant_day", "restaurant_id", "service_date"),
     sa.Index("ix_reservations_diner_start", "diner_id", "start_at"),
+)
+
+# Every deposit payment received, by the payment's own reference: the same
+# payment reported twice is recorded once.
+deposit_payments = sa.Table(
+    "deposit_payments",
+    metadata,
+    _id(),
+    _fk("reservation_id", "reservations.id", index=True),
+    sa.Column("payment_ref", sa.String(100), nullable=False, unique=True),
+    sa.Column("amount_minor", sa.Integer, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    # provider (the payments webhook), restaurant (taken at the restaurant),
+    # migration (held before payments were recorded), world (generated).
+    sa.Column("source", sa.String(20), nullable=False),
+    sa.Column("paid_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("amount_minor > 0", name="amount"),
 )
 
 # Which tables a reservation holds, and for which planned interval. Rows are

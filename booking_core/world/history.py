@@ -421,7 +421,7 @@ class DaySimulator:
             terms = self._terms(b)
             rstate = ReservationState(state)
             fee = self._fee(b, terms, state)
-            payload.update(settlement(terms, fee, rstate, self.floor.currency))
+            payload.update(settlement(terms, fee, rstate, self.floor.currency, terms.deposit_minor))
         self._event(b, f"reservation.{state}", at, payload)
 
     def _arrive(self, b: Booking, at: datetime, free_at: dict[int, datetime], push: Any) -> None:
