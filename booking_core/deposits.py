@@ -73,6 +73,8 @@ class DepositStatus(StrEnum):
 class PaymentSource(StrEnum):
     PROVIDER = "provider"  # reported by the payment provider's webhook
     RESTAURANT = "restaurant"  # taken at the restaurant, recorded by its staff
+    MIGRATION = "migration"  # held before payments were recorded (migration 0011)
+    WORLD = "world"  # the synthetic world's
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from booking_core.audit import FEES, audit_ledger
 from booking_core.cancellation_terms import FeeReason
+from booking_core.deposits import record_payment
 from booking_core.domain import ReservationState
 from booking_core.errors import IllegalTransition, InvalidRequest, UnknownReservation
 from booking_core.fees import list_fees, waive_fee
@@ -85,6 +86,8 @@ def test_a_diners_late_cancellation_makes_the_fee_due(ledger: Ledger, terms_bist
         "cancelled_by": "diner",
         "fee_minor": FEE,
         "fee_reason": "late_cancellation",
+        "deposit_kept_minor": 0,  # a party of two pays no deposit
+        "charge_minor": FEE,
         "currency": "GBP",
     }
     _clean(ledger)
@@ -126,6 +129,15 @@ def test_a_deposit_counts_towards_the_fee_and_is_refunded_on_time(ledger: Ledger
     large = _book(ledger, rid, party=6)
     again = _book(ledger, rid, party=6, day=DAY + timedelta(days=1))
     assert large.deposit_minor == 6 * DEPOSIT_PER_COVER > FEE
+    for r in (large, again):
+        record_payment(
+            ledger,
+            r.id,
+            amount_minor=r.deposit_minor,
+            currency="GBP",
+            payment_ref=f"pay-{r.id}",
+            now=NOW,
+        )
     cancel(ledger, again.id, by="diner", now=NOW + timedelta(hours=1))
     kept = advance(ledger, large.id, "no_show", now=large.start_at + timedelta(minutes=30))
     assert kept.fee is not None and kept.fee.amount_minor == large.deposit_minor
@@ -133,6 +145,11 @@ def test_a_deposit_counts_towards_the_fee_and_is_refunded_on_time(ledger: Ledger
     payload = outbox_payloads(ledger, "reservation.cancelled")[-1]
     assert payload["deposit_refund_minor"] == again.deposit_minor  # type: ignore[index]
     assert "fee_minor" not in payload  # type: ignore[operator]
+    no_show = outbox_payloads(ledger, "reservation.no_show")[-1]
+    assert (no_show["deposit_kept_minor"], no_show["charge_minor"]) == (  # type: ignore[index]
+        large.deposit_minor,
+        0,
+    )
     _clean(ledger)
 
 
