@@ -39,11 +39,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from booking_core import outbox
-from booking_core.cancellation_terms import NOT_ARRIVED
 from booking_core.domain import ReservationState
 from booking_core.errors import Conflict, IllegalTransition, InvalidRequest, UnknownReservation
 from booking_core.ledger import Ledger
-from booking_core.schema import deposit_payments, reservations
+from booking_core.schema import DEPOSIT_SWEEP, deposit_payments, reservations
 from booking_core.validation import check_aware
 
 # A restaurant gives a diner between five minutes and a week to pay.
@@ -300,8 +299,7 @@ def overdue(ledger: Ledger, now: datetime, restaurant_id: int | None = None) -> 
     query = (
         sa.select(r.id)
         .where(
-            r.state.in_([s.value for s in NOT_ARRIVED]),
-            r.deposit_due_at.is_not(None),
+            sa.text(DEPOSIT_SWEEP),  # the partial index's own words: NOT_ARRIVED
             r.deposit_due_at <= now,
             r.deposit_minor > r.deposit_paid_minor - r.deposit_refunded_minor,
         )

@@ -67,6 +67,15 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_deposit_payments_reservation_id"), "deposit_payments", ["reservation_id"]
     )
+    # As schema.DEPOSIT_SWEEP (a migration keeps its own words).
+    pending = sa.text("deposit_due_at IS NOT NULL AND state IN ('booked', 'confirmed')")
+    op.create_index(
+        "ix_reservations_deposit_due",
+        "reservations",
+        ["deposit_due_at"],
+        sqlite_where=pending,
+        postgresql_where=pending,
+    )
     # Until now a booking's deposit was taken as held from the moment it was
     # booked: record it so, one payment per booking, paid when booked.
     op.execute(
@@ -82,6 +91,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
+    op.drop_index("ix_reservations_deposit_due", table_name="reservations")
     op.drop_index(op.f("ix_deposit_payments_reservation_id"), table_name="deposit_payments")
     op.drop_table("deposit_payments")
     for name, *_ in reversed(_RESERVATION_COLUMNS):
