@@ -30,6 +30,11 @@ Columns of a row (``ServiceFigures``):
   own cancellation terms made due (``booking_core.cancellation_terms``: a
   diner's cancellation after the deadline, a no-show), still due or waived,
   in the restaurant's currency's minor units.
+- ``deposits_held_minor`` / ``deposits_outstanding_minor``: of the
+  bookings still standing (booked, confirmed, arrived, seated), the deposits
+  paid and held (``booking_core.deposits``), and what they still owe;
+  ``released_unpaid``: bookings the restaurant cancelled at or after their
+  deposit's deadline with the deposit still owed (``unpaid_deposits``).
 - ``walk_ins`` / ``walk_in_covers``: walk-ins seated (channel ``walk_in``).
 - ``turned_away``: per reason code (``booking_core.turnaways``: always
   ``no_table``, ``pacing``, ``price``, ``walk_in_no_table``; any other code
@@ -61,7 +66,8 @@ from datetime import UTC, date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from booking_core.availability import get_floor
-from booking_core.domain import LATE_CANCEL_WINDOW, Channel, ReservationState
+from booking_core.deposits import STANDING
+from booking_core.domain import LATE_CANCEL_WINDOW, CancelledBy, Channel, ReservationState
 from booking_core.errors import InvalidRequest
 from booking_core.floor import Floor, ServicePeriod
 from booking_core.ledger import Ledger
@@ -99,6 +105,9 @@ class ServiceFigures:
     late_cancelled_covers: int = 0
     fees_due_minor: int = 0
     fees_waived_minor: int = 0
+    deposits_held_minor: int = 0
+    deposits_outstanding_minor: int = 0
+    released_unpaid: int = 0
     walk_ins: int = 0
     walk_in_covers: int = 0
     turned_away: dict[str, TurnedAway] = field(default_factory=_no_turnaways)
@@ -182,6 +191,9 @@ def check_span(date_from: date, date_to: date) -> None:
 # ---------------------------------------------------------------- queries
 
 _r = reservations.c
+_held = _r.deposit_paid_minor - _r.deposit_refunded_minor
+_owed = _r.deposit_minor > _held
+_standing = _r.state.in_([s.value for s in STANDING])
 _COUNTED = (
     sa.select(
         _r.service_date,
@@ -201,6 +213,24 @@ _COUNTED = (
         sa.func.sum(sa.case((_r.fee_waived_at.is_not(None), _r.fee_minor), else_=0)).label(
             "fees_waived"
         ),
+        sa.func.sum(sa.case((_standing, _held), else_=0)).label("deposits_held"),
+        sa.func.sum(sa.case((sa.and_(_standing, _owed), _r.deposit_minor - _held), else_=0)).label(
+            "deposits_outstanding"
+        ),
+        sa.func.sum(
+            sa.case(
+                (
+                    sa.and_(
+                        _r.state == ReservationState.CANCELLED.value,
+                        _r.cancelled_by == CancelledBy.RESTAURANT.value,
+                        _owed,
+                        _r.deposit_due_at <= _r.cancelled_at,
+                    ),
+                    1,
+                ),
+                else_=0,
+            )
+        ).label("released_unpaid"),
     )
     .where(
         _r.restaurant_id == sa.bindparam("restaurant_id"),
@@ -373,6 +403,9 @@ def _count(services: _Services, rows: Sequence[sa.Row]) -> None:
         parties, covers = int(row.parties), int(row.covers)
         c["fees_due_minor"] += int(row.fees_due or 0)
         c["fees_waived_minor"] += int(row.fees_waived or 0)
+        c["deposits_held_minor"] += int(row.deposits_held or 0)
+        c["deposits_outstanding_minor"] += int(row.deposits_outstanding or 0)
+        c["released_unpaid"] += int(row.released_unpaid or 0)
         ahead = row.channel != Channel.WALK_IN.value
         state = row.state
         if ahead and state != ReservationState.CANCELLED.value:

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from booking_core.deposits import record_payment
 from booking_core.errors import InvalidRequest, NoTableFree, UnknownRestaurant
 from booking_core.fees import waive_fee
 from booking_core.ledger import Ledger
@@ -18,6 +19,7 @@ from booking_core.restaurants import PeriodSpec, set_table_active
 from booking_core.schema import turnaways
 from booking_core.service_report import ServiceFigures, TurnedAway, service_report
 from booking_core.turnaways import NO_TABLE, PACING, PRICE, WALK_IN_NO_TABLE
+from booking_core.unpaid_deposits import release_unpaid
 from tests.conftest import NOW, add_three_tables, local_time
 
 DAY = date(2026, 3, 10)  # London is on UTC: local times are UTC times
@@ -143,6 +145,39 @@ def test_every_column_of_a_night_played_by_hand(ledger: Ledger) -> None:
     assert totals.utilisation == pytest.approx(1000 / (3 * 2880))
     assert totals.average_stay_min == pytest.approx(110)
     assert totals.turned_away == EXPECTED_AWAY
+
+
+def test_a_nights_deposits_held_owed_and_released(ledger: Ledger) -> None:
+    """A deposit of 500 a cover from parties of two: one two pays and is
+    seated, one pays half, one never pays and is released at its deadline
+    (an hour after booking), one pays and cancels in time (refunded)."""
+    rid, _ = add_three_tables(
+        ledger, name="Deposits", deposit_min_party=2, deposit_per_cover_minor=500
+    )
+    seated, half, never, refunded = (
+        _book(ledger, rid, at, 2) for at in ("18:00", "19:00", "20:00", "21:00")
+    )
+    for rid_, amount in ((seated, 1000), (half, 500), (refunded, 1000)):
+        record_payment(
+            ledger, rid_, amount_minor=amount, currency="GBP", payment_ref=f"p{rid_}", now=NOW
+        )
+    assert [r.id for r in release_unpaid(ledger, now=NOW + timedelta(hours=1))] == [
+        half,
+        never,
+    ]
+    cancel(ledger, refunded, now=NOW + timedelta(hours=2))
+    advance(ledger, seated, "seated", now=_at("18:00"))
+    night = service_report(ledger, rid, DAY, DAY, now=_at("18:30")).rows[0]
+    assert (night.deposits_held_minor, night.deposits_outstanding_minor) == (1000, 0)
+    assert night.released_unpaid == 2
+    # A restaurant cancelling a booking before its deadline is no release.
+    later = _book(ledger, rid, "18:00", 2, day=NEXT)
+    cancel(ledger, later, by="restaurant", now=NOW + timedelta(minutes=30))
+    owing = _book(ledger, rid, "19:00", 2, day=NEXT)
+    record_payment(ledger, owing, amount_minor=300, currency="GBP", payment_ref="p-owing", now=NOW)
+    tomorrow = service_report(ledger, rid, NEXT, NEXT, now=_at("12:00")).rows[0]
+    assert (tomorrow.deposits_held_minor, tomorrow.deposits_outstanding_minor) == (300, 700)
+    assert tomorrow.released_unpaid == 0
 
 
 def test_a_party_still_seated_counts_only_until_now(ledger: Ledger) -> None:
