@@ -37,6 +37,7 @@ from booking_core.domain import (
 )
 from booking_core.floor import Floor, ServicePeriod, load_floor
 from booking_core.schema import (
+    deposit_payments,
     dining_tables,
     outbox,
     reservation_tables,
@@ -53,7 +54,8 @@ PACING = "pacing"
 STATE_HISTORY = "state_history"
 OUTBOX = "outbox"
 FEES = "fees"
-RULES = (DOUBLE_BOOKING, CLAIMS_MISMATCH, PACING, STATE_HISTORY, OUTBOX, FEES)
+DEPOSITS = "deposits"
+RULES = (DOUBLE_BOOKING, CLAIMS_MISMATCH, PACING, STATE_HISTORY, OUTBOX, FEES, DEPOSITS)
 
 _HOLDING = sorted(s.value for s in HOLDING_STATES)
 _PACING = sorted(s.value for s in PACING_STATES)
@@ -115,6 +117,7 @@ def audit_ledger(
     _check_state_history(conn, scope, report)
     _check_outbox(conn, scope, report)
     _check_fees(conn, scope, report)
+    _check_deposits(conn, scope, report)
     report.violations.sort(key=lambda v: (RULES.index(v.rule), v.entity, v.entity_id))
     return report
 
@@ -903,6 +906,108 @@ def _check_fees(conn: sa.Connection, scope: _Scope, report: AuditReport) -> None
         )
 
 
+# ---------------------------------------------------------------- 6. deposits
+
+
+def _check_deposits(conn: sa.Connection, scope: _Scope, report: AuditReport) -> None:
+    """A reservation's deposit money adds up (``booking_core.deposits``): paid
+    is the sum of its payments, each in the reservation's currency; refunded
+    lies between nothing and what was paid; and what is held (paid -
+    refunded) is never more than the deposit asked."""
+    r, p = reservations.c, deposit_payments.c
+    foreign = p.currency != r.currency
+    # One pass over the payments, grouped per reservation (indexed).
+    paid = scope.where(
+        sa.select(
+            p.reservation_id,
+            sa.func.sum(p.amount_minor).label("total"),
+            sa.func.count().label("n"),
+            sa.func.count(sa.case((foreign, 1))).label("foreign"),
+        )
+        .join_from(deposit_payments, reservations, r.id == p.reservation_id)
+        .group_by(p.reservation_id),
+        r.restaurant_id,
+    ).subquery()
+    total = sa.func.coalesce(paid.c.total, 0)
+    held = r.deposit_paid_minor - r.deposit_refunded_minor
+    wrong = sa.or_(
+        r.deposit_paid_minor != total,
+        r.deposit_refunded_minor < 0,
+        r.deposit_refunded_minor > r.deposit_paid_minor,
+        held > r.deposit_minor,
+        paid.c.foreign > 0,
+    )
+    rows = conn.execute(
+        scope.where(
+            sa.select(
+                r.id,
+                r.currency,
+                r.deposit_minor,
+                r.deposit_paid_minor,
+                r.deposit_refunded_minor,
+                total.label("total"),
+                sa.func.coalesce(paid.c.n, 0).label("n"),
+                sa.func.coalesce(paid.c.foreign, 0).label("foreign"),
+            )
+            .select_from(reservations.outerjoin(paid, paid.c.reservation_id == r.id))
+            .where(wrong)
+            .order_by(r.id),
+            r.restaurant_id,
+        )
+    ).all()
+    report.checked["deposits"] = _count(
+        conn,
+        scope.where(
+            sa.select(r.id).where(sa.or_(r.deposit_minor > 0, r.deposit_paid_minor > 0)),
+            r.restaurant_id,
+        ),
+    )
+    report.checked["deposit_payments"] = _count(
+        conn,
+        scope.where(
+            sa.select(p.id).join_from(deposit_payments, reservations, r.id == p.reservation_id),
+            r.restaurant_id,
+        ),
+    )
+    # The few reservations paid in another currency name those payments.
+    strays: dict[int, list[str]] = defaultdict(list)
+    for chunk in _chunks([row.id for row in rows if row.foreign], 500):
+        for res_id, ref, amount, currency in conn.execute(
+            sa.select(p.reservation_id, p.payment_ref, p.amount_minor, p.currency)
+            .join_from(deposit_payments, reservations, r.id == p.reservation_id)
+            .where(p.reservation_id.in_(chunk), foreign)
+            .order_by(p.id)
+        ):
+            strays[res_id].append(f"{ref!r} ({amount} {currency})")
+    for row in rows:
+        cur, paid_minor, refunded = row.currency, row.deposit_paid_minor, row.deposit_refunded_minor
+        problems = []
+        if paid_minor != row.total:
+            problems.append(
+                f"records {paid_minor} {cur} paid but its {row.n} deposit payment(s) "
+                f"sum to {row.total}"
+            )
+        if refunded < 0:
+            problems.append(f"records {refunded} {cur} refunded, below 0")
+        elif refunded > paid_minor:
+            problems.append(f"records {refunded} {cur} refunded, more than the {paid_minor} paid")
+        if paid_minor - refunded > row.deposit_minor:
+            problems.append(
+                f"holds {paid_minor - refunded} {cur} ({paid_minor} paid - {refunded} "
+                f"refunded), more than its deposit of {row.deposit_minor}"
+            )
+        if row.foreign:
+            problems.append(
+                f"{row.foreign} deposit payment(s) not in its currency {cur}: "
+                + ", ".join(strays[row.id])
+            )
+        report.violations.append(
+            Violation(
+                DEPOSITS, "reservation", row.id, f"reservation {row.id}: " + "; ".join(problems)
+            )
+        )
+
+
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     return (items[i : i + size] for i in range(0, len(items), size))
 
@@ -946,7 +1051,9 @@ def _outbox_problems(row: Mapping[Any, Any], seen: Mapping[str, tuple[int, int, 
 
 __all__ = [
     "CLAIMS_MISMATCH",
+    "DEPOSITS",
     "DOUBLE_BOOKING",
+    "FEES",
     "LEGAL_PATHS",
     "OUTBOX",
     "PACING",

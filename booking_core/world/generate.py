@@ -21,6 +21,7 @@ from booking_core.ledger import Ledger
 from booking_core.outbox import hold_feed
 from booking_core.restaurants import RestaurantSpec, create_restaurant
 from booking_core.schema import (
+    deposit_payments,
     diners,
     dining_areas,
     guest_notes,
@@ -181,6 +182,7 @@ def _flush(conn: sa.Connection, rows: Rows) -> None:
     for e in rows.events:
         e["txid"] = txid
     _insert(conn, reservations, rows.reservations)
+    _insert(conn, deposit_payments, rows.deposit_payments)
     _insert(conn, reservation_tables, rows.reservation_tables)
     _insert(conn, table_claims, rows.table_claims)
     _insert(conn, world_reservation_truth, rows.truth)

@@ -3,7 +3,14 @@ rules as live bookings: the day book, pacing and table choice of the booking
 core decide every acceptance; cancellations, no-shows and departures free
 tables in time order; walk-ins take what is physically free or join the
 waitlist. Only what has happened by the world's "now" is recorded, so future
-bookings stay booked and their tables stay claimed."""
+bookings stay booked and their tables stay claimed.
+
+Deposits follow the product (``booking_core.deposits``): a walk-in owes none;
+a booking the restaurant's policy covers pays its deposit in full as it is
+booked (one ``deposit_payments`` row, a ``reservation.deposit_paid`` event
+right after ``reservation.booked``), so none is ever released unpaid; what is
+held settles when the booking ends: kept against a fee, refunded, or applied
+to the bill of a completed visit."""
 
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ import numpy as np
 
 from booking_core.cancellation_terms import Fee, Terms, fee_for, free_until, settlement
 from booking_core.daybook import BestFitAtBooking, DayBook
+from booking_core.deposits import due_at
 from booking_core.domain import (
     DINER_SPACING_MINUTES,
     GRANULE_MINUTES,
@@ -44,6 +52,7 @@ CHANNELS = ("web", "widget", "affiliate", "phone")
 WEEKDAY_DEMAND = (0.6, 0.75, 0.85, 1.0, 1.45, 1.6, 1.05)
 NO_SHOW_AFTER = timedelta(minutes=20)
 POLICY = BestFitAtBooking()
+PAYMENT_SOURCE = "world"  # deposit_payments.source of the world's payments
 
 
 @dataclass
@@ -56,6 +65,7 @@ class Rows:
     events: list[dict[str, Any]] = field(default_factory=list)
     truth: list[dict[str, Any]] = field(default_factory=list)
     checks: list[dict[str, Any]] = field(default_factory=list)
+    deposit_payments: list[dict[str, Any]] = field(default_factory=list)
     reviews: list[dict[str, Any]] = field(default_factory=list)
     waitlist: list[dict[str, Any]] = field(default_factory=list)
     turnaways: list[dict[str, Any]] = field(default_factory=list)
@@ -74,7 +84,7 @@ class Booking:
     option: SeatingOption
     booked_at: datetime
     request_text: str
-    deposit: bool
+    deposit: bool  # the policy asks one (never of a walk-in)
     accessible: bool
     duration_median: float
     times: dict[str, datetime] = field(default_factory=dict)
@@ -366,6 +376,10 @@ class DaySimulator:
         slot = b.slot
         created = "reservation.seated_walk_in" if b.channel == "walk_in" else "reservation.booked"
         state = "seated" if b.channel == "walk_in" else "booked"
+        amount = self._terms(b).deposit_minor
+        deposit: dict[str, Any] = {}
+        if amount:
+            deposit = {"deposit_minor": amount, "deposit_due_at": self._due_at(b).isoformat()}
         self._event(
             b,
             created,
@@ -379,9 +393,30 @@ class DaySimulator:
                 "channel": b.channel,
                 "table_ids": list(b.option.table_ids),
                 "diner_id": b.diner.id if b.diner else None,
+                "deposit_required": b.deposit,
+                **deposit,
             },
         )
+        if amount:
+            # Paid in full as booked, as ``deposits.record_payment`` records it.
+            self._event(
+                b,
+                "reservation.deposit_paid",
+                b.booked_at,
+                {
+                    "amount_minor": amount,
+                    "currency": self.floor.currency,
+                    "payment_ref": payment_ref(b.id),
+                    "source": PAYMENT_SOURCE,
+                    "held_minor": amount,
+                    "deposit_minor": amount,
+                    "paid_in_full": True,
+                },
+            )
         self._pending.append(b)
+
+    def _due_at(self, b: Booking) -> datetime:
+        return due_at(b.booked_at, b.slot.start_at, self.floor.deposit_pay_within_minutes)
 
     def _terms(self, b: Booking) -> Terms:
         window = self.floor.cancellation_window_hours
@@ -393,7 +428,14 @@ class DaySimulator:
             deposit_min_party=self.floor.deposit_min_party,
             deposit_per_cover_minor=self.floor.deposit_per_cover_minor,
         )
-        return replace(policy, deposit_minor=policy.deposit_for(b.party))
+        # A walk-in is here already: a deposit secures a table for later.
+        return replace(policy, deposit_minor=policy.deposit_for(b.party) if b.deposit else 0)
+
+    @staticmethod
+    def _held(terms: Terms) -> int:
+        """What a world booking holds: its deposit, paid in full when booked
+        and never refunded (the world changes no party size)."""
+        return terms.deposit_minor
 
     @staticmethod
     def _fee(b: Booking, terms: Terms, state: str) -> Fee | None:
@@ -421,7 +463,8 @@ class DaySimulator:
             terms = self._terms(b)
             rstate = ReservationState(state)
             fee = self._fee(b, terms, state)
-            payload.update(settlement(terms, fee, rstate, self.floor.currency, terms.deposit_minor))
+            held = self._held(terms)
+            payload.update(settlement(terms, fee, rstate, self.floor.currency, held))
         self._event(b, f"reservation.{state}", at, payload)
 
     def _arrive(self, b: Booking, at: datetime, free_at: dict[int, datetime], push: Any) -> None:
@@ -451,7 +494,11 @@ class DaySimulator:
         book.release(b.option.table_ids, *granule_span(b.slot.start_at, b.slot.end_at))
         b.released = at
         b.times["completed_at"] = at
-        self._event(b, "reservation.completed", at, {"from": "seated", "to": "completed"})
+        payload: dict[str, Any] = {"from": "seated", "to": "completed"}
+        terms = self._terms(b)
+        completed = ReservationState.COMPLETED
+        payload.update(settlement(terms, None, completed, self.floor.currency, self._held(terms)))
+        self._event(b, "reservation.completed", at, payload)
         rng, traits = self.rng, self.traits
         spend = traits.country.spend_tier1_minor * (1 + 0.7 * (traits.price_tier - 1))
         spend *= 1.15 if b.slot.service_date.weekday() in (4, 5) else 1.0
@@ -664,6 +711,10 @@ class DaySimulator:
                     "accessible_required": b.accessible,
                     "deposit_required": b.deposit,
                     "deposit_minor": terms.deposit_minor,
+                    "deposit_due_at": self._due_at(b) if terms.deposit_minor else None,
+                    "deposit_paid_minor": terms.deposit_minor,
+                    "deposit_refunded_minor": 0,
+                    "deposit_paid_at": b.booked_at if terms.deposit_minor else None,
                     "card_hold_minor": self.floor.card_hold_minor,
                     "cancellation_fee_minor": terms.fee_minor,
                     "cancellation_window_hours": terms.window_hours,
@@ -685,6 +736,17 @@ class DaySimulator:
                     "updated_at": max(v for v in t.values()),
                 }
             )
+            if terms.deposit_minor:
+                self.rows.deposit_payments.append(
+                    {
+                        "reservation_id": b.id,
+                        "payment_ref": payment_ref(b.id),
+                        "amount_minor": terms.deposit_minor,
+                        "currency": self.floor.currency,
+                        "source": PAYMENT_SOURCE,
+                        "paid_at": b.booked_at,
+                    }
+                )
             released = b.released if b.released is not None and b.released <= self.now else None
             for table_id in b.option.table_ids:
                 self.rows.reservation_tables.append(
@@ -704,3 +766,8 @@ class DaySimulator:
                         for g in range(g0, g1)
                     )
         self._pending.clear()
+
+
+def payment_ref(reservation_id: int) -> str:
+    """The reference of the payment a world booking's deposit was paid with."""
+    return f"world-{reservation_id}"
