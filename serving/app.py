@@ -26,6 +26,7 @@ from serving.observability import RequestContext, configure_logging
 from serving.ratelimit import RateLimit
 from serving.routes import (
     auth,
+    deposits,
     events,
     fees,
     floor_plan,
@@ -156,6 +157,7 @@ def create_app(
         predictions,
         reports,
         fees,
+        deposits,
         recommendations,
         guests,
         pos,

@@ -5,15 +5,20 @@ core cannot import the pipelines that learn from it)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import timedelta
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from booking_core.cli import app, build_demo_world, console, fail
+from booking_core.deposits_cli import deposits_app
 from booking_core.fees_cli import fees_app
 from booking_core.hours_cli import hours_app
 from serving.restaurants_cli import restaurants_app
 from serving.simulate import simulate_app
+
+if TYPE_CHECKING:
+    from prefect.deployments.runner import RunnerDeployment
 
 pipeline_app = typer.Typer(help="The learning loop (Prefect flows).", no_args_is_help=True)
 app.add_typer(pipeline_app, name="pipeline")
@@ -21,19 +26,31 @@ app.add_typer(simulate_app, name="simulate")
 app.add_typer(hours_app, name="hours")
 app.add_typer(restaurants_app, name="restaurants")
 app.add_typer(fees_app, name="fees")
+app.add_typer(deposits_app, name="deposits")
 
-FLOWS = ("nightly",)
+# The names of the flows (``pipelines``), as ``pipeline run`` takes them.
+FLOWS = ("nightly", "release-unpaid-deposits")
 
 
 @pipeline_app.command("run")
 def pipeline_run(
-    name: Annotated[str, typer.Argument(help="Flow to run once: nightly")],
+    name: Annotated[str, typer.Argument(help=f"Flow to run once: {', '.join(FLOWS)}")],
     database_url: Annotated[str | None, typer.Option("--database-url")] = None,
     var_dir: Annotated[str, typer.Option(help="Where the MLflow store lives")] = "var",
 ) -> None:
     """Run a flow once, now, and print what it decided."""
     if name not in FLOWS:
         fail(f"Unknown flow {name!r}; choose one of {', '.join(FLOWS)}.")
+    if name == "release-unpaid-deposits":
+        from pipelines.deposits import release_unpaid_deposits
+
+        state = release_unpaid_deposits(database_url=database_url, return_state=True)
+        if not state.is_completed():
+            fail(f"The {name} flow failed: {state.message}", code=1)
+        released: list[int] = state.result()
+        listed = f": {', '.join(str(i) for i in released)}" if released else ""
+        console.print(f"Released {len(released)} booking(s) whose deposit was not paid{listed}.")
+        return
     from pipelines.nightly import print_report, run_nightly
 
     report = run_nightly(database_url=database_url, var_dir=var_dir)
@@ -42,21 +59,56 @@ def pipeline_run(
         raise typer.Exit(1)
 
 
+def deployments(
+    cron: str, release_every: timedelta, database_url: str | None, var_dir: str
+) -> list[RunnerDeployment]:
+    """What ``pipeline serve`` serves: the nightly loop on ``cron``, the
+    release of unpaid deposits every ``release_every``."""
+    from prefect.deployments.runner import RunnerDeployment
+
+    from pipelines.deposits import FLOW_NAME, release_unpaid_deposits
+    from pipelines.nightly import nightly
+
+    built = [
+        nightly.to_deployment(
+            name="nightly",
+            cron=cron,
+            parameters={"database_url": database_url, "var_dir": var_dir},
+        ),
+        release_unpaid_deposits.to_deployment(
+            name=FLOW_NAME,
+            interval=release_every,
+            parameters={"database_url": database_url},
+        ),
+    ]
+    served: list[RunnerDeployment] = []
+    for d in built:
+        if not isinstance(d, RunnerDeployment):  # a coroutine: called inside an event loop
+            raise RuntimeError("build the deployments outside an event loop")
+        served.append(d)
+    return served
+
+
 @pipeline_app.command("serve")
 def pipeline_serve(
     cron: Annotated[str, typer.Option(help="When the nightly flow runs")] = "0 4 * * *",
+    release_every: Annotated[
+        int,
+        typer.Option(help="Minutes between releases of bookings whose deposit was not paid", min=1),
+    ] = 5,
     database_url: Annotated[str | None, typer.Option("--database-url")] = None,
     var_dir: Annotated[str, typer.Option()] = "var",
 ) -> None:
-    """Serve the nightly deployment on a cron schedule (blocks; Ctrl-C stops it)."""
-    from pipelines.nightly import nightly
+    """Serve the nightly deployment on a cron schedule and the release of
+    unpaid deposits every few minutes (blocks; Ctrl-C stops both)."""
+    from prefect import serve as serve_deployments
 
-    console.print(f"Serving deployment 'nightly' on cron {cron!r}")
-    nightly.serve(
-        name="nightly",
-        cron=cron,
-        parameters={"database_url": database_url, "var_dir": var_dir},
+    served = deployments(cron, timedelta(minutes=release_every), database_url, var_dir)
+    console.print(
+        f"Serving deployment 'nightly' on cron {cron!r} and 'release-unpaid-deposits' "
+        f"every {release_every} min"
     )
+    serve_deployments(*served)
 
 
 @app.command()

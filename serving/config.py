@@ -2,14 +2,16 @@
 
 Read from ``SERVICESPHERE_*`` variables like every other setting. Outside
 development the signing secret must be set: a token signed with a default
-secret anyone can read in this repository would be no token at all.
+secret anyone can read in this repository would be no token at all. The
+payment provider's webhook secret has no default at all: until it is set,
+the payments webhook refuses every delivery (503).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from booking_core.settings import _DEV_SECRET, Settings
 
@@ -25,8 +27,12 @@ class ServingSettings(Settings):
     rate_limit: str = "600/minute"
     # `memory://` is per worker process; `redis://host:6379` shares the budget.
     rate_limit_storage: str = "memory://"
-    # A POS webhook older or newer than this is refused (replay window).
+    # A POS or payments webhook older or newer than this is refused (replay window).
     webhook_tolerance_seconds: int = Field(default=300, ge=1)
+    # Shared with the payment provider, which signs each deposit payment it
+    # reports with it (``POST /payments/webhook``). None: payments are not
+    # configured and the webhook answers 503.
+    payments_webhook_secret: SecretStr | None = None
     # How often each worker asks the registry whether a champion moved.
     model_poll_seconds: float = Field(default=30.0, gt=0)
     # Load champions from MLflow at start-up (off: baselines only, e.g. in tests).
@@ -44,6 +50,12 @@ class ServingSettings(Settings):
             )
         if len(self.secret_key.get_secret_value()) < 32:
             raise ValueError("SERVICESPHERE_SECRET_KEY needs at least 32 characters")
+        payments = self.payments_webhook_secret
+        if payments is not None and len(payments.get_secret_value()) < 32:
+            raise ValueError(
+                "SERVICESPHERE_PAYMENTS_WEBHOOK_SECRET needs at least 32 characters "
+                "(unset it to turn the payments webhook off)"
+            )
         return self
 
 

@@ -33,9 +33,10 @@ def _show(ledger: Ledger, restaurant_id: int) -> None:
     p = guard(lambda: get_profile(ledger, restaurant_id))
     plan = guard(lambda: floor_plan(ledger, restaurant_id))
     deposit = (
-        f"{p.deposit_per_cover_minor} {p.currency} minor units per cover from {p.deposit_min_party}"
+        f"{p.deposit_per_cover_minor} {p.currency} minor units per cover from "
+        f"{p.deposit_min_party}, paid within {p.deposit_pay_within_minutes} min of booking"
         if p.deposit_min_party
-        else "no deposit"
+        else f"no deposit (paid within {p.deposit_pay_within_minutes} min of booking when asked)"
     )
     console.print(
         f"[bold]{p.name}[/] (id {p.id}) · {', '.join(p.cuisines)} · tier {p.price_tier} · "

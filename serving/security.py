@@ -1,5 +1,6 @@
 """Passwords (argon2 through pwdlib), access tokens (JWT through PyJWT) and
-POS webhook signatures (HMAC-SHA256 over the timestamp and the raw body)."""
+webhook signatures, the POS's and the payment provider's (HMAC-SHA256 over
+the timestamp and the raw body)."""
 
 from __future__ import annotations
 
@@ -119,7 +120,7 @@ def _verified(token: str, secret: str) -> tuple[Principal, float]:
     return principal, float(claims["exp"])
 
 
-# ---------------------------------------------------------------- POS webhooks
+# ---------------------------------------------------------------- webhooks
 
 
 def webhook_secret(server_secret: str, key_id: str) -> str:
@@ -149,3 +150,17 @@ def signature_matches(secret: str, header: str, body: bytes) -> int | None:
     timestamp, given = parsed
     expected = sign_webhook(secret, timestamp, body).split("v1=", 1)[1]
     return timestamp if hmac.compare_digest(expected, given) else None
+
+
+def signature_refused(
+    secret: str, header: str, body: bytes, tolerance_seconds: int, now: float | None = None
+) -> str | None:
+    """Why a delivery is refused: not signed with ``secret`` over this exact
+    body, or signed too long ago (or ahead) to be anything but a replay.
+    None: it is signed right, within the tolerance (wall-clock seconds)."""
+    signed_at = signature_matches(secret, header, body)
+    if signed_at is None:
+        return "The signature does not match the body."
+    if abs((time.time() if now is None else now) - signed_at) > tolerance_seconds:
+        return "The signature is too old (or from the future); a replay is refused."
+    return None

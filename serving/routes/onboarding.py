@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from booking_core.accounts import Role
+from booking_core.deposits import PAY_WITHIN_MINUTES
 from booking_core.profile import Profile, get_profile, update_profile
 from booking_core.restaurants import RestaurantSpec, add_restaurant
 from serving.deps import CurrentPrincipal, LedgerDep, PathId, require_role, require_staff_of
@@ -31,6 +32,13 @@ router = APIRouter(prefix="/restaurants", tags=["restaurants"])
 Label = Annotated[str, Field(min_length=1, max_length=60)]
 Highlight = Annotated[str, Field(min_length=1, max_length=120)]
 Money = Annotated[int, Field(ge=0, le=100_000_000, description="Minor units (pence, cents, yen)")]
+PAY_WITHIN_DOC = (
+    "Minutes a diner has to pay a deposit once booked (never later than the booking's "
+    "start); a booking still owing it then is released"
+)
+PayWithin = Annotated[
+    int, Field(ge=PAY_WITHIN_MINUTES[0], le=PAY_WITHIN_MINUTES[1], description=PAY_WITHIN_DOC)
+]
 
 
 class BookingPolicy(BaseModel):
@@ -46,6 +54,7 @@ class BookingPolicy(BaseModel):
         default=0, description="Charged for a cancellation inside the window (minor units)"
     )
     cancellation_window_hours: int = Field(default=24, ge=0, le=720)
+    deposit_pay_within_minutes: PayWithin = 60
 
 
 class RestaurantCreate(BookingPolicy):
@@ -114,6 +123,9 @@ class ProfileChange(BaseModel):
     card_hold_minor: Money | None = None
     cancellation_fee_minor: Money | None = None
     cancellation_window_hours: int | None = Field(default=None, ge=0, le=720)
+    deposit_pay_within_minutes: PayWithin | None = Field(
+        default=None, description=PAY_WITHIN_DOC + "; a change applies to bookings made after it"
+    )
 
     def changes(self) -> dict[str, Any]:
         # Only what was sent. null clears the deposit threshold; for any other

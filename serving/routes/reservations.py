@@ -13,6 +13,7 @@ from booking_core.accounts import KeyKind, Role
 from booking_core.availability import get_floor
 from booking_core.bookings import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, list_reservations
 from booking_core.cancellation_terms import Fee, FeeReason, Terms
+from booking_core.deposits import Deposit, DepositStatus
 from booking_core.domain import CancelledBy, Channel, ReservationState
 from booking_core.freed_tables import SeatingSuggestion, suggest_seating
 from booking_core.ledger import Ledger
@@ -112,6 +113,42 @@ class FeePublic(BaseModel):
         return cls(amount_minor=f.amount_minor, reason=f.reason, due=f.due, waived_at=f.waived_at)
 
 
+class DepositPublic(BaseModel):
+    """The booking's deposit: what it asks, what was paid and by when
+    (``booking_core.deposits``). Held = paid - refunded."""
+
+    amount_minor: int = Field(description="What the booking asks now, minor units (0: none)")
+    paid_minor: int = Field(description="Every payment received towards it")
+    refunded_minor: int = Field(
+        description="Given back while the booking stood (a smaller party asks less)"
+    )
+    held_minor: int = Field(description="What is held now: paid less refunded")
+    outstanding_minor: int = Field(description="Still to pay: the amount less what is held")
+    due_at: datetime | None = Field(
+        description="Pay by this instant (never after the start) or the restaurant releases "
+        "the booking; null when nothing was ever owed"
+    )
+    paid_at: datetime | None = Field(description="When it was last paid in full")
+    status: DepositStatus = Field(
+        description="none: not asked; pending: owed by due_at; paid: held in full; applied: "
+        "went to the bill; kept: against a fee; refunded: given back; unpaid: the booking "
+        "ended with nothing held"
+    )
+
+    @classmethod
+    def of(cls, d: Deposit, status: DepositStatus) -> DepositPublic:
+        return cls(
+            amount_minor=d.amount_minor,
+            paid_minor=d.paid_minor,
+            refunded_minor=d.refunded_minor,
+            held_minor=d.held_minor,
+            outstanding_minor=d.outstanding_minor,
+            due_at=d.due_at,
+            paid_at=d.paid_at,
+            status=status,
+        )
+
+
 class ReservationPublic(BaseModel):
     id: int
     restaurant_id: int
@@ -123,6 +160,11 @@ class ReservationPublic(BaseModel):
     party_size: int
     channel: str
     state: ReservationState
+    cancelled_by: CancelledBy | None = Field(
+        default=None,
+        description="Who cancelled it: the diner, or the restaurant (a deposit left unpaid "
+        "past its deadline is released so); null unless cancelled",
+    )
     table_ids: list[int]
     special_requests: str
     deposit_required: bool
@@ -138,15 +180,20 @@ class ReservationPublic(BaseModel):
         default=None,
         description="The fee the terms made due (a diner's late cancellation, a no-show)",
     )
+    deposit: DepositPublic = Field(
+        description="Its deposit's payment: pending until paid, by due_at "
+        "(deposit_minor is the amount asked)"
+    )
 
     @classmethod
     def of(cls, r: Reservation) -> ReservationPublic:
-        own = {"table_ids", "cancellation_terms", "fee"}
+        own = {"table_ids", "cancellation_terms", "fee", "deposit"}
         return cls(
             **{k: getattr(r, k) for k in cls.model_fields if k not in own},
             table_ids=list(r.table_ids),
             cancellation_terms=CancellationTermsPublic.of(r.terms),
             fee=FeePublic.of(r.fee) if r.fee else None,
+            deposit=DepositPublic.of(r.deposit, r.deposit_status),
         )
 
 
