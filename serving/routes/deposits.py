@@ -69,7 +69,10 @@ class PaymentPublic(BaseModel):
     payment_ref: str
     amount_minor: int
     currency: str
-    source: PaymentSource = Field(description="provider: its webhook; restaurant: its staff")
+    source: PaymentSource = Field(
+        description="provider: its webhook; restaurant: its staff; migration: held before "
+        "payments were recorded; world: the synthetic world's"
+    )
     paid_at: datetime
 
     @classmethod
