@@ -16,8 +16,9 @@ pays is a table lost. So:
   agreed), and gives back any part paid. It runs as a job
   (``servicesphere deposits release``, the ``release-unpaid-deposits`` flow).
 - **Payments are recorded once.** A payment names its own reference (the
-  payment provider's id, or the restaurant's receipt); the same reference
-  reported again is the same payment. A payment for a booking that no
+  payment provider's id, unique across the platform, or the restaurant's
+  receipt, unique within the restaurant: ``payment_key``); the same
+  reference reported again is the same payment. A payment for a booking that no
   longer stands, above what is owed, or in another currency is refused, so
   the provider refunds it.
 - **At the end**, what is held settles (``cancellation_terms.settlement``):
@@ -47,7 +48,7 @@ from booking_core.validation import check_aware
 
 # A restaurant gives a diner between five minutes and a week to pay.
 PAY_WITHIN_MINUTES = (5, 7 * 24 * 60)
-REF_LIMIT = 100
+REF_LIMIT = 64  # the key adds the source and the restaurant (schema: 140)
 # The states in which a booking stands and may hold a deposit.
 STANDING = frozenset(
     {
@@ -130,7 +131,9 @@ def after_size_change(
 ) -> tuple[Deposit, int]:
     """The deposit once a change asks ``new_amount`` for a booking now
     starting at ``start_at``, and what to refund at once (what is held above
-    the new amount). A larger deposit is owed by a new deadline; a booking
+    the new amount). The difference a larger party owes on a deposit paid
+    in full is owed by a new deadline; a deposit still owing keeps its
+    deadline, so growing the party does not put off its release; a booking
     moved earlier is never owed after its start."""
     refund = max(0, deposit.held_minor - new_amount)
     after = replace(
@@ -139,9 +142,10 @@ def after_size_change(
     due: datetime | None
     if after.outstanding_minor == 0:
         due = None if new_amount == 0 else after.due_at
-    elif new_amount > deposit.amount_minor or after.due_at is None:
-        due = due_at(now, start_at, pay_within)
+    elif deposit.outstanding_minor == 0 or after.due_at is None:
+        due = due_at(now, start_at, pay_within)  # paid up until now: time to pay the rest
     else:
+        # Still owing: the deadline stands (a bigger party buys no time).
         due = min(after.due_at, start_at)
     return replace(after, due_at=due), refund
 
@@ -183,11 +187,6 @@ def record_payment(
     now = check_aware(now, "time") if now is not None else ledger.clock()
     r = reservations.c
     with ledger.write() as conn:
-        earlier = conn.execute(
-            sa.select(deposit_payments).where(deposit_payments.c.payment_ref == payment_ref)
-        ).first()
-        if earlier is not None:
-            return _repeat(earlier._mapping, reservation_id, amount_minor, currency)
         # Only money columns change: the row alone is locked (no table moves,
         # so the service day is not needed, and one lock cannot deadlock).
         query = sa.select(reservations).where(r.id == reservation_id)
@@ -196,6 +195,12 @@ def record_payment(
         row = conn.execute(query).first()
         if row is None:
             raise UnknownReservation(f"There is no reservation with id {reservation_id}.")
+        key = payment_key(source, row.restaurant_id, payment_ref)
+        earlier = conn.execute(
+            sa.select(deposit_payments).where(deposit_payments.c.ref_key == key)
+        ).first()
+        if earlier is not None:
+            return _repeat(earlier._mapping, reservation_id, amount_minor, currency)
         state = ReservationState(row.state)
         if state not in STANDING:
             raise IllegalTransition(
@@ -216,6 +221,7 @@ def record_payment(
             deposit_payments.insert().values(
                 reservation_id=reservation_id,
                 payment_ref=payment_ref,
+                ref_key=key,
                 amount_minor=amount_minor,
                 currency=currency,
                 source=source.value,
@@ -248,6 +254,16 @@ def record_payment(
             now,
         )
     return Payment(reservation_id, payment_ref, amount_minor, currency, source, now, True)
+
+
+def payment_key(source: PaymentSource | str, restaurant_id: int, payment_ref: str) -> str:
+    """What makes a payment one: the provider's id is unique across the
+    platform; a receipt taken at a restaurant only within it (two
+    restaurants' tills may both print 1001)."""
+    source = PaymentSource(source)
+    if source is PaymentSource.RESTAURANT:
+        return f"restaurant:{restaurant_id}:{payment_ref}"
+    return f"{source.value}:{payment_ref}"
 
 
 def _repeat(earlier: Any, reservation_id: int, amount_minor: int, currency: str) -> Payment:
@@ -322,6 +338,7 @@ __all__ = [
     "deposit_from_row",
     "due_at",
     "overdue",
+    "payment_key",
     "payments_of",
     "record_payment",
 ]

@@ -369,13 +369,16 @@ reservations = sa.Table(
 )
 
 # Every deposit payment received, by the payment's own reference: the same
-# payment reported twice is recorded once.
+# payment reported twice is recorded once (``ref_key``).
 deposit_payments = sa.Table(
     "deposit_payments",
     metadata,
     _id(),
     _fk("reservation_id", "reservations.id", index=True),
-    sa.Column("payment_ref", sa.String(100), nullable=False, unique=True),
+    sa.Column("payment_ref", sa.String(100), nullable=False),
+    # What makes it one payment (``deposits.payment_key``): the source, the
+    # restaurant for its own receipts, and the reference.
+    sa.Column("ref_key", sa.String(140), nullable=False, unique=True),
     sa.Column("amount_minor", sa.Integer, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     # provider (the payments webhook), restaurant (taken at the restaurant),

@@ -24,7 +24,7 @@ import numpy as np
 
 from booking_core.cancellation_terms import Fee, Terms, fee_for, free_until, settlement
 from booking_core.daybook import BestFitAtBooking, DayBook
-from booking_core.deposits import due_at
+from booking_core.deposits import due_at, payment_key
 from booking_core.domain import (
     DINER_SPACING_MINUTES,
     GRANULE_MINUTES,
@@ -741,6 +741,9 @@ class DaySimulator:
                     {
                         "reservation_id": b.id,
                         "payment_ref": payment_ref(b.id),
+                        "ref_key": payment_key(
+                            PAYMENT_SOURCE, self.floor.restaurant_id, payment_ref(b.id)
+                        ),
                         "amount_minor": terms.deposit_minor,
                         "currency": self.floor.currency,
                         "source": PAYMENT_SOURCE,

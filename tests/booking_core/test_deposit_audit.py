@@ -169,6 +169,7 @@ def test_held_above_the_deposit(ledger: Ledger, paid: Reservation) -> None:
             deposit_payments.insert().values(
                 reservation_id=paid.id,
                 payment_ref="pi_extra",
+                ref_key="provider:pi_extra",
                 amount_minor=500,
                 currency="GBP",
                 source="provider",

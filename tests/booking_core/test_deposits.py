@@ -144,7 +144,16 @@ def test_payments_that_cannot_be_taken_are_refused_and_write_nothing(
     _pay(ledger, r, 1000, ref="pi_same")
     with pytest.raises(Conflict, match="names one payment"):
         _pay(ledger, other, 1000, ref="pi_same")
-    with pytest.raises(InvalidRequest, match="owes 11000"):
+    # A restaurant's receipt is its own: another restaurant's 1001 is another payment.
+    elsewhere = add_restaurant(ledger, bistro_spec(name="Elsewhere"))
+    theirs = _book(ledger, elsewhere)
+    for booking in (r, theirs):
+        _pay(ledger, booking, 1000, ref="1001", source="restaurant")
+    assert [p.payment_ref for p in payments_of(ledger, theirs.id)] == ["1001"]
+    with pytest.raises(Conflict, match="names one payment"):
+        _pay(ledger, other, 1000, ref="1001", source="restaurant")
+    assert not _pay(ledger, theirs, 1000, ref="1001", source="restaurant").recorded
+    with pytest.raises(InvalidRequest, match="owes 10000"):
         _pay(ledger, r, SIX, ref="pi_too_much")
     with pytest.raises(InvalidRequest, match="paid in GBP, not EUR"):
         _pay(ledger, r, 1000, ref="pi_eur", currency="EUR")
@@ -160,7 +169,7 @@ def test_payments_that_cannot_be_taken_are_refused_and_write_nothing(
         _pay(ledger, other, 1000, ref="pi_late", now=NOW + timedelta(minutes=11))
     with ledger.read() as conn:
         refs = conn.execute(sa.select(deposit_payments.c.payment_ref)).scalars().all()
-    assert refs == ["pi_same"]
+    assert refs == ["pi_same", "1001", "1001"]
     _clean(ledger)
 
 
@@ -227,6 +236,16 @@ def test_a_larger_party_owes_the_difference_and_a_smaller_gets_it_back(
     assert changes[-1]["deposit_refund_minor"] == SIX  # type: ignore[index]
     assert release_unpaid(ledger, now=later + timedelta(hours=2)) == []
     _clean(ledger)
+
+
+def test_a_bigger_party_still_owing_keeps_its_deadline(ledger: Ledger, bistro: int) -> None:
+    r = _book(ledger, bistro)
+    _pay(ledger, r, 1000)
+    overdue_at = NOW + timedelta(minutes=61)
+    eight = modify(ledger, r.id, party_size=8, now=overdue_at)
+    assert eight.deposit.due_at == r.deposit.due_at  # no new time to pay
+    (released,) = release_unpaid(ledger, now=overdue_at)
+    assert released.id == r.id
 
 
 def test_an_unpaid_top_up_releases_the_booking_and_refunds_what_was_held(

@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("reservation_id", sa.Integer, nullable=False),
         sa.Column("payment_ref", sa.String(100), nullable=False),
+        sa.Column("ref_key", sa.String(140), nullable=False),
         sa.Column("amount_minor", sa.Integer, nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
         sa.Column("source", sa.String(20), nullable=False),
@@ -62,7 +63,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deposit_payments")),
-        sa.UniqueConstraint("payment_ref", name=op.f("uq_deposit_payments_payment_ref")),
+        sa.UniqueConstraint("ref_key", name=op.f("uq_deposit_payments_ref_key")),
     )
     op.create_index(
         op.f("ix_deposit_payments_reservation_id"), "deposit_payments", ["reservation_id"]
@@ -79,9 +80,9 @@ def upgrade() -> None:
     # Until now a booking's deposit was taken as held from the moment it was
     # booked: record it so, one payment per booking, paid when booked.
     op.execute(
-        "INSERT INTO deposit_payments (reservation_id, payment_ref, amount_minor, currency, "
-        "source, paid_at) SELECT id, 'booked-' || id, deposit_minor, currency, 'migration', "
-        "booked_at FROM reservations WHERE deposit_minor > 0"
+        "INSERT INTO deposit_payments (reservation_id, payment_ref, ref_key, amount_minor, "
+        "currency, source, paid_at) SELECT id, 'booked-' || id, 'migration:booked-' || id, "
+        "deposit_minor, currency, 'migration', booked_at FROM reservations WHERE deposit_minor > 0"
     )
     op.execute(
         "UPDATE reservations SET deposit_paid_minor = deposit_minor, deposit_paid_at = booked_at "
