@@ -44,6 +44,17 @@ class FiguresPublic(BaseModel):
         "no-shows) and not waived, in minor units"
     )
     fees_waived_minor: int = Field(description="Such fees the restaurant waived")
+    deposits_held_minor: int = Field(
+        description="Deposits paid and held by bookings still standing (booked, confirmed, "
+        "arrived, seated), in minor units"
+    )
+    deposits_outstanding_minor: int = Field(
+        description="What those bookings still owe of their deposits"
+    )
+    released_unpaid: int = Field(
+        description="Bookings the restaurant cancelled at or after their deposit's deadline "
+        "with the deposit still owed"
+    )
     walk_ins: int = Field(description="Walk-ins seated")
     walk_in_covers: int
     turned_away: dict[str, TurnedAwayPublic] = Field(

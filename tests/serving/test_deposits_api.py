@@ -409,6 +409,19 @@ def test_a_manager_releases_the_bookings_left_unpaid(
     assert late.status_code == 409 and "refunded" in late.json()["detail"]
     again = world.client.post(url, headers=world.headers["admin"])
     assert again.status_code == 200 and again.json()["released"] == []
+    # The manager's night: the paid booking's deposit held, the retaken one
+    # owed, the two released.
+    day = house.day.isoformat()
+    report = world.client.get(
+        f"{API}/restaurants/{house.id}/service-report?from={day}&to={day}", headers=house.manager
+    )
+    assert report.status_code == 200, report.text
+    totals = report.json()["totals"]
+    assert (
+        totals["deposits_held_minor"],
+        totals["deposits_outstanding_minor"],
+        totals["released_unpaid"],
+    ) == (OWED, OWED, 2)
 
 
 def test_a_restaurant_sets_its_time_to_pay(world: World) -> None:
