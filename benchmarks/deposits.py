@@ -115,8 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             requests_for(plain, args.requests, seed=1),
             strict=True,
         )
-        for with_deposit, without in pairs:
-            for request in (with_deposit, without):
+        for asked, not_asked in pairs:
+            for request in (asked, not_asked):
                 t0 = time.perf_counter()
                 try:
                     r = book(ledger, request, now=now)
