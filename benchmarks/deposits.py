@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 _HERE = Path(__file__).resolve().parent
 # Run as a script, this folder comes first on sys.path: the project's root
@@ -162,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ledger.dispose()
 
     with_deposit, without = _ms(timed[asks]), _ms(timed[plain])
-    results = {
+    results: dict[str, Any] = {
         "booking_with_deposit": with_deposit | {"bookings": len(timed[asks])},
         "booking_without_deposit": without | {"bookings": len(timed[plain])},
         "booking_p50_ratio": round(with_deposit["p50_ms"] / without["p50_ms"], 3),
