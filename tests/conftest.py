@@ -12,8 +12,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 
-from booking_core.ledger import Ledger, create_ledger_engine, normalise_url, upgrade
+from booking_core.ledger import (
+    Ledger,
+    alembic_config,
+    create_ledger_engine,
+    normalise_url,
+    upgrade,
+)
 from booking_core.restaurants import (
     CombinationSpec,
     PeriodSpec,
@@ -147,6 +154,16 @@ def bistro_spec(**overrides: object) -> RestaurantSpec:
     }
     base.update(overrides)
     return RestaurantSpec(**base)  # type: ignore[arg-type]
+
+
+def down_and_up_again(ledger: Ledger, revision: str) -> None:
+    """Downgrade the ledger's schema to ``revision`` and upgrade it to the
+    head again: what an existing ledger's rows go through in a migration."""
+    cfg = alembic_config()
+    with ledger.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+    upgrade(ledger.engine)
 
 
 def insert_diner(ledger: Ledger, name: str) -> int:

@@ -11,7 +11,6 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +20,7 @@ from booking_core.deposits import record_payment
 from booking_core.domain import ReservationState
 from booking_core.errors import IllegalTransition, InvalidRequest, UnknownReservation
 from booking_core.fees import list_fees, waive_fee
-from booking_core.ledger import Ledger, alembic_config, upgrade
+from booking_core.ledger import Ledger
 from booking_core.profile import update_profile
 from booking_core.reservations import (
     BookingRequest,
@@ -34,7 +33,7 @@ from booking_core.reservations import (
 )
 from booking_core.restaurants import add_restaurant
 from booking_core.schema import reservations
-from tests.conftest import NOW, bistro_spec, outbox_payloads
+from tests.conftest import NOW, bistro_spec, down_and_up_again, outbox_payloads
 
 DAY = date(2026, 3, 10)
 FEE = 1500
@@ -280,11 +279,7 @@ def test_bookings_taken_before_the_migration_get_their_window(
     ledger: Ledger, terms_bistro: int
 ) -> None:
     r = _book(ledger, terms_bistro)
-    cfg = alembic_config()
-    with ledger.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0008")
-    upgrade(ledger.engine)
+    down_and_up_again(ledger, "0008")
     with ledger.read() as conn:
         row = conn.execute(
             sa.select(

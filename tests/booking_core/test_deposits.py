@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,7 +28,7 @@ from booking_core.errors import (
     UnknownReservation,
 )
 from booking_core.fees import waive_fee
-from booking_core.ledger import Ledger, alembic_config, upgrade
+from booking_core.ledger import Ledger
 from booking_core.profile import update_profile
 from booking_core.reservations import (
     BookingRequest,
@@ -44,7 +43,7 @@ from booking_core.reservations import (
 from booking_core.restaurants import add_restaurant
 from booking_core.schema import deposit_payments, outbox, reservations
 from booking_core.unpaid_deposits import REASON, release_unpaid
-from tests.conftest import NOW, bistro_spec, outbox_payloads
+from tests.conftest import NOW, bistro_spec, down_and_up_again, outbox_payloads
 
 DAY = date(2026, 3, 10)
 PER_COVER = 2000  # the bistro asks a deposit from parties of six
@@ -300,11 +299,7 @@ def test_deposits_taken_before_the_migration_count_as_paid_when_booked(
     ledger: Ledger, bistro: int
 ) -> None:
     r = _book(ledger, bistro)
-    cfg = alembic_config()
-    with ledger.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0010")
-    upgrade(ledger.engine)
+    down_and_up_again(ledger, "0010")
     after = get_reservation(ledger, r.id)
     assert after.deposit.due_at is None  # no deadline was asked then
     assert (after.deposit.paid_minor, after.deposit.paid_at) == (SIX, r.booked_at)
