@@ -38,7 +38,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from benchmarks.booking import bench_spec, requests_for  # noqa: E402
-from booking_core.deposits import overdue, record_payment  # noqa: E402
+from booking_core.deposits import overdue_query, record_payment  # noqa: E402
 from booking_core.errors import BookingError  # noqa: E402
 from booking_core.ledger import Ledger  # noqa: E402
 from booking_core.reservations import book  # noqa: E402
@@ -79,20 +79,9 @@ def _history(ledger: Ledger, rows: int) -> None:
 
 
 def _sweep_sql(ledger: Ledger, now: datetime) -> str:
-    """The sweep's own query (``deposits.overdue``) as SQLite runs it."""
-    captured: list[str] = []
-
-    def capture(conn: object, cursor: object, statement: str, *rest: object) -> None:
-        captured.append(statement)
-
-    sa.event.listen(ledger.engine, "before_cursor_execute", capture)
-    try:
-        overdue(ledger, now)
-    finally:
-        sa.event.remove(ledger.engine, "before_cursor_execute", capture)
-    (query,) = [q for q in captured if "deposit_due_at" in q]
-    # Bound values written in, as the driver would send them.
-    return query.replace("?", f"'{now.replace(tzinfo=None).isoformat(sep=' ')}'", 1)
+    """The sweep's own query (``deposits.overdue_query``) as SQLite runs it."""
+    compiled = overdue_query(now).compile(ledger.engine, compile_kwargs={"literal_binds": True})
+    return str(compiled)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -309,8 +309,9 @@ def payments_of(ledger: Ledger, reservation_id: int) -> list[Payment]:
     ]
 
 
-def overdue(ledger: Ledger, now: datetime, restaurant_id: int | None = None) -> list[int]:
-    """Bookings not yet arrived whose deposit is still owed at its deadline."""
+def overdue_query(now: datetime, restaurant_id: int | None = None) -> sa.Select[Any]:
+    """The ids of bookings not yet arrived whose deposit is still owed at
+    its deadline, earliest deadline first."""
     r = reservations.c
     query = (
         sa.select(r.id)
@@ -323,8 +324,13 @@ def overdue(ledger: Ledger, now: datetime, restaurant_id: int | None = None) -> 
     )
     if restaurant_id is not None:
         query = query.where(r.restaurant_id == restaurant_id)
+    return query
+
+
+def overdue(ledger: Ledger, now: datetime, restaurant_id: int | None = None) -> list[int]:
+    """Bookings not yet arrived whose deposit is still owed at its deadline."""
     with ledger.read() as conn:
-        return list(conn.execute(query).scalars())
+        return list(conn.execute(overdue_query(now, restaurant_id)).scalars())
 
 
 __all__ = [
@@ -338,6 +344,7 @@ __all__ = [
     "deposit_from_row",
     "due_at",
     "overdue",
+    "overdue_query",
     "payment_key",
     "payments_of",
     "record_payment",

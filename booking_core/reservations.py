@@ -1511,7 +1511,12 @@ def advance_in(
 ) -> Reservation:
     """``advance`` inside a caller's write transaction (e.g. a POS check
     closing); ``reason`` is told in the event (e.g. a deposit not paid)."""
-    # The day first, then the row (see ``_modify_in``).
+    return advance_locked(conn, lock_for_change(conn, reservation_id), target, who, now, reason)
+
+
+def lock_for_change(conn: sa.Connection, reservation_id: int) -> Reservation:
+    """The reservation, once its service day and then its row are locked
+    (see ``_modify_in``), inside the caller's write transaction."""
     where = conn.execute(
         sa.select(reservations.c.restaurant_id, reservations.c.service_date).where(
             reservations.c.id == reservation_id
@@ -1520,7 +1525,19 @@ def advance_in(
     if where is None:
         raise UnknownReservation(f"There is no reservation with id {reservation_id}.")
     lock_service_days(conn, where.restaurant_id, [where.service_date])
-    current = _load_on_locked_days(conn, reservation_id, [where.service_date])
+    return _load_on_locked_days(conn, reservation_id, [where.service_date])
+
+
+def advance_locked(
+    conn: sa.Connection,
+    current: Reservation,
+    target: ReservationState,
+    who: CancelledBy | None,
+    now: datetime,
+    reason: str | None = None,
+) -> Reservation:
+    """``advance_in`` for a reservation the caller has ``lock_for_change``d."""
+    reservation_id = current.id
     state = ReservationState(current.state)
     _check_not_before(current, now)
     if target is ReservationState.NO_SHOW and now < current.start_at:
@@ -1638,10 +1655,12 @@ __all__ = [
     "TablePolicyHolder",
     "advance",
     "advance_in",
+    "advance_locked",
     "book",
     "cancel",
     "get_reservation",
     "held_tables",
+    "lock_for_change",
     "modify",
     "reservation_from_row",
     "seat_walk_in",

@@ -22,12 +22,11 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from booking_core.cancellation_terms import NOT_ARRIVED
-from booking_core.deposits import deposit_from_row, overdue
+from booking_core.deposits import overdue
 from booking_core.domain import CancelledBy, ReservationState
 from booking_core.errors import BookingError
-from booking_core.ledger import Ledger, lock_service_days
-from booking_core.reservations import Reservation, advance_in
-from booking_core.schema import reservations
+from booking_core.ledger import Ledger
+from booking_core.reservations import Reservation, advance_locked, lock_for_change
 from booking_core.validation import check_aware
 
 REASON = "deposit_unpaid"
@@ -62,35 +61,17 @@ def release_unpaid(
 
 
 def _release_one(conn: sa.Connection, reservation_id: int, now: datetime) -> Reservation | None:
-    r = reservations.c
-    where = conn.execute(
-        sa.select(r.restaurant_id, r.service_date).where(r.id == reservation_id)
-    ).first()
-    if where is None:
-        return None
-    lock_service_days(conn, where.restaurant_id, [where.service_date])
-    query = sa.select(reservations).where(r.id == reservation_id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).first()
-    if row is None or row.service_date != where.service_date:
-        return None  # moved to another day a moment ago: the next run decides
-    deposit = deposit_from_row(row._mapping)
+    current = lock_for_change(conn, reservation_id)
     still_owed = (
-        ReservationState(row.state) in NOT_ARRIVED
-        and deposit.outstanding_minor > 0
-        and deposit.due_at is not None
-        and deposit.due_at <= now
+        ReservationState(current.state) in NOT_ARRIVED
+        and current.deposit.outstanding_minor > 0
+        and current.deposit.due_at is not None
+        and current.deposit.due_at <= now
     )
     if not still_owed:
         return None  # paid, or changed, since it was listed
-    return advance_in(
-        conn,
-        reservation_id,
-        ReservationState.CANCELLED,
-        CancelledBy.RESTAURANT,
-        now,
-        reason=REASON,
+    return advance_locked(
+        conn, current, ReservationState.CANCELLED, CancelledBy.RESTAURANT, now, REASON
     )
 
 
