@@ -227,7 +227,7 @@ def test_a_larger_party_owes_the_difference_and_a_smaller_gets_it_back(
     assert eight.deposit.outstanding_minor == 2 * PER_COVER
     assert eight.deposit.due_at == later + timedelta(minutes=60)
     assert eight.deposit_status is DepositStatus.PENDING
-    # Unpaid top-up at its deadline: the booking is released, the six refunded.
+    # Back to two before the top-up is due: no deposit asked, the six refunded.
     two = modify(ledger, r.id, party_size=2, now=later + timedelta(minutes=30))
     assert (two.deposit_minor, two.deposit.held_minor, two.deposit.refunded_minor) == (0, 0, SIX)
     assert two.deposit_status is DepositStatus.NONE and two.deposit.due_at is None
