@@ -912,8 +912,9 @@ def _check_fees(conn: sa.Connection, scope: _Scope, report: AuditReport) -> None
 def _check_deposits(conn: sa.Connection, scope: _Scope, report: AuditReport) -> None:
     """A reservation's deposit money adds up (``booking_core.deposits``): paid
     is the sum of its payments, each in the reservation's currency; refunded
-    lies between nothing and what was paid; and what is held (paid -
-    refunded) is never more than the deposit asked."""
+    lies between nothing and what was paid; what is held (paid -
+    refunded) is never more than the deposit asked; and a deposit asked
+    says why, one asked by risk with the risk it was scored at."""
     r, p = reservations.c, deposit_payments.c
     foreign = p.currency != r.currency
     # One pass over the payments, grouped per reservation (indexed).
@@ -936,6 +937,8 @@ def _check_deposits(conn: sa.Connection, scope: _Scope, report: AuditReport) -> 
         r.deposit_refunded_minor > r.deposit_paid_minor,
         held > r.deposit_minor,
         paid.c.foreign > 0,
+        sa.and_(r.deposit_minor > 0, r.deposit_reason.is_(None)),
+        sa.and_(r.deposit_reason == "risk", r.no_show_risk.is_(None)),
     )
     rows = conn.execute(
         scope.where(
@@ -945,6 +948,8 @@ def _check_deposits(conn: sa.Connection, scope: _Scope, report: AuditReport) -> 
                 r.deposit_minor,
                 r.deposit_paid_minor,
                 r.deposit_refunded_minor,
+                r.deposit_reason,
+                r.no_show_risk,
                 total.label("total"),
                 sa.func.coalesce(paid.c.n, 0).label("n"),
                 sa.func.coalesce(paid.c.foreign, 0).label("foreign"),
@@ -996,6 +1001,10 @@ def _check_deposits(conn: sa.Connection, scope: _Scope, report: AuditReport) -> 
                 f"holds {paid_minor - refunded} {cur} ({paid_minor} paid - {refunded} "
                 f"refunded), more than its deposit of {row.deposit_minor}"
             )
+        if row.deposit_minor > 0 and row.deposit_reason is None:
+            problems.append(f"asks a deposit of {row.deposit_minor} {cur} without a reason")
+        if row.deposit_reason == "risk" and row.no_show_risk is None:
+            problems.append("asks a deposit by risk with no risk recorded")
         if row.foreign:
             problems.append(
                 f"{row.foreign} deposit payment(s) not in its currency {cur}: "

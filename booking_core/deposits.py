@@ -25,6 +25,17 @@ pays is a table lost. So:
   kept against a fee, refunded on a cancellation that makes none due,
   applied to the bill when the party completes.
 
+- **Asked by party size or by risk.** The policy asks a deposit per cover
+  of parties from a size up; a restaurant may also set a
+  ``deposit_risk_threshold`` and ask the same per-cover deposit of any
+  booking whose no-show risk, scored at booking as if no deposit were
+  asked, is at least that (``reason_to_ask``). The application scores the
+  booking (the attendance model's champion, or its baseline) and hands the
+  core a ``NoShowRisk``; the core alone never scores. The booking keeps why
+  its deposit was asked and the risk it was scored at, with the model that
+  scored it: what the decision rested on, and what calibration in
+  production is measured against.
+
 Held = paid - refunded, and never more than the deposit asked: the audit's
 ``deposits`` rule checks it, and that ``paid`` is the sum of the payments.
 Nothing here moves money: the events tell the payments side what to do.
@@ -68,6 +79,55 @@ class DepositStatus(StrEnum):
     KEPT = "kept"  # kept against a late cancellation's or a no-show's fee
     REFUNDED = "refunded"  # given back: cancelled in time, or the fee waived
     UNPAID = "unpaid"  # the booking ended with nothing held
+
+
+class DepositReason(StrEnum):
+    PARTY_SIZE = "party_size"  # the policy asks it of parties this large
+    RISK = "risk"  # the booking's no-show risk reached the restaurant's threshold
+
+
+# A restaurant's threshold on no-show risk: a probability, neither so low
+# that every booking pays nor so high that none ever does.
+RISK_THRESHOLD = (0.05, 0.95)
+MODEL_NAME_LIMIT = 100  # reservations.no_show_risk_model
+
+
+@dataclass(frozen=True)
+class NoShowRisk:
+    """A booking's no-show risk as scored at booking, as if no deposit were
+    asked, and who scored it (a model's name and version, or the baseline)."""
+
+    probability: float
+    model: str
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.probability <= 1.0:  # NaN fails this too
+            raise ValueError(f"a no-show risk is a probability, not {self.probability!r}")
+        if not self.model or len(self.model) > MODEL_NAME_LIMIT:
+            raise ValueError(f"a no-show risk names its model in 1..{MODEL_NAME_LIMIT} characters")
+
+
+def reason_to_ask(
+    *,
+    by_party_size: bool,
+    per_cover_minor: int,
+    risk_threshold: float | None,
+    risk: NoShowRisk | None,
+) -> DepositReason | None:
+    """Why a new booking owes a deposit, if it does: its party size under
+    the policy first (the rule a diner can read before booking), else its
+    risk at or above the restaurant's threshold. A risk-based deposit needs
+    a per-cover amount to ask."""
+    if by_party_size:
+        return DepositReason.PARTY_SIZE
+    if (
+        risk is not None
+        and risk_threshold is not None
+        and per_cover_minor > 0
+        and risk.probability >= risk_threshold
+    ):
+        return DepositReason.RISK
+    return None
 
 
 class PaymentSource(StrEnum):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -19,7 +19,12 @@ from booking_core import outbox
 from booking_core.availability import get_floor
 from booking_core.errors import InvalidRequest, UnknownRestaurant
 from booking_core.ledger import Ledger
-from booking_core.restaurants import PROFILE_CHECKS, bump_floor, check_profile
+from booking_core.restaurants import (
+    PROFILE_CHECKS,
+    bump_floor,
+    check_deposit_policy,
+    check_profile,
+)
 from booking_core.schema import dining_areas, restaurants
 
 # Fields a manager edits; the others in PROFILE_CHECKS are set at creation.
@@ -40,6 +45,7 @@ EDITABLE = (
     "cancellation_fee_minor",
     "cancellation_window_hours",
     "deposit_pay_within_minutes",
+    "deposit_risk_threshold",
 )
 FIXED = {
     "timezone": "every past night and report is read in it",
@@ -74,6 +80,7 @@ class Profile:
     cancellation_fee_minor: int
     cancellation_window_hours: int
     deposit_pay_within_minutes: int
+    deposit_risk_threshold: float | None
     areas: tuple[str, ...]
     largest_party: int
     created_at: datetime
@@ -128,6 +135,13 @@ def update_profile(ledger: Ledger, restaurant_id: int, changes: Mapping[str, Any
         values["name"] = str(values["name"]).strip()
     with ledger.write() as conn:
         before = _profile(conn, ledger, restaurant_id)
+        # Checked field by field above; now the two together.
+        check_deposit_policy(
+            cast(int, values.get("deposit_per_cover_minor", before.deposit_per_cover_minor)),
+            cast(
+                "float | None", values.get("deposit_risk_threshold", before.deposit_risk_threshold)
+            ),
+        )
         changed = {k: v for k, v in values.items() if _plain(getattr(before, k)) != v}
         if not changed:
             return before

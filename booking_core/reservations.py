@@ -59,10 +59,13 @@ from booking_core.daybook import (
 )
 from booking_core.deposits import (
     Deposit,
+    DepositReason,
     DepositStatus,
+    NoShowRisk,
     after_size_change,
     deposit_from_row,
     due_at,
+    reason_to_ask,
 )
 from booking_core.domain import (
     DINER_SPACING_MINUTES,
@@ -118,10 +121,15 @@ class BookingRequest:
     area_id: int | None = None
     accessible: bool = False
     idempotency_key: str | None = None
+    # Scored by the application as the booking is made, for a restaurant that
+    # asks deposits by risk (``deposits.reason_to_ask``); never the diner's to set.
+    no_show_risk: NoShowRisk | None = None
 
     def fingerprint(self) -> str:
         fields = asdict(self)
         fields.pop("idempotency_key")
+        # The same request retried is the same request, whatever it scored.
+        fields.pop("no_show_risk")
         return hashlib.sha256(json.dumps(fields, default=str, sort_keys=True).encode()).hexdigest()
 
 
@@ -157,6 +165,9 @@ class Reservation:
     fee: Fee | None = None
     # What of its deposit was paid, refunded, and by when to pay (``deposits``).
     deposit: Deposit = field(default_factory=lambda: Deposit(0))
+    # Why its deposit was asked, and the risk it was scored at booking (if it was).
+    deposit_reason: DepositReason | None = None
+    no_show_risk: NoShowRisk | None = None
 
     @property
     def deposit_status(self) -> DepositStatus:
@@ -263,6 +274,12 @@ def reservation_from_row(r: sa.RowMapping, table_ids: Sequence[int]) -> Reservat
             else None
         ),
         deposit=deposit_from_row(r),
+        deposit_reason=DepositReason(r["deposit_reason"]) if r["deposit_reason"] else None,
+        no_show_risk=(
+            NoShowRisk(r["no_show_risk"], r["no_show_risk_model"])
+            if r["no_show_risk"] is not None
+            else None
+        ),
     )
 
 
@@ -971,7 +988,22 @@ def _insert(
     )
     # A walk-in is here already: a deposit secures a table for later.
     walk_in = channel is Channel.WALK_IN
-    deposit = policy.asks_deposit(party_size) and not walk_in
+    risk = request.no_show_risk if request else None
+    reason = (
+        None
+        if walk_in
+        else reason_to_ask(
+            by_party_size=policy.asks_deposit(party_size),
+            per_cover_minor=floor.deposit_per_cover_minor,
+            risk_threshold=floor.deposit_risk_threshold,
+            risk=risk,
+        )
+    )
+    if reason is DepositReason.RISK:
+        # Kept as a deposit per cover from one guest, so that a change of
+        # party size reprices it rather than dropping it.
+        policy = replace(policy, deposit_min_party=1)
+    deposit = reason is not None
     terms = replace(policy, deposit_minor=policy.deposit_for(party_size) if deposit else 0)
     pay_by = due_at(now, start, floor.deposit_pay_within_minutes) if terms.deposit_minor else None
     values: dict[str, Any] = {
@@ -997,6 +1029,9 @@ def _insert(
         "deposit_min_party": terms.deposit_min_party,
         "deposit_per_cover_minor": terms.deposit_per_cover_minor,
         "deposit_due_at": pay_by,
+        "deposit_reason": reason.value if reason else None,
+        "no_show_risk": risk.probability if risk else None,
+        "no_show_risk_model": risk.model if risk else None,
         "currency": floor.currency,
         "idempotency_key": request.idempotency_key if request else None,
         "request_fingerprint": fingerprint,
@@ -1025,6 +1060,10 @@ def _insert(
     if pay_by is not None:
         payload["deposit_minor"] = terms.deposit_minor
         payload["deposit_due_at"] = pay_by.isoformat()
+    if reason is not None:
+        payload["deposit_reason"] = reason.value
+    if risk is not None:
+        payload["no_show_risk"] = {"probability": risk.probability, "model": risk.model}
     if overbooked:
         payload["overbooked"] = True
         payload["reason"] = "predictive overbooking: expected no-shows leave room"
@@ -1054,6 +1093,8 @@ def _insert(
         overbooked=overbooked,
         terms=terms,
         deposit=Deposit(terms.deposit_minor, due_at=pay_by),
+        deposit_reason=reason,
+        no_show_risk=risk,
         timestamps={
             col: values.get(col, now if col == "booked_at" else None)
             for col in STATE_TIMESTAMP.values()
@@ -1403,6 +1444,10 @@ def _modify_in(
     _apply_moves(conn, floor, day_book, choice.moves, now)
     # A new party size owes the deposit of the policy it was booked under.
     deposit = current.terms.deposit_for(size)
+    asks = current.terms.asks_deposit(size)
+    # A deposit asked by risk is kept per cover from one guest, so it stays;
+    # one asked by size comes and goes with the size.
+    reason = (current.deposit_reason or DepositReason.PARTY_SIZE) if asks else None
     money, refund = after_size_change(
         current.deposit, deposit, now, slot.start_at, floor.deposit_pay_within_minutes
     )
@@ -1410,7 +1455,8 @@ def _modify_in(
         reservations.update()
         .where(reservations.c.id == reservation_id)
         .values(
-            deposit_required=current.terms.asks_deposit(size),
+            deposit_required=asks,
+            deposit_reason=reason.value if reason else None,
             deposit_minor=deposit,
             deposit_due_at=money.due_at,
             deposit_refunded_minor=money.refunded_minor,

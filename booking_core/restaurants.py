@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from booking_core import outbox
 from booking_core.daybook import TablePolicy
-from booking_core.deposits import PAY_WITHIN_MINUTES
+from booking_core.deposits import PAY_WITHIN_MINUTES, RISK_THRESHOLD
 from booking_core.domain import GRANULE_MINUTES, MAX_PARTY, MIN_PARTY, NOT_YET_SEATED
 from booking_core.errors import (
     AlreadyExists,
@@ -104,6 +104,7 @@ class RestaurantSpec:
     cancellation_fee_minor: int = 0
     cancellation_window_hours: int = 24
     deposit_pay_within_minutes: int = 60
+    deposit_risk_threshold: float | None = None
     source: str = "manual"
     external_ref: str | None = None
     table_policy: str = TablePolicy.LOCK_AT_BOOKING
@@ -331,6 +332,21 @@ def _whole(low: int, high: int, *, nullable: bool = False) -> Callable[[str, Any
     return check
 
 
+def _probability(low: float, high: float) -> Callable[[str, Any], None]:
+    def check(name: str, value: Any) -> None:
+        if value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidRequest(f"{name} must be a probability, not {value!r}.")
+        if not low <= value <= high:  # NaN fails this too
+            raise InvalidRequest(
+                f"{name} is a probability from {low:g} to {high:g}, not {value}; "
+                "leave it empty to ask deposits by party size only."
+            )
+
+    return check
+
+
 def _degrees(limit: float) -> Callable[[str, Any], None]:
     def check(name: str, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -368,6 +384,7 @@ PROFILE_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "cancellation_fee_minor": _whole(0, MONEY_LIMIT),
     "cancellation_window_hours": _whole(0, 720),
     "deposit_pay_within_minutes": _whole(*PAY_WITHIN_MINUTES),
+    "deposit_risk_threshold": _probability(*RISK_THRESHOLD),
 }
 
 
@@ -376,6 +393,15 @@ def check_profile(values: Mapping[str, Any]) -> None:
     could not use, naming the field (keys as ``PROFILE_CHECKS``)."""
     for name, value in values.items():
         PROFILE_CHECKS[name](name, value)
+
+
+def check_deposit_policy(per_cover_minor: int, risk_threshold: float | None) -> None:
+    """A deposit asked by risk is asked per cover: it needs an amount."""
+    if risk_threshold is not None and per_cover_minor <= 0:
+        raise InvalidRequest(
+            "deposit_risk_threshold asks a deposit per cover: set deposit_per_cover_minor "
+            "above 0, or leave the threshold empty."
+        )
 
 
 def check_table(t: TableSpec) -> None:
@@ -410,6 +436,7 @@ def _validate(spec: RestaurantSpec) -> None:
     if len(spec.currency) != 3 or not spec.currency.isalpha() or not spec.currency.isupper():
         raise InvalidRequest(f"{spec.currency!r} is not an ISO 4217 currency code.")
     check_profile({name: getattr(spec, name) for name in PROFILE_CHECKS})
+    check_deposit_policy(spec.deposit_per_cover_minor, spec.deposit_risk_threshold)
     if spec.rating is not None and not 0 <= spec.rating <= 5:
         raise InvalidRequest("A rating lies between 0 and 5.")
     if not spec.tables:
@@ -465,6 +492,7 @@ def create_restaurant(conn: sa.Connection, spec: RestaurantSpec, now: datetime) 
                 cancellation_fee_minor=spec.cancellation_fee_minor,
                 cancellation_window_hours=spec.cancellation_window_hours,
                 deposit_pay_within_minutes=spec.deposit_pay_within_minutes,
+                deposit_risk_threshold=spec.deposit_risk_threshold,
                 source=spec.source,
                 external_ref=spec.external_ref,
                 table_policy=TablePolicy(spec.table_policy).value,

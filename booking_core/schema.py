@@ -86,6 +86,9 @@ restaurants = sa.Table(
     sa.Column("cancellation_window_hours", sa.SmallInteger, nullable=False, server_default="24"),
     # How long a diner has to pay a deposit once booked (booking_core.deposits).
     sa.Column("deposit_pay_within_minutes", sa.Integer, nullable=False, server_default="60"),
+    # Risk-based deposits: ask one (per cover) of any booking whose no-show
+    # risk, scored at booking as if none were asked, is at least this; NULL = off.
+    sa.Column("deposit_risk_threshold", sa.Float, nullable=True),
     sa.Column("source", sa.String(20), nullable=False, server_default="manual"),
     sa.Column("external_ref", sa.String(64), nullable=True),
     # How tables are chosen (booking_core.restaurants.TABLE_POLICIES): lock
@@ -329,6 +332,13 @@ reservations = sa.Table(
     sa.Column("deposit_paid_minor", sa.Integer, nullable=False, server_default="0"),
     sa.Column("deposit_refunded_minor", sa.Integer, nullable=False, server_default="0"),
     sa.Column("deposit_paid_at", UtcDateTime, nullable=True),
+    # Why a deposit was asked (booking_core.deposits.DepositReason: the party
+    # size, or the no-show risk), and the risk the booking was scored at when
+    # the restaurant asks by risk, with the model that scored it: what the
+    # decision rested on, and what production calibration is measured against.
+    sa.Column("deposit_reason", sa.String(16), nullable=True),
+    sa.Column("no_show_risk", sa.Float, nullable=True),
+    sa.Column("no_show_risk_model", sa.String(100), nullable=True),
     # The fee those terms made due (a diner's late cancellation, a no-show),
     # and when the restaurant waived it. Charging it is the payments side's.
     sa.Column("fee_minor", sa.Integer, nullable=False, server_default="0"),

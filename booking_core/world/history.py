@@ -24,7 +24,7 @@ import numpy as np
 
 from booking_core.cancellation_terms import Fee, Terms, fee_for, free_until, settlement
 from booking_core.daybook import BestFitAtBooking, DayBook
-from booking_core.deposits import due_at, payment_key
+from booking_core.deposits import DepositReason, due_at, payment_key
 from booking_core.domain import (
     DINER_SPACING_MINUTES,
     GRANULE_MINUTES,
@@ -710,6 +710,8 @@ class DaySimulator:
                     "combination_id": b.option.combination_id,
                     "accessible_required": b.accessible,
                     "deposit_required": b.deposit,
+                    # The world's restaurants ask deposits by party size only.
+                    "deposit_reason": DepositReason.PARTY_SIZE.value if b.deposit else None,
                     "deposit_minor": terms.deposit_minor,
                     "deposit_due_at": self._due_at(b) if terms.deposit_minor else None,
                     "deposit_paid_minor": terms.deposit_minor,
