@@ -30,6 +30,7 @@ WEEKDAY_NO_SHOW = (0.25, 0.1, 0.0, 0.0, -0.1, -0.2, 0.05)
 CHANNEL_NO_SHOW = {"web": 0.1, "widget": 0.2, "affiliate": 0.6, "phone": -0.4}
 CHANNEL_CANCEL = {"web": 0.1, "widget": 0.0, "affiliate": 0.4, "phone": -0.3}
 AREA_PACE = {"Bar": 0.8, "Terrace": 1.05, "Private room": 1.15}
+DEPOSIT_NO_SHOW_LOGIT = -1.1  # a deposit's effect on the no-show logit
 
 
 def _sigmoid(x: float) -> float:
@@ -80,7 +81,7 @@ def attendance_truth(
         -3.1
         + 0.30 * math.log1p(lead_days)
         + 0.15 * (party_size - 2)
-        - 1.1 * deposit
+        + DEPOSIT_NO_SHOW_LOGIT * deposit
         + WEEKDAY_NO_SHOW[weekday]
         + CHANNEL_NO_SHOW.get(channel, 0.0)
         - 0.5 * has_request
