@@ -31,6 +31,17 @@ app.add_typer(deposits_app, name="deposits")
 # The names of the flows (``pipelines``), as ``pipeline run`` takes them.
 FLOWS = ("nightly", "release-unpaid-deposits")
 
+# How long uvicorn's supervisor waits for a worker to answer its health
+# check before it kills the worker as hung and starts another (uvicorn's
+# default is 5 s). A spawned worker answers only once it has re-imported
+# ``servicesphere``'s main module (this one), which on a busy 2-core machine
+# took longer than 5 s when it imported the whole API: the supervisor killed
+# each new worker in turn, silently, and the server ran on one worker or
+# none (measured: 32 workers killed in 180 s, none started). The import is
+# kept light (``import serving.cli`` loads neither the API nor the models);
+# this is the margin on top of it. A worker truly hung is replaced this late.
+WORKER_HEALTHCHECK_SECONDS = 60
+
 
 @pipeline_app.command("run")
 def pipeline_run(
@@ -129,6 +140,11 @@ def serve(
 
     from serving.config import get_serving_settings
     from serving.demo import prepare_metrics_dir, prepare_stores
+    from serving.observability import configure_logging
+
+    # The supervisor's own lines (a worker died, was killed as hung, ...) go
+    # to the same JSON log as the workers'; unconfigured, they were lost.
+    configure_logging()
 
     # Workers are separate processes: they read their settings from the environment.
     if database_url:
@@ -146,6 +162,7 @@ def serve(
         workers=workers,
         log_config=None,
         access_log=False,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
 
 

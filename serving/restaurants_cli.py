@@ -17,7 +17,6 @@ from booking_core.floor_plan import floor_plan
 from booking_core.ledger import Ledger
 from booking_core.profile import get_profile
 from booking_core.restaurants import add_restaurant
-from serving.routes.onboarding import RestaurantCreate
 
 restaurants_app = typer.Typer(help="Open restaurants and read their set-up.", no_args_is_help=True)
 
@@ -38,6 +37,11 @@ def _show(ledger: Ledger, restaurant_id: int) -> None:
         if p.deposit_min_party
         else f"no deposit (paid within {p.deposit_pay_within_minutes} min of booking when asked)"
     )
+    if p.deposit_risk_threshold is not None:
+        deposit += (
+            f"; also {p.deposit_per_cover_minor} per cover of any booking at "
+            f"{p.deposit_risk_threshold:.0%} no-show risk or more"
+        )
     console.print(
         f"[bold]{p.name}[/] (id {p.id}) · {', '.join(p.cuisines)} · tier {p.price_tier} · "
         f"{p.city or p.country} · {p.timezone}\n"
@@ -66,6 +70,12 @@ def add(
 ) -> None:
     """Open a restaurant: profile, booking policy, tables, combinations and
     weekly hours, all checked before anything is written."""
+    # Imported here, not at the top: the API's routes bring in the models
+    # (MLflow, torch...), seconds that every ``servicesphere`` command would
+    # pay, and every ``serve`` worker before it can answer its supervisor
+    # (see ``serving.cli.serve``).
+    from serving.routes.onboarding import RestaurantCreate
+
     data = guard(lambda: read_json(path))
     try:
         body = RestaurantCreate.model_validate(data)
