@@ -23,7 +23,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,9 +32,11 @@ import polars as pl
 import sqlalchemy as sa
 
 from booking_core.domain import LATE_CANCEL_WINDOW
-from booking_core.errors import InvalidRequest, UnknownReservation
+from booking_core.errors import InvalidRequest, UnknownReservation, UnknownRestaurant
 from booking_core.ledger import Ledger
+from booking_core.reservations import BookingRequest
 from booking_core.schema import reservations, restaurants
+from booking_core.validation import parse_date, parse_time
 from models.features import PRIOR_NO_SHOW_RATE, PRIOR_WEIGHT
 from models.tracking import to_pandas_input
 from serving.champions import Loaded
@@ -209,6 +212,52 @@ class AttendanceScorer:
                 history = _counts([p for p in past_by_diner[row.diner_id] if p.id != i])
             rows.append(_values(row, history, rates[row.restaurant_id]))
         return pl.from_dicts(rows, schema=FEATURE_SCHEMA)
+
+    def request_features(self, request: BookingRequest, now: datetime) -> pl.DataFrame:
+        """The row of a booking not made yet, as ``features`` would build it
+        the moment it is made (``reservation_id`` 0), with no deposit asked:
+        the risk a deposit asked by risk is decided on. Refuses, as the
+        booking core would, a request naming no restaurant or no valid day."""
+        day = parse_date(request.local_date)
+        at = parse_time(request.local_time)
+        with self.ledger.read() as conn:
+            place = conn.execute(
+                sa.select(
+                    restaurants.c.price_tier, restaurants.c.cuisines, restaurants.c.timezone
+                ).where(restaurants.c.id == request.restaurant_id)
+            ).first()
+            if place is None:
+                raise UnknownRestaurant(f"There is no restaurant with id {request.restaurant_id}.")
+            history = None
+            if request.diner_id is not None:
+                past = conn.execute(
+                    _DINER_HISTORY,
+                    {"diner_id": request.diner_id, "reservation_id": 0, "now": now},
+                ).all()
+                history = _counts(past)
+            rate = self._restaurant_rate(conn, request.restaurant_id, now)
+        start = datetime.combine(day, at, ZoneInfo(place.timezone)).astimezone(UTC)
+        row = SimpleNamespace(
+            id=0,
+            restaurant_id=request.restaurant_id,
+            diner_id=request.diner_id,
+            booked_at=now,
+            start_at=start,
+            party_size=request.party_size,
+            channel=str(request.channel),
+            deposit_required=False,
+            special_requests=request.special_requests,
+            price_tier=place.price_tier,
+            cuisines=place.cuisines,
+            timezone=place.timezone,
+        )
+        return pl.from_dicts([_values(row, history, rate)], schema=FEATURE_SCHEMA)
+
+    def score_request(
+        self, request: BookingRequest, champion: Loaded | None, now: datetime
+    ) -> Risk:
+        """The risk of a booking about to be made, as if no deposit were asked."""
+        return _scored(self.request_features(request, now), champion)[0]
 
     def restaurant_rate(self, restaurant_id: int, now: datetime | None = None) -> float:
         """The restaurant's no-show rate, shrunk toward 8 % (the feature's value)."""

@@ -91,10 +91,23 @@ class PaymentReceipt(BaseModel):
     reservation: ReservationPublic
 
 
+class RiskAtBooking(BaseModel):
+    """The no-show risk a booking was scored at as it was made, as if no
+    deposit were asked: what a deposit asked by risk rested on."""
+
+    probability: float = Field(ge=0, le=1)
+    model: str = Field(description="The model and version that scored it, or the baseline")
+
+
 class DepositPayments(BaseModel):
     reservation_id: int
     deposit: DepositPublic
     payments: list[PaymentPublic] = Field(description="Oldest first")
+    no_show_risk: RiskAtBooking | None = Field(
+        default=None,
+        description="For the restaurant's staff: the risk it was scored at when booked, at a "
+        "restaurant asking deposits by risk (null otherwise, and for diners)",
+    )
 
 
 class Released(BaseModel):
@@ -204,10 +217,14 @@ def list_payments(
 ) -> DepositPayments:
     """The payments recorded towards a booking's deposit, oldest first."""
     current = readable(ledger, who, reservation_id)
+    risk = current.no_show_risk if who.may_run(current.restaurant_id) else None
     return DepositPayments(
         reservation_id=reservation_id,
-        deposit=DepositPublic.of(current.deposit, current.deposit_status),
+        deposit=DepositPublic.of(current),
         payments=[PaymentPublic.of(p) for p in payments_of(ledger, reservation_id)],
+        no_show_risk=RiskAtBooking(probability=risk.probability, model=risk.model)
+        if risk
+        else None,
     )
 
 

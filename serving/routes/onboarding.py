@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from booking_core.accounts import Role
-from booking_core.deposits import PAY_WITHIN_MINUTES
+from booking_core.deposits import PAY_WITHIN_MINUTES, RISK_THRESHOLD
 from booking_core.profile import Profile, get_profile, update_profile
 from booking_core.restaurants import RestaurantSpec, add_restaurant
 from serving.deps import CurrentPrincipal, LedgerDep, PathId, require_role, require_staff_of
@@ -39,6 +39,14 @@ PAY_WITHIN_DOC = (
 PayWithin = Annotated[
     int, Field(ge=PAY_WITHIN_MINUTES[0], le=PAY_WITHIN_MINUTES[1], description=PAY_WITHIN_DOC)
 ]
+RISK_THRESHOLD_DOC = (
+    "Also ask the per-cover deposit of any booking whose no-show risk, scored as it is "
+    "made (the attendance model, as if no deposit were asked), is at least this "
+    "probability; null: by party size only. Needs deposit_per_cover_minor above 0"
+)
+RiskThreshold = Annotated[
+    float, Field(ge=RISK_THRESHOLD[0], le=RISK_THRESHOLD[1], description=RISK_THRESHOLD_DOC)
+]
 
 
 class BookingPolicy(BaseModel):
@@ -55,6 +63,7 @@ class BookingPolicy(BaseModel):
     )
     cancellation_window_hours: int = Field(default=24, ge=0, le=720)
     deposit_pay_within_minutes: PayWithin = 60
+    deposit_risk_threshold: RiskThreshold | None = None
 
 
 class RestaurantCreate(BookingPolicy):
@@ -126,9 +135,12 @@ class ProfileChange(BaseModel):
     deposit_pay_within_minutes: PayWithin | None = Field(
         default=None, description=PAY_WITHIN_DOC + "; a change applies to bookings made after it"
     )
+    deposit_risk_threshold: RiskThreshold | None = Field(
+        default=None, description=RISK_THRESHOLD_DOC + "; null turns it off"
+    )
 
     def changes(self) -> dict[str, Any]:
-        # Only what was sent. null clears the deposit threshold; for any other
+        # Only what was sent. null clears the deposit thresholds; for any other
         # field the booking core refuses it, naming the field.
         return self.model_dump(exclude_unset=True)
 

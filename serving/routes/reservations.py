@@ -8,12 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, status
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from booking_core.accounts import KeyKind, Role
 from booking_core.availability import get_floor
 from booking_core.bookings import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, list_reservations
 from booking_core.cancellation_terms import Fee, FeeReason, Terms
-from booking_core.deposits import Deposit, DepositStatus
+from booking_core.deposits import DepositReason, DepositStatus
 from booking_core.domain import CancelledBy, Channel, ReservationState
 from booking_core.freed_tables import SeatingSuggestion, suggest_seating
 from booking_core.ledger import Ledger
@@ -28,13 +29,16 @@ from serving.deps import (
     MAX_ID,
     BodyId,
     BookingWriterDep,
+    ChampionsDep,
     CurrentPrincipal,
     LedgerDep,
     PathId,
+    ScorerDep,
     forbidden,
     require_staff_of,
 )
 from serving.problems import ApiProblem
+from serving.risk_deposits import with_no_show_risk
 from serving.security import Principal
 
 # Fields named date and time would shadow the types inside a class body.
@@ -134,9 +138,16 @@ class DepositPublic(BaseModel):
         "went to the bill; kept: against a fee; refunded: given back; unpaid: the booking "
         "ended with nothing held"
     )
+    reason: DepositReason | None = Field(
+        default=None,
+        description="Why it is asked: party_size, the restaurant asks it of parties this "
+        "large; risk, the restaurant asks it of bookings its no-show model scores at or above "
+        "its threshold; null when none is asked",
+    )
 
     @classmethod
-    def of(cls, d: Deposit, status: DepositStatus) -> DepositPublic:
+    def of(cls, r: Reservation) -> DepositPublic:
+        d = r.deposit
         return cls(
             amount_minor=d.amount_minor,
             paid_minor=d.paid_minor,
@@ -145,7 +156,8 @@ class DepositPublic(BaseModel):
             outstanding_minor=d.outstanding_minor,
             due_at=d.due_at,
             paid_at=d.paid_at,
-            status=status,
+            status=r.deposit_status,
+            reason=r.deposit_reason,
         )
 
 
@@ -193,7 +205,7 @@ class ReservationPublic(BaseModel):
             table_ids=list(r.table_ids),
             cancellation_terms=CancellationTermsPublic.of(r.terms),
             fee=FeePublic.of(r.fee) if r.fee else None,
-            deposit=DepositPublic.of(r.deposit, r.deposit_status),
+            deposit=DepositPublic.of(r),
         )
 
 
@@ -256,10 +268,15 @@ async def create(
     who: CurrentPrincipal,
     ledger: LedgerDep,
     writer: BookingWriterDep,
+    scorer: ScorerDep,
+    champions: ChampionsDep,
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=96)] = None,
 ) -> ReservationPublic:
     """Book a table. Retrying with the same ``Idempotency-Key`` returns the
-    same reservation; reusing a key for a different request is a 409."""
+    same reservation; reusing a key for a different request is a 409. At a
+    restaurant that asks deposits by risk, the booking is scored as it is
+    made and owes the per-cover deposit when the score reaches the
+    restaurant's threshold (``deposit.reason`` says why one is asked)."""
     channel, diner_id = _channel_and_diner(who, body)
     request = BookingRequest(
         restaurant_id=body.restaurant_id,
@@ -272,6 +289,9 @@ async def create(
         special_requests=body.special_requests,
         accessible=body.accessible,
         idempotency_key=f"{who.subject}:{idempotency_key}" if idempotency_key else None,
+    )
+    request = await run_in_threadpool(
+        with_no_show_risk, ledger, scorer, champions, request, ledger.clock()
     )
     # The hottest write goes to this worker's booking writer, which commits
     # whatever has queued up together (serving/booking_writer.py).

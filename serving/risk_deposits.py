@@ -1,0 +1,78 @@
+"""Risk-based deposits, the application's half: a booking at a restaurant
+that asks deposits by risk is scored as it is made, and the booking core
+decides on that score (``booking_core.deposits.reason_to_ask``).
+
+The score is the attendance model's champion (else its documented
+baseline), on the row the trainer builds for the booking, with no deposit
+asked: the risk a deposit would lower, not the risk under the deposit it
+might get. A booking must never fail because a model did: a champion that
+fails to score falls back to the baseline, and a request the core will
+refuse anyway (an unknown day, say) is passed on unscored so the core's own
+message answers it.
+
+Whether the restaurant asks by risk is read from the floor this worker has
+cached (refreshed by every booking the core takes there), so the common
+case, a restaurant that does not, costs no query; right after a manager
+turns it on, the next booking in a worker may go unscored while its cache
+catches up.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+
+from booking_core.availability import get_floor
+from booking_core.deposits import NoShowRisk
+from booking_core.domain import Channel
+from booking_core.errors import InvalidRequest
+from booking_core.floor import Floor
+from booking_core.ledger import Ledger
+from booking_core.reservations import BookingRequest
+from serving.attendance import BASELINE_NAME, AttendanceScorer, Risk
+from serving.champions import ATTENDANCE, Champions
+
+log = logging.getLogger(__name__)
+BASELINE_LABEL = f"baseline ({BASELINE_NAME})"
+
+
+def _floor(ledger: Ledger, restaurant_id: int) -> Floor:
+    cached: Floor | None = ledger.cache("floors").get(restaurant_id)
+    if cached is not None:
+        return cached
+    with ledger.read() as conn:
+        return get_floor(ledger, conn, restaurant_id)
+
+
+def with_no_show_risk(
+    ledger: Ledger,
+    scorer: AttendanceScorer,
+    champions: Champions,
+    request: BookingRequest,
+    now: datetime,
+) -> BookingRequest:
+    """``request`` with its no-show risk when its restaurant asks deposits by
+    risk; unchanged otherwise (walk-ins are never scored)."""
+    if str(request.channel) == Channel.WALK_IN.value:
+        return request
+    if _floor(ledger, request.restaurant_id).deposit_risk_threshold is None:
+        return request
+    champion = champions.get(ATTENDANCE)
+    risk: Risk
+    try:
+        risk = scorer.score_request(request, champion, now)
+    except InvalidRequest:
+        return request  # the booking core refuses it in its own words
+    except Exception:
+        if champion is None:
+            log.exception("no-show baseline failed; booking unscored")
+            return request
+        log.exception("attendance champion failed to score a booking; the baseline scores it")
+        risk = scorer.score_request(request, None, now)
+    label = BASELINE_LABEL if risk.source == "baseline" else f"{risk.model}@v{risk.model_version}"
+    probability = min(1.0, max(0.0, float(risk.probability)))
+    return replace(request, no_show_risk=NoShowRisk(probability, label))
+
+
+__all__ = ["BASELINE_LABEL", "with_no_show_risk"]
