@@ -186,11 +186,13 @@ def test_a_party_the_policy_covers_owes_its_deposit_by_a_deadline(
         "outstanding_minor": OWED,
         "paid_at": None,
         "status": "pending",
+        "reason": "party_size",
     }
     read = world.client.get(f"{API}/reservations/{booked['id']}", headers=world.headers["ben"])
     assert read.json()["deposit"]["status"] == "pending"
     small = _book(world, house, party=2)["deposit"]
     assert (small["status"], small["amount_minor"], small["due_at"]) == ("none", 0, None)
+    assert small["reason"] is None
 
 
 def test_the_provider_pays_a_deposit_once_per_reference(
