@@ -1,0 +1,238 @@
+"""The manager's report on risk-based deposits (``booking_core.risk_report``
+defines every figure): how many bookings were asked a deposit by risk and
+what became of those deposits, no-shows with and without one, and how well
+the risk scored at booking was calibrated, per model. The restaurant's
+managers and admins only: money and model scores are the restaurant's
+decision, as the fee list."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated, Self
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from booking_core.accounts import Role
+from booking_core.availability import get_floor
+from booking_core.ledger import Ledger
+from booking_core.risk_report import (
+    MAX_SPAN_DAYS,
+    AskedByRisk,
+    Calibration,
+    CalibrationBin,
+    ModelCalibration,
+    Outcomes,
+    risk_deposit_report,
+)
+from serving.deps import CurrentPrincipal, LedgerDep, PathId, require_role, require_staff_of
+
+# Fields named date would shadow the type inside a class body.
+LocalDate = date
+DEFAULT_DAYS = 28
+router = APIRouter(tags=["reports"])
+
+
+class DepositCountsPublic(BaseModel):
+    scored: int = Field(
+        description="Bookings (not walk-ins) with a service date in the span that were scored "
+        "at booking"
+    )
+    asked_by_risk: int = Field(
+        description="Asked a deposit because their risk reached the threshold"
+    )
+    asked_by_party_size: int = Field(
+        description="Asked a deposit by the party-size rule (it comes first, whatever the risk)"
+    )
+    asked_none: int = Field(description="Asked no deposit")
+
+
+class AskedByRiskPublic(BaseModel):
+    asked: int = Field(description="Deposits asked by risk; the next five add up to it")
+    paid_by_deadline: int = Field(description="Paid in full by their deadline")
+    paid_late: int = Field(description="Paid in full after their deadline, before any release")
+    released_unpaid: int = Field(
+        description="Cancelled by the restaurant at or after the deadline with the deposit owed"
+    )
+    pending: int = Field(description="Still standing and owing")
+    overdue: int = Field(description="Of those pending, past their deadline now")
+    ended_unpaid: int = Field(
+        description="Ended owing it another way: cancelled by the diner or before the "
+        "deadline, or the party came before any release"
+    )
+
+    @classmethod
+    def of(cls, a: AskedByRisk) -> Self:
+        return cls(**{name: getattr(a, name) for name in cls.model_fields})
+
+
+class OutcomesPublic(BaseModel):
+    finished: int = Field(description="Completed, no-show or cancelled")
+    completed: int
+    no_shows: int
+    cancelled: int = Field(description="Cancelled by anyone, releases included")
+    released_unpaid: int = Field(description="Of those cancelled, released with a deposit unpaid")
+    no_show_rate: float | None = Field(description="No-shows / finished; null when none finished")
+    no_show_rate_reached: float | None = Field(
+        description="No-shows / (completed + no-shows): the bookings that reached their day; "
+        "null when none did"
+    )
+
+    @classmethod
+    def of(cls, o: Outcomes) -> Self:
+        return cls(**{name: getattr(o, name) for name in cls.model_fields})
+
+
+class CalibrationBinPublic(BaseModel):
+    low: float = Field(description="Lowest risk in the bin (included)")
+    high: float = Field(description="Upper edge (excluded, but for the last bin's 1)")
+    bookings: int = Field(description="Scored in this bin, whatever became of them")
+    reached: int = Field(
+        description="Reached their day: completed or no-show (cancelled ones are no outcome "
+        "of a no-show model)"
+    )
+    no_shows: int
+    mean_predicted: float | None = Field(
+        description="Mean risk at booking of those that reached their day"
+    )
+    observed_rate: float | None = Field(description="No-shows / reached")
+
+    @classmethod
+    def of(cls, b: CalibrationBin) -> Self:
+        return cls(**{name: getattr(b, name) for name in cls.model_fields})
+
+
+class CalibrationPublic(BaseModel):
+    bookings: int
+    reached: int = Field(description="Completed or no-show")
+    no_shows: int
+    mean_predicted: float | None = Field(description="Mean risk at booking over those reached")
+    observed_rate: float | None = Field(description="No-shows / reached")
+    ece: float | None = Field(
+        description="Expected calibration error: the bins' |mean predicted - observed|, "
+        "weighted by their share of the bookings reached"
+    )
+    brier: float | None = Field(
+        description="Mean of (risk - outcome)^2 over the bookings reached (1: no-show)"
+    )
+    bins: list[CalibrationBinPublic]
+
+    @classmethod
+    def of(cls, c: Calibration) -> Self:
+        return cls(
+            **{name: getattr(c, name) for name in cls.model_fields if name != "bins"},
+            bins=[CalibrationBinPublic.of(b) for b in c.bins],
+        )
+
+
+class ModelCalibrationPublic(BaseModel):
+    model: str = Field(description="Who scored: a model and its version, or the baseline")
+    scored: int
+    first_service_date: LocalDate
+    last_service_date: LocalDate
+    no_deposit: CalibrationPublic = Field(
+        description="Bookings asked no deposit: the clean comparison of risk and outcome"
+    )
+    with_deposit: CalibrationPublic = Field(
+        description="Bookings asked a deposit (by risk or party size). The risk was scored as "
+        "if none were asked, so fewer no-shows than predicted here is the deposit working"
+    )
+
+    @classmethod
+    def of(cls, m: ModelCalibration) -> Self:
+        return cls(
+            model=m.model,
+            scored=m.scored,
+            first_service_date=m.first_service_date,
+            last_service_date=m.last_service_date,
+            no_deposit=CalibrationPublic.of(m.no_deposit),
+            with_deposit=CalibrationPublic.of(m.with_deposit),
+        )
+
+
+class RiskReportPublic(BaseModel):
+    restaurant_id: int
+    date_from: LocalDate
+    date_to: LocalDate
+    as_of: datetime = Field(description="When pending and overdue deposits were read")
+    risk_threshold: float | None = Field(
+        description="The restaurant's deposit_risk_threshold now (null: off)"
+    )
+    deposits: DepositCountsPublic
+    asked_by_risk: AskedByRiskPublic
+    outcomes_asked_by_risk: OutcomesPublic = Field(
+        description="Finished bookings that were asked a deposit by risk"
+    )
+    outcomes_not_asked_by_risk: OutcomesPublic = Field(
+        description="Finished bookings that were not (asked by party size, or nothing)"
+    )
+    models: list[ModelCalibrationPublic] = Field(
+        description="Calibration per model label (a model changed mid-span is a row of its own)"
+    )
+
+
+def _span(
+    ledger: Ledger, restaurant_id: int, date_from: date | None, date_to: date | None
+) -> tuple[date, date]:
+    """The dates asked, or by default the last ``DEFAULT_DAYS`` days up to
+    today where the restaurant is (404 when there is no such restaurant)."""
+    if date_to is None:
+        with ledger.read() as conn:
+            zone = get_floor(ledger, conn, restaurant_id).zone
+        date_to = ledger.clock().astimezone(zone).date()
+    if date_from is None:
+        back = min(DEFAULT_DAYS - 1, (date_to - date.min).days)
+        date_from = date_to - timedelta(days=back)
+    return date_from, date_to
+
+
+@router.get("/restaurants/{restaurant_id}/deposits/risk-report", response_model=RiskReportPublic)
+def risk_report(
+    restaurant_id: PathId,
+    who: CurrentPrincipal,
+    ledger: LedgerDep,
+    date_from: Annotated[
+        LocalDate | None,
+        Query(
+            alias="from",
+            description=f"First service date, YYYY-MM-DD (default: {DEFAULT_DAYS - 1} days "
+            "before to)",
+        ),
+    ] = None,
+    date_to: Annotated[
+        LocalDate | None,
+        Query(
+            alias="to",
+            description="Last service date, YYYY-MM-DD (default: today at the restaurant; "
+            f"at most {MAX_SPAN_DAYS} days in all)",
+        ),
+    ] = None,
+) -> RiskReportPublic:
+    """How risk-based deposits are doing over the bookings scored at booking:
+    the deposits asked by risk and what became of them, the no-show rates
+    of bookings asked by risk and not, and the calibration of the risk
+    scored at booking per model (bins, ECE, Brier), separately for bookings
+    asked no deposit and those asked one. A backwards span or one over a
+    year is a 422."""
+    require_staff_of(who, restaurant_id)
+    require_role(who, Role.MANAGER)
+    first, last = _span(ledger, restaurant_id, date_from, date_to)
+    made = risk_deposit_report(ledger, restaurant_id, first, last, now=ledger.clock())
+    d = made.deposits
+    return RiskReportPublic(
+        restaurant_id=restaurant_id,
+        date_from=made.date_from,
+        date_to=made.date_to,
+        as_of=made.as_of,
+        risk_threshold=made.risk_threshold,
+        deposits=DepositCountsPublic(
+            scored=d.scored,
+            asked_by_risk=d.asked_by_risk,
+            asked_by_party_size=d.asked_by_party_size,
+            asked_none=d.asked_none,
+        ),
+        asked_by_risk=AskedByRiskPublic.of(made.asked_by_risk),
+        outcomes_asked_by_risk=OutcomesPublic.of(made.outcomes_asked_by_risk),
+        outcomes_not_asked_by_risk=OutcomesPublic.of(made.outcomes_not_asked_by_risk),
+        models=[ModelCalibrationPublic.of(m) for m in made.models],
+    )
