@@ -939,6 +939,10 @@ def _check_deposits(conn: sa.Connection, scope: _Scope, report: AuditReport) -> 
         paid.c.foreign > 0,
         sa.and_(r.deposit_minor > 0, r.deposit_reason.is_(None)),
         sa.and_(r.deposit_reason == "risk", r.no_show_risk.is_(None)),
+        sa.and_(
+            r.deposit_risk_control,
+            sa.or_(r.no_show_risk.is_(None), r.deposit_reason == "risk"),
+        ),
     )
     rows = conn.execute(
         scope.where(
@@ -950,6 +954,7 @@ def _check_deposits(conn: sa.Connection, scope: _Scope, report: AuditReport) -> 
                 r.deposit_refunded_minor,
                 r.deposit_reason,
                 r.no_show_risk,
+                r.deposit_risk_control,
                 total.label("total"),
                 sa.func.coalesce(paid.c.n, 0).label("n"),
                 sa.func.coalesce(paid.c.foreign, 0).label("foreign"),
@@ -1005,6 +1010,11 @@ def _check_deposits(conn: sa.Connection, scope: _Scope, report: AuditReport) -> 
             problems.append(f"asks a deposit of {row.deposit_minor} {cur} without a reason")
         if row.deposit_reason == "risk" and row.no_show_risk is None:
             problems.append("asks a deposit by risk with no risk recorded")
+        if row.deposit_risk_control and (row.no_show_risk is None or row.deposit_reason == "risk"):
+            problems.append(
+                "is in the control group, left without a deposit by risk, "
+                + ("with no risk recorded" if row.no_show_risk is None else "yet asked one by risk")
+            )
         if row.foreign:
             problems.append(
                 f"{row.foreign} deposit payment(s) not in its currency {cur}: "

@@ -35,6 +35,13 @@ pays is a table lost. So:
   its deposit was asked and the risk it was scored at, with the model that
   scored it: what the decision rested on, and what calibration in
   production is measured against.
+- **A control group.** Above the threshold the model is only ever seen
+  through the deposit's effect. A restaurant may leave a share of those
+  bookings (``deposit_risk_control_share``, up to a half; 0 by default)
+  without a deposit, drawn at random by the application with the score
+  (``NoShowRisk.draw``), and marked ``deposit_risk_control``: their
+  no-show rate against that of the bookings asked is what the deposit
+  does at this restaurant, and their calibration the model's, measured.
 
 Held = paid - refunded, and never more than the deposit asked: the audit's
 ``deposits`` rule checks it, and that ``paid`` is the sum of the payments.
@@ -89,22 +96,31 @@ class DepositReason(StrEnum):
 # A restaurant's threshold on no-show risk: a probability, neither so low
 # that every booking pays nor so high that none ever does.
 RISK_THRESHOLD = (0.05, 0.95)
+# The share of bookings over it a restaurant may leave without a deposit to
+# measure what the deposit does: never so many that the policy lapses.
+CONTROL_SHARE = (0.0, 0.5)
 MODEL_NAME_LIMIT = 100  # reservations.no_show_risk_model
 
 
 @dataclass(frozen=True)
 class NoShowRisk:
     """A booking's no-show risk as scored at booking, as if no deposit were
-    asked, and who scored it (a model's name and version, or the baseline)."""
+    asked, and who scored it (a model's name and version, or the baseline).
+    ``draw``: a number drawn uniformly from [0, 1) with the score, which puts
+    the booking in the restaurant's control group when below its share
+    (``in_control_group``); None, never."""
 
     probability: float
     model: str
+    draw: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.probability <= 1.0:  # NaN fails this too
             raise ValueError(f"a no-show risk is a probability, not {self.probability!r}")
         if not self.model or len(self.model) > MODEL_NAME_LIMIT:
             raise ValueError(f"a no-show risk names its model in 1..{MODEL_NAME_LIMIT} characters")
+        if self.draw is not None and not 0.0 <= self.draw < 1.0:
+            raise ValueError(f"a control-group draw lies in [0, 1), not {self.draw!r}")
 
 
 def reason_to_ask(
@@ -128,6 +144,12 @@ def reason_to_ask(
     ):
         return DepositReason.RISK
     return None
+
+
+def in_control_group(risk: NoShowRisk | None, control_share: float) -> bool:
+    """Whether a booking asked a deposit by risk is left without one, in the
+    restaurant's control group."""
+    return risk is not None and risk.draw is not None and risk.draw < control_share
 
 
 class PaymentSource(StrEnum):

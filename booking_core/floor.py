@@ -106,6 +106,7 @@ class Floor:
     deposit_pay_within_minutes: int = 60
     # Risk-based deposits (``deposits.reason_to_ask``); None: by party size only.
     deposit_risk_threshold: float | None = None
+    deposit_risk_control_share: float = 0.0
     floor_version: int = 0
     table_policy: str = "lock_at_booking"  # the restaurant's seating setting
     # Predictive overbooking's bound on the risk of a long wait (None: off).
@@ -303,6 +304,7 @@ def load_floor(conn: sa.Connection, restaurant_id: int) -> Floor:
         cancellation_window_hours=r["cancellation_window_hours"],
         deposit_pay_within_minutes=r["deposit_pay_within_minutes"],
         deposit_risk_threshold=r["deposit_risk_threshold"],
+        deposit_risk_control_share=r["deposit_risk_control_share"],
         floor_version=r["floor_version"],
         table_policy=r["table_policy"],
         overbooking_max_wait_risk=r["overbooking_max_wait_risk"],

@@ -46,6 +46,7 @@ EDITABLE = (
     "cancellation_window_hours",
     "deposit_pay_within_minutes",
     "deposit_risk_threshold",
+    "deposit_risk_control_share",
 )
 FIXED = {
     "timezone": "every past night and report is read in it",
@@ -81,6 +82,7 @@ class Profile:
     cancellation_window_hours: int
     deposit_pay_within_minutes: int
     deposit_risk_threshold: float | None
+    deposit_risk_control_share: float
     areas: tuple[str, ...]
     largest_party: int
     created_at: datetime

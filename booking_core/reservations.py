@@ -65,6 +65,7 @@ from booking_core.deposits import (
     after_size_change,
     deposit_from_row,
     due_at,
+    in_control_group,
     reason_to_ask,
 )
 from booking_core.domain import (
@@ -168,6 +169,8 @@ class Reservation:
     # Why its deposit was asked, and the risk it was scored at booking (if it was).
     deposit_reason: DepositReason | None = None
     no_show_risk: NoShowRisk | None = None
+    # Over the threshold but left without a deposit, in the control group.
+    deposit_risk_control: bool = False
 
     @property
     def deposit_status(self) -> DepositStatus:
@@ -280,6 +283,7 @@ def reservation_from_row(r: sa.RowMapping, table_ids: Sequence[int]) -> Reservat
             if r["no_show_risk"] is not None
             else None
         ),
+        deposit_risk_control=bool(r["deposit_risk_control"]),
     )
 
 
@@ -999,6 +1003,11 @@ def _insert(
             risk=risk,
         )
     )
+    control = reason is DepositReason.RISK and in_control_group(
+        risk, floor.deposit_risk_control_share
+    )
+    if control:
+        reason = None
     if reason is DepositReason.RISK:
         # Kept as a deposit per cover from one guest, so that a change of
         # party size reprices it rather than dropping it.
@@ -1032,6 +1041,7 @@ def _insert(
         "deposit_reason": reason.value if reason else None,
         "no_show_risk": risk.probability if risk else None,
         "no_show_risk_model": risk.model if risk else None,
+        "deposit_risk_control": control,
         "currency": floor.currency,
         "idempotency_key": request.idempotency_key if request else None,
         "request_fingerprint": fingerprint,
@@ -1064,6 +1074,8 @@ def _insert(
         payload["deposit_reason"] = reason.value
     if risk is not None:
         payload["no_show_risk"] = {"probability": risk.probability, "model": risk.model}
+    if control:
+        payload["deposit_risk_control"] = True
     if overbooked:
         payload["overbooked"] = True
         payload["reason"] = "predictive overbooking: expected no-shows leave room"
@@ -1094,7 +1106,9 @@ def _insert(
         terms=terms,
         deposit=Deposit(terms.deposit_minor, due_at=pay_by),
         deposit_reason=reason,
-        no_show_risk=risk,
+        # The draw was the request's: the booking keeps the score and the outcome.
+        no_show_risk=replace(risk, draw=None) if risk else None,
+        deposit_risk_control=control,
         timestamps={
             col: values.get(col, now if col == "booked_at" else None)
             for col in STATE_TIMESTAMP.values()

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from booking_core import outbox
 from booking_core.daybook import TablePolicy
-from booking_core.deposits import PAY_WITHIN_MINUTES, RISK_THRESHOLD
+from booking_core.deposits import CONTROL_SHARE, PAY_WITHIN_MINUTES, RISK_THRESHOLD
 from booking_core.domain import GRANULE_MINUTES, MAX_PARTY, MIN_PARTY, NOT_YET_SEATED
 from booking_core.errors import (
     AlreadyExists,
@@ -105,6 +105,7 @@ class RestaurantSpec:
     cancellation_window_hours: int = 24
     deposit_pay_within_minutes: int = 60
     deposit_risk_threshold: float | None = None
+    deposit_risk_control_share: float = 0.0
     source: str = "manual"
     external_ref: str | None = None
     table_policy: str = TablePolicy.LOCK_AT_BOOKING
@@ -332,16 +333,21 @@ def _whole(low: int, high: int, *, nullable: bool = False) -> Callable[[str, Any
     return check
 
 
-def _probability(low: float, high: float) -> Callable[[str, Any], None]:
+def _probability(
+    low: float, high: float, *, empty: str | None = None
+) -> Callable[[str, Any], None]:
+    """A probability from ``low`` to ``high``; ``empty``: what leaving it
+    empty (null) means, when it may be."""
+
     def check(name: str, value: Any) -> None:
-        if value is None:
+        if value is None and empty is not None:
             return
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise InvalidRequest(f"{name} must be a probability, not {value!r}.")
         if not low <= value <= high:  # NaN fails this too
             raise InvalidRequest(
-                f"{name} is a probability from {low:g} to {high:g}, not {value}; "
-                "leave it empty to ask deposits by party size only."
+                f"{name} is a probability from {low:g} to {high:g}, not {value}"
+                + (f"; leave it empty to {empty}." if empty else ".")
             )
 
     return check
@@ -384,7 +390,10 @@ PROFILE_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "cancellation_fee_minor": _whole(0, MONEY_LIMIT),
     "cancellation_window_hours": _whole(0, 720),
     "deposit_pay_within_minutes": _whole(*PAY_WITHIN_MINUTES),
-    "deposit_risk_threshold": _probability(*RISK_THRESHOLD),
+    "deposit_risk_threshold": _probability(
+        *RISK_THRESHOLD, empty="ask deposits by party size only"
+    ),
+    "deposit_risk_control_share": _probability(*CONTROL_SHARE),
 }
 
 
@@ -493,6 +502,7 @@ def create_restaurant(conn: sa.Connection, spec: RestaurantSpec, now: datetime) 
                 cancellation_window_hours=spec.cancellation_window_hours,
                 deposit_pay_within_minutes=spec.deposit_pay_within_minutes,
                 deposit_risk_threshold=spec.deposit_risk_threshold,
+                deposit_risk_control_share=spec.deposit_risk_control_share,
                 source=spec.source,
                 external_ref=spec.external_ref,
                 table_policy=TablePolicy(spec.table_policy).value,

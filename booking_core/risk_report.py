@@ -31,6 +31,16 @@ What it says (``RiskDepositReport``):
   no-show (``no_show_rate_reached``: what a no-show model predicts).
   "Not asked by risk" holds the bookings asked by party size and those
   asked nothing.
+- ``outcomes_control`` and ``deposit_effect``: the bookings at or over
+  the threshold that the restaurant's control group left without a
+  deposit (``deposit_risk_control``, drawn at random), and the difference
+  between their no-show rate and that of the bookings asked by risk, among
+  those that reached their day, with a 95 % interval (normal approximation
+  for two proportions; None until both groups have outcomes). It is what
+  the deposit does at this restaurant, measured rather than assumed. The
+  control bookings are in ``asked_none`` and in the ``no_deposit``
+  calibration (the only place the model is seen over the threshold
+  without a deposit), not in ``outcomes_not_asked_by_risk``.
 - ``models``: calibration per ``no_show_risk_model`` (a model promoted
   mid-span is a second row, with the service dates each scored), in bins
   of the risk at booking (``BIN_EDGES``: 0-0.05, 0.05-0.1, 0.1-0.2,
@@ -65,6 +75,7 @@ deposit and bin. Only those few aggregated rows are added up in Python."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -97,6 +108,7 @@ class DepositCounts:
     asked_by_risk: int
     asked_by_party_size: int
     asked_none: int
+    control: int  # of asked_none: over the threshold, left without one as a control
 
 
 @dataclass(frozen=True)
@@ -133,6 +145,32 @@ class Outcomes:
         """No-shows over the bookings that reached their day (completed or no-show)."""
         reached = self.completed + self.no_shows
         return self.no_shows / reached if reached else None
+
+
+@dataclass(frozen=True)
+class DepositEffect:
+    """No-show rates, among bookings that reached their day, of the control
+    group (over the threshold, left without a deposit) and of the bookings
+    asked by risk: ``difference`` = control - asked, the no-shows a deposit
+    prevented per booking, with its 95 % interval."""
+
+    control_reached: int
+    asked_reached: int
+    control_rate: float
+    asked_rate: float
+    difference: float
+    low: float
+    high: float
+
+
+def deposit_effect(control: Outcomes, asked: Outcomes) -> DepositEffect | None:
+    n_c, n_a = control.completed + control.no_shows, asked.completed + asked.no_shows
+    if not n_c or not n_a:
+        return None
+    p_c, p_a = control.no_shows / n_c, asked.no_shows / n_a
+    spread = 1.96 * math.sqrt(p_c * (1 - p_c) / n_c + p_a * (1 - p_a) / n_a)
+    diff = p_c - p_a
+    return DepositEffect(n_c, n_a, p_c, p_a, diff, diff - spread, diff + spread)
 
 
 @dataclass(frozen=True)
@@ -184,10 +222,13 @@ class RiskDepositReport:
     date_to: date
     as_of: datetime  # UTC: when ``pending`` and ``overdue`` were read
     risk_threshold: float | None  # the restaurant's setting now (None: off)
+    control_share: float  # the restaurant's setting now
     deposits: DepositCounts
     asked_by_risk: AskedByRisk
     outcomes_asked_by_risk: Outcomes
     outcomes_not_asked_by_risk: Outcomes
+    outcomes_control: Outcomes
+    deposit_effect: DepositEffect | None
     models: tuple[ModelCalibration, ...]  # by model label
 
 
@@ -223,12 +264,13 @@ def _count_if(condition: sa.ColumnElement[bool], label: str) -> sa.Label[Any]:
     return sa.func.sum(sa.case((condition, 1), else_=0)).label(label)
 
 
-_THRESHOLD = sa.select(restaurants.c.deposit_risk_threshold).where(
-    restaurants.c.id == sa.bindparam("restaurant_id")
-)
+_THRESHOLD = sa.select(
+    restaurants.c.deposit_risk_threshold, restaurants.c.deposit_risk_control_share
+).where(restaurants.c.id == sa.bindparam("restaurant_id"))
 _BY_REASON_AND_STATE = (
     sa.select(
         _r.deposit_reason,
+        _r.deposit_risk_control.label("control"),
         _r.state,
         sa.func.count().label("bookings"),
         _count_if(_owed, "owed"),
@@ -257,7 +299,7 @@ _BY_REASON_AND_STATE = (
         _count_if(sa.and_(_owed, _r.deposit_due_at <= sa.bindparam("now")), "overdue"),
     )
     .where(_SCORED)
-    .group_by(_r.deposit_reason, _r.state)
+    .group_by(_r.deposit_reason, _r.deposit_risk_control, _r.state)
 )
 
 
@@ -431,7 +473,11 @@ def risk_deposit_report(
         counted = conn.execute(_BY_REASON_AND_STATE, params).all()
         calibrated = conn.execute(_CALIBRATION, params).all()
     by_risk = [row for row in counted if row.deposit_reason == DepositReason.RISK.value]
-    not_by_risk = [row for row in counted if row.deposit_reason != DepositReason.RISK.value]
+    control = [row for row in counted if row.control]
+    not_by_risk = [
+        row for row in counted if row.deposit_reason != DepositReason.RISK.value and not row.control
+    ]
+    outcomes_asked, outcomes_control = _outcomes(by_risk), _outcomes(control)
 
     def scored(reason: str | None) -> int:
         return sum(int(row.bookings) for row in counted if row.deposit_reason == reason)
@@ -442,15 +488,19 @@ def risk_deposit_report(
         date_to=date_to,
         as_of=now,
         risk_threshold=found.deposit_risk_threshold,
+        control_share=found.deposit_risk_control_share,
         deposits=DepositCounts(
             scored=sum(int(row.bookings) for row in counted),
             asked_by_risk=scored(DepositReason.RISK.value),
             asked_by_party_size=scored(DepositReason.PARTY_SIZE.value),
             asked_none=scored(None),
+            control=sum(int(row.bookings) for row in control),
         ),
         asked_by_risk=_asked(counted),
-        outcomes_asked_by_risk=_outcomes(by_risk),
+        outcomes_asked_by_risk=outcomes_asked,
         outcomes_not_asked_by_risk=_outcomes(not_by_risk),
+        outcomes_control=outcomes_control,
+        deposit_effect=deposit_effect(outcomes_control, outcomes_asked),
         models=_models(calibrated),
     )
 
@@ -462,9 +512,11 @@ __all__ = [
     "Calibration",
     "CalibrationBin",
     "DepositCounts",
+    "DepositEffect",
     "ModelCalibration",
     "Outcomes",
     "RiskDepositReport",
     "check_span",
+    "deposit_effect",
     "risk_deposit_report",
 ]

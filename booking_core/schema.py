@@ -89,6 +89,9 @@ restaurants = sa.Table(
     # Risk-based deposits: ask one (per cover) of any booking whose no-show
     # risk, scored at booking as if none were asked, is at least this; NULL = off.
     sa.Column("deposit_risk_threshold", sa.Float, nullable=True),
+    # The share of the bookings at or over it left without a deposit, drawn at
+    # random: the control group that measures what the deposit does.
+    sa.Column("deposit_risk_control_share", sa.Float, nullable=False, server_default="0"),
     sa.Column("source", sa.String(20), nullable=False, server_default="manual"),
     sa.Column("external_ref", sa.String(64), nullable=True),
     # How tables are chosen (booking_core.restaurants.TABLE_POLICIES): lock
@@ -339,6 +342,8 @@ reservations = sa.Table(
     sa.Column("deposit_reason", sa.String(16), nullable=True),
     sa.Column("no_show_risk", sa.Float, nullable=True),
     sa.Column("no_show_risk_model", sa.String(100), nullable=True),
+    # At or over the threshold but drawn into the control group: no deposit.
+    sa.Column("deposit_risk_control", sa.Boolean, nullable=False, server_default=sa.false()),
     # The fee those terms made due (a diner's late cancellation, a no-show),
     # and when the restaurant waived it. Charging it is the payments side's.
     sa.Column("fee_minor", sa.Integer, nullable=False, server_default="0"),

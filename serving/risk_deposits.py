@@ -10,6 +10,10 @@ fails to score falls back to the baseline, and a request the core will
 refuse anyway (an unknown day, say) is passed on unscored so the core's own
 message answers it.
 
+With the score goes a number drawn uniformly from [0, 1): the core leaves a
+booking over the threshold without a deposit, in the restaurant's control
+group, when the draw falls below its ``deposit_risk_control_share``.
+
 Whether the restaurant asks by risk is read from the floor this worker has
 cached (refreshed by every booking the core takes there), so the common
 case, a restaurant that does not, costs no query; right after a manager
@@ -20,6 +24,7 @@ catches up.
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import replace
 from datetime import datetime
 
@@ -35,6 +40,8 @@ from serving.champions import ATTENDANCE, Champions
 
 log = logging.getLogger(__name__)
 BASELINE_LABEL = f"baseline ({BASELINE_NAME})"
+# The control group's draws: not a secret, only uniform (a test may seed it).
+_DRAWS = random.Random()
 
 
 def _floor(ledger: Ledger, restaurant_id: int) -> Floor:
@@ -72,7 +79,7 @@ def with_no_show_risk(
         risk = scorer.score_request(request, None, now)
     label = BASELINE_LABEL if risk.source == "baseline" else f"{risk.model}@v{risk.model_version}"
     probability = min(1.0, max(0.0, float(risk.probability)))
-    return replace(request, no_show_risk=NoShowRisk(probability, label))
+    return replace(request, no_show_risk=NoShowRisk(probability, label, _DRAWS.random()))
 
 
 __all__ = ["BASELINE_LABEL", "with_no_show_risk"]

@@ -97,6 +97,10 @@ class RiskAtBooking(BaseModel):
 
     probability: float = Field(ge=0, le=1)
     model: str = Field(description="The model and version that scored it, or the baseline")
+    control: bool = Field(
+        description="At or over the threshold but left without a deposit, drawn into the "
+        "restaurant's control group (deposit_risk_control_share)"
+    )
 
 
 class DepositPayments(BaseModel):
@@ -222,7 +226,9 @@ def list_payments(
         reservation_id=reservation_id,
         deposit=DepositPublic.of(current),
         payments=[PaymentPublic.of(p) for p in payments_of(ledger, reservation_id)],
-        no_show_risk=RiskAtBooking(probability=risk.probability, model=risk.model)
+        no_show_risk=RiskAtBooking(
+            probability=risk.probability, model=risk.model, control=current.deposit_risk_control
+        )
         if risk
         else None,
     )

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from booking_core.accounts import Role
-from booking_core.deposits import PAY_WITHIN_MINUTES, RISK_THRESHOLD
+from booking_core.deposits import CONTROL_SHARE, PAY_WITHIN_MINUTES, RISK_THRESHOLD
 from booking_core.profile import Profile, get_profile, update_profile
 from booking_core.restaurants import RestaurantSpec, add_restaurant
 from serving.deps import CurrentPrincipal, LedgerDep, PathId, require_role, require_staff_of
@@ -44,6 +44,14 @@ RISK_THRESHOLD_DOC = (
     "made (the attendance model, as if no deposit were asked), is at least this "
     "probability; null: by party size only. Needs deposit_per_cover_minor above 0"
 )
+CONTROL_SHARE_DOC = (
+    "The share of bookings at or over deposit_risk_threshold left without a deposit, drawn "
+    "at random, as a control group: their no-show rate against that of the bookings asked "
+    "is what the deposit does here (the risk report shows both); 0 to 0.5"
+)
+ControlShare = Annotated[
+    float, Field(ge=CONTROL_SHARE[0], le=CONTROL_SHARE[1], description=CONTROL_SHARE_DOC)
+]
 RiskThreshold = Annotated[
     float, Field(ge=RISK_THRESHOLD[0], le=RISK_THRESHOLD[1], description=RISK_THRESHOLD_DOC)
 ]
@@ -64,6 +72,7 @@ class BookingPolicy(BaseModel):
     cancellation_window_hours: int = Field(default=24, ge=0, le=720)
     deposit_pay_within_minutes: PayWithin = 60
     deposit_risk_threshold: RiskThreshold | None = None
+    deposit_risk_control_share: ControlShare = 0.0
 
 
 class RestaurantCreate(BookingPolicy):
@@ -138,6 +147,7 @@ class ProfileChange(BaseModel):
     deposit_risk_threshold: RiskThreshold | None = Field(
         default=None, description=RISK_THRESHOLD_DOC + "; null turns it off"
     )
+    deposit_risk_control_share: ControlShare | None = None
 
     def changes(self) -> dict[str, Any]:
         # Only what was sent. null clears the deposit thresholds; for any other

@@ -21,6 +21,7 @@ from booking_core.risk_report import (
     AskedByRisk,
     Calibration,
     CalibrationBin,
+    DepositEffect,
     ModelCalibration,
     Outcomes,
     risk_deposit_report,
@@ -45,6 +46,10 @@ class DepositCountsPublic(BaseModel):
         description="Asked a deposit by the party-size rule (it comes first, whatever the risk)"
     )
     asked_none: int = Field(description="Asked no deposit")
+    control: int = Field(
+        description="Of those asked none: at or over the threshold, left without a deposit "
+        "in the restaurant's control group"
+    )
 
 
 class AskedByRiskPublic(BaseModel):
@@ -81,6 +86,26 @@ class OutcomesPublic(BaseModel):
     @classmethod
     def of(cls, o: Outcomes) -> Self:
         return cls(**{name: getattr(o, name) for name in cls.model_fields})
+
+
+class DepositEffectPublic(BaseModel):
+    """What the deposit does here, measured: the no-show rate of the control
+    group (over the threshold, left without a deposit at random) against
+    that of the bookings asked by risk, among those that reached their day."""
+
+    control_reached: int
+    asked_reached: int
+    control_rate: float
+    asked_rate: float
+    difference: float = Field(
+        description="control_rate - asked_rate: no-shows prevented per booking asked"
+    )
+    low: float = Field(description="95 % interval, lower end (normal approximation)")
+    high: float = Field(description="95 % interval, upper end")
+
+    @classmethod
+    def of(cls, e: DepositEffect) -> Self:
+        return cls(**{name: getattr(e, name) for name in cls.model_fields})
 
 
 class CalibrationBinPublic(BaseModel):
@@ -158,13 +183,21 @@ class RiskReportPublic(BaseModel):
     risk_threshold: float | None = Field(
         description="The restaurant's deposit_risk_threshold now (null: off)"
     )
+    control_share: float = Field(description="The restaurant's deposit_risk_control_share now")
     deposits: DepositCountsPublic
     asked_by_risk: AskedByRiskPublic
     outcomes_asked_by_risk: OutcomesPublic = Field(
         description="Finished bookings that were asked a deposit by risk"
     )
     outcomes_not_asked_by_risk: OutcomesPublic = Field(
-        description="Finished bookings that were not (asked by party size, or nothing)"
+        description="Finished bookings that were not (asked by party size, or nothing), the "
+        "control group aside"
+    )
+    outcomes_control: OutcomesPublic = Field(
+        description="Finished bookings of the control group: over the threshold, no deposit"
+    )
+    deposit_effect: DepositEffectPublic | None = Field(
+        description="Control against asked by risk; null until both have reached their day"
     )
     models: list[ModelCalibrationPublic] = Field(
         description="Calibration per model label (a model changed mid-span is a row of its own)"
@@ -225,14 +258,18 @@ def risk_report(
         date_to=made.date_to,
         as_of=made.as_of,
         risk_threshold=made.risk_threshold,
+        control_share=made.control_share,
         deposits=DepositCountsPublic(
             scored=d.scored,
             asked_by_risk=d.asked_by_risk,
             asked_by_party_size=d.asked_by_party_size,
             asked_none=d.asked_none,
+            control=d.control,
         ),
         asked_by_risk=AskedByRiskPublic.of(made.asked_by_risk),
         outcomes_asked_by_risk=OutcomesPublic.of(made.outcomes_asked_by_risk),
         outcomes_not_asked_by_risk=OutcomesPublic.of(made.outcomes_not_asked_by_risk),
+        outcomes_control=OutcomesPublic.of(made.outcomes_control),
+        deposit_effect=DepositEffectPublic.of(made.deposit_effect) if made.deposit_effect else None,
         models=[ModelCalibrationPublic.of(m) for m in made.models],
     )

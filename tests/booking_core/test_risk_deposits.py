@@ -47,9 +47,10 @@ def _book(
     party: int = 2,
     risk: float | None = None,
     hhmm: str = "19:00",
+    draw: float | None = None,
     **kw: Any,
 ) -> Reservation:
-    scored = NoShowRisk(risk, MODEL) if risk is not None else None
+    scored = NoShowRisk(risk, MODEL, draw) if risk is not None else None
     request = BookingRequest(rid, DAY, hhmm, party, guest_name="Ada", no_show_risk=scored, **kw)
     return book(ledger, request, now=NOW)
 
@@ -139,12 +140,56 @@ def test_the_threshold_is_a_probability_and_needs_a_deposit_per_cover(ledger: Le
     assert {"deposit_risk_threshold": {"from": None, "to": 0.25}} in changes
 
 
+def test_a_share_over_the_threshold_is_left_without_a_deposit_as_a_control(
+    ledger: Ledger,
+) -> None:
+    rid = add_restaurant(
+        ledger,
+        bistro_spec(name="Measured", deposit_risk_threshold=0.3, deposit_risk_control_share=0.2),
+    )
+    control = _book(ledger, rid, party=2, risk=0.6, draw=0.19, hhmm="18:00")
+    assert (control.deposit_minor, control.deposit_reason) == (0, None)
+    assert control.deposit_risk_control and control.deposit_status is DepositStatus.NONE
+    assert control.no_show_risk == NoShowRisk(0.6, MODEL)  # the draw was the request's
+    assert get_reservation(ledger, control.id) == control
+    booked = outbox_payloads(ledger, "reservation.booked")[-1]
+    assert booked["deposit_risk_control"] is True  # type: ignore[index]
+    asked = _book(ledger, rid, party=2, risk=0.6, draw=0.2, hhmm="18:30")
+    assert (asked.deposit_reason, asked.deposit_risk_control) == (DepositReason.RISK, False)
+    # Only a deposit asked by risk is held back: not one below the threshold,
+    # nor one the size rule asks.
+    calm = _book(ledger, rid, party=2, risk=0.1, draw=0.01, hhmm="19:00")
+    large = _book(ledger, rid, party=6, risk=0.9, draw=0.01, hhmm="20:00")
+    assert not calm.deposit_risk_control and not large.deposit_risk_control
+    assert large.deposit_reason is DepositReason.PARTY_SIZE
+    unscored_draw = _book(ledger, rid, party=2, risk=0.6, hhmm="21:00")
+    assert unscored_draw.deposit_reason is DepositReason.RISK  # no draw, never held back
+    assert _audit_problems(ledger) == []
+    for bad in (0.51, -0.1, None, "0.1"):
+        with pytest.raises(InvalidRequest, match="deposit_risk_control_share"):
+            update_profile(ledger, rid, {"deposit_risk_control_share": bad})
+    assert (
+        update_profile(ledger, rid, {"deposit_risk_control_share": 0.5}).deposit_risk_control_share
+        == 0.5
+    )
+    with ledger.write() as conn:
+        conn.execute(
+            sa.update(reservations)
+            .where(reservations.c.id == asked.id)
+            .values(deposit_risk_control=True)
+        )
+    assert any("in the control group" in p for p in _audit_problems(ledger))
+
+
 def test_a_risk_is_a_probability_named_by_its_model() -> None:
     for bad in (-0.1, 1.01, float("nan")):
         with pytest.raises(ValueError, match="probability"):
             NoShowRisk(bad, MODEL)
     with pytest.raises(ValueError, match="names its model"):
         NoShowRisk(0.2, "")
+    for bad_draw in (1.0, -0.01):
+        with pytest.raises(ValueError, match="draw"):
+            NoShowRisk(0.2, MODEL, bad_draw)
 
 
 def test_the_audit_refuses_a_deposit_without_its_reason(ledger: Ledger, bistro: int) -> None:
@@ -168,7 +213,10 @@ def test_migration_names_earlier_deposits_as_asked_by_size(ledger: Ledger, bistr
     down_and_up_again(ledger, "0011")
     assert get_reservation(ledger, large.id).deposit_reason is DepositReason.PARTY_SIZE
     assert get_reservation(ledger, small.id).deposit_reason is None
-    assert get_profile(ledger, bistro).deposit_risk_threshold is None  # off until set again
+    profile = get_profile(ledger, bistro)
+    assert profile.deposit_risk_threshold is None  # off until set again
+    assert profile.deposit_risk_control_share == 0.0
+    assert not get_reservation(ledger, large.id).deposit_risk_control
     assert _audit_problems(ledger) == []
 
 

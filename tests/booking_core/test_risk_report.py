@@ -291,3 +291,54 @@ def test_bad_input_is_refused_with_a_reason(ledger: Ledger, house: int) -> None:
     # The span's ends are the calendar's own.
     edge = risk_deposit_report(ledger, house, date.min, date.min + timedelta(days=10))
     assert edge.deposits.scored == 0
+
+
+def test_the_control_group_measures_what_the_deposit_does(ledger: Ledger) -> None:
+    """Over the threshold, six bookings drawn into the control group (no
+    deposit: 3 no-shows of 6) and four asked by risk (paid: 1 no-show of 4).
+    Effect 3/6 - 1/4 = 0.25; its interval 0.25 +- 1.96 x sqrt(0.5 x 0.5 / 6
+    + 0.25 x 0.75 / 4)."""
+    rid = add_restaurant(
+        ledger,
+        bistro_spec(name="Measured", deposit_risk_threshold=0.3, deposit_risk_control_share=0.25),
+    )
+    h = History(ledger, rid)
+    kept_back = []
+    for k in range(6):
+        request = BookingRequest(
+            rid,
+            FIRST + timedelta(days=k // len(TIMES)),
+            TIMES[k % len(TIMES)],
+            2,
+            guest_name=f"Control {k}",
+            no_show_risk=NoShowRisk(0.4, CHAMPION, draw=0.1),
+        )
+        kept_back.append(book(ledger, request, now=NOW))
+        h.made += 1
+    assert all(r.deposit_risk_control and r.deposit_minor == 0 for r in kept_back)
+    for r in kept_back[:3]:
+        h.no_show(r)
+    for r in kept_back[3:]:
+        h.completed(r)
+    asked = [h.book(0.4) for _ in range(4)]  # no draw: never held back
+    for k, r in enumerate(asked):
+        h.pay(r, 5 + k)
+        (h.no_show if k == 0 else h.completed)(r)
+    report = risk_deposit_report(ledger, rid, *SPAN, now=LATE)
+    assert report.control_share == 0.25
+    assert (report.deposits.control, report.deposits.asked_none) == (6, 6)
+    control = report.outcomes_control
+    assert (control.finished, control.no_shows, control.completed) == (6, 3, 3)
+    assert report.outcomes_not_asked_by_risk.finished == 0  # the control group is apart
+    effect = report.deposit_effect
+    assert effect is not None
+    assert (effect.control_reached, effect.asked_reached) == (6, 4)
+    assert (effect.control_rate, effect.asked_rate) == (0.5, 0.25)
+    spread = 1.96 * (0.5 * 0.5 / 6 + 0.25 * 0.75 / 4) ** 0.5
+    assert effect.difference == pytest.approx(0.25)
+    assert (effect.low, effect.high) == (pytest.approx(0.25 - spread), pytest.approx(0.25 + spread))
+    # Over the threshold without a deposit: the model's clean calibration there.
+    (model,) = report.models
+    assert (model.no_deposit.reached, model.no_deposit.observed_rate) == (6, 0.5)
+    assert model.no_deposit.mean_predicted == pytest.approx(0.4)
+    assert risk_deposit_report(ledger, rid, LATER, LATER, now=LATE).deposit_effect is None

@@ -9,6 +9,7 @@ a booking never fails because a model did."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from booking_core.guests import DinerSpec
 from booking_core.reservations import BookingRequest, advance, book
 from booking_core.restaurants import add_restaurant
 from models.tracking import CHAMPION, TrackingConfig
+from serving import risk_deposits
 from serving.app import create_app
 from serving.champions import ATTENDANCE, Champions
 from serving.risk_deposits import BASELINE_LABEL
@@ -157,6 +159,30 @@ def test_the_threshold_is_refused_without_a_deposit_per_cover(world: World) -> N
     assert world.client.get(path).json()["deposit_risk_threshold"] == 0.2  # public terms
 
 
+def test_the_control_group_is_drawn_at_the_restaurants_share(
+    world: World, diners: Diners, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    house = _house(world, "Measured House", deposit_per_cover_minor=PER_COVER)
+    path = f"{API}/restaurants/{house.id}"
+    policy = {"deposit_risk_threshold": THRESHOLD, "deposit_risk_control_share": 0.5}
+    changed = world.client.patch(path, json=policy, headers=house.manager)
+    assert changed.status_code == 200 and changed.json()["deposit_risk_control_share"] == 0.5
+    too_many = world.client.patch(
+        path, json={"deposit_risk_control_share": 0.6}, headers=house.manager
+    )
+    assert too_many.status_code == 422
+    monkeypatch.setattr(risk_deposits, "_DRAWS", random.Random(7))
+    same_draws = random.Random(7)
+    expected = [same_draws.random() < 0.5 for _ in range(6)]
+    assert any(expected) and not all(expected)  # the seed gives both groups
+    for day, held_back in enumerate(expected):
+        booked = _book(world.client, house, diners.flaky, 10 + day, "19:00")
+        assert booked["deposit"]["reason"] == (None if held_back else "risk")
+        assert booked["deposit_minor"] == (0 if held_back else 2 * PER_COVER)
+        seen = _risk_seen_by(world.client, booked["id"], house.manager)
+        assert seen["control"] is held_back and seen["probability"] >= THRESHOLD
+
+
 class Constant(PythonModel):
     """An attendance model that gives every booking the same risk."""
 
@@ -200,7 +226,11 @@ def test_the_champion_scores_the_booking_and_is_named(
         booked = _book(api, house, diners.steady, 2, "18:00")
         assert (booked["deposit"]["reason"], booked["deposit_minor"]) == ("risk", 2 * PER_COVER)
         seen = _risk_seen_by(api, booked["id"], house.manager)
-        assert seen == {"probability": pytest.approx(0.35), "model": f"{ATTENDANCE}@v1"}
+        assert seen == {
+            "probability": pytest.approx(0.35),
+            "model": f"{ATTENDANCE}@v1",
+            "control": False,
+        }
         # A large party owes its deposit by the size rule, whatever it scored.
         large = _book(api, house, diners.flaky, 2, "18:00", party=6)
         assert (large["deposit"]["reason"], large["deposit_minor"]) == ("party_size", 6 * PER_COVER)

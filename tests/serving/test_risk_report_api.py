@@ -103,6 +103,7 @@ def test_a_manager_reads_the_nights_figures(world: World, house: House) -> None:
         "asked_by_risk": 3,
         "asked_by_party_size": 0,
         "asked_none": 2,
+        "control": 0,
     }
     asked = body["asked_by_risk"]
     assert (asked["asked"], asked["paid_by_deadline"], asked["released_unpaid"]) == (3, 2, 1)
