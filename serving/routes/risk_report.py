@@ -8,22 +8,16 @@ decision, as the fee list."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated, Self
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from booking_core.accounts import Role
 from booking_core.availability import get_floor
 from booking_core.ledger import Ledger
 from booking_core.risk_report import (
     MAX_SPAN_DAYS,
-    AskedByRisk,
-    Calibration,
-    CalibrationBin,
-    DepositEffect,
-    ModelCalibration,
-    Outcomes,
     risk_deposit_report,
 )
 from serving.deps import CurrentPrincipal, LedgerDep, PathId, require_role, require_staff_of
@@ -34,7 +28,13 @@ DEFAULT_DAYS = 28
 router = APIRouter(tags=["reports"])
 
 
-class DepositCountsPublic(BaseModel):
+class _Figures(BaseModel):
+    """Read off the core's report (its dataclasses, field for field)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class DepositCountsPublic(_Figures):
     scored: int = Field(
         description="Bookings (not walk-ins) with a service date in the span that were scored "
         "at booking"
@@ -52,7 +52,7 @@ class DepositCountsPublic(BaseModel):
     )
 
 
-class AskedByRiskPublic(BaseModel):
+class AskedByRiskPublic(_Figures):
     asked: int = Field(description="Deposits asked by risk; the next five add up to it")
     paid_by_deadline: int = Field(description="Paid in full by their deadline")
     paid_late: int = Field(description="Paid in full after their deadline, before any release")
@@ -66,12 +66,8 @@ class AskedByRiskPublic(BaseModel):
         "deadline, or the party came before any release"
     )
 
-    @classmethod
-    def of(cls, a: AskedByRisk) -> Self:
-        return cls(**{name: getattr(a, name) for name in cls.model_fields})
 
-
-class OutcomesPublic(BaseModel):
+class OutcomesPublic(_Figures):
     finished: int = Field(description="Completed, no-show or cancelled")
     completed: int
     no_shows: int
@@ -83,12 +79,8 @@ class OutcomesPublic(BaseModel):
         "null when none did"
     )
 
-    @classmethod
-    def of(cls, o: Outcomes) -> Self:
-        return cls(**{name: getattr(o, name) for name in cls.model_fields})
 
-
-class DepositEffectPublic(BaseModel):
+class DepositEffectPublic(_Figures):
     """What the deposit does here, measured: the no-show rate of the control
     group (over the threshold, left without a deposit at random) against
     that of the bookings asked by risk, among those that reached their day."""
@@ -103,12 +95,8 @@ class DepositEffectPublic(BaseModel):
     low: float = Field(description="95 % interval, lower end (normal approximation)")
     high: float = Field(description="95 % interval, upper end")
 
-    @classmethod
-    def of(cls, e: DepositEffect) -> Self:
-        return cls(**{name: getattr(e, name) for name in cls.model_fields})
 
-
-class CalibrationBinPublic(BaseModel):
+class CalibrationBinPublic(_Figures):
     low: float = Field(description="Lowest risk in the bin (included)")
     high: float = Field(description="Upper edge (excluded, but for the last bin's 1)")
     bookings: int = Field(description="Scored in this bin, whatever became of them")
@@ -122,12 +110,8 @@ class CalibrationBinPublic(BaseModel):
     )
     observed_rate: float | None = Field(description="No-shows / reached")
 
-    @classmethod
-    def of(cls, b: CalibrationBin) -> Self:
-        return cls(**{name: getattr(b, name) for name in cls.model_fields})
 
-
-class CalibrationPublic(BaseModel):
+class CalibrationPublic(_Figures):
     bookings: int
     reached: int = Field(description="Completed or no-show")
     no_shows: int
@@ -142,15 +126,8 @@ class CalibrationPublic(BaseModel):
     )
     bins: list[CalibrationBinPublic]
 
-    @classmethod
-    def of(cls, c: Calibration) -> Self:
-        return cls(
-            **{name: getattr(c, name) for name in cls.model_fields if name != "bins"},
-            bins=[CalibrationBinPublic.of(b) for b in c.bins],
-        )
 
-
-class ModelCalibrationPublic(BaseModel):
+class ModelCalibrationPublic(_Figures):
     model: str = Field(description="Who scored: a model and its version, or the baseline")
     scored: int
     first_service_date: LocalDate
@@ -163,19 +140,8 @@ class ModelCalibrationPublic(BaseModel):
         "if none were asked, so fewer no-shows than predicted here is the deposit working"
     )
 
-    @classmethod
-    def of(cls, m: ModelCalibration) -> Self:
-        return cls(
-            model=m.model,
-            scored=m.scored,
-            first_service_date=m.first_service_date,
-            last_service_date=m.last_service_date,
-            no_deposit=CalibrationPublic.of(m.no_deposit),
-            with_deposit=CalibrationPublic.of(m.with_deposit),
-        )
 
-
-class RiskReportPublic(BaseModel):
+class RiskReportPublic(_Figures):
     restaurant_id: int
     date_from: LocalDate
     date_to: LocalDate
@@ -251,25 +217,4 @@ def risk_report(
     require_role(who, Role.MANAGER)
     first, last = _span(ledger, restaurant_id, date_from, date_to)
     made = risk_deposit_report(ledger, restaurant_id, first, last, now=ledger.clock())
-    d = made.deposits
-    return RiskReportPublic(
-        restaurant_id=restaurant_id,
-        date_from=made.date_from,
-        date_to=made.date_to,
-        as_of=made.as_of,
-        risk_threshold=made.risk_threshold,
-        control_share=made.control_share,
-        deposits=DepositCountsPublic(
-            scored=d.scored,
-            asked_by_risk=d.asked_by_risk,
-            asked_by_party_size=d.asked_by_party_size,
-            asked_none=d.asked_none,
-            control=d.control,
-        ),
-        asked_by_risk=AskedByRiskPublic.of(made.asked_by_risk),
-        outcomes_asked_by_risk=OutcomesPublic.of(made.outcomes_asked_by_risk),
-        outcomes_not_asked_by_risk=OutcomesPublic.of(made.outcomes_not_asked_by_risk),
-        outcomes_control=OutcomesPublic.of(made.outcomes_control),
-        deposit_effect=DepositEffectPublic.of(made.deposit_effect) if made.deposit_effect else None,
-        models=[ModelCalibrationPublic.of(m) for m in made.models],
-    )
+    return RiskReportPublic.model_validate(made)
