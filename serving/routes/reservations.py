@@ -3,7 +3,7 @@ change, cancel, and move through the host's states."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, status
@@ -317,6 +317,13 @@ class ReservationList(BaseModel):
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
+# A diner's list defaults from today as the last clocks on Earth read it: a
+# diner has no zone of their own here, and their restaurants may be anywhere,
+# so tonight's dinner in Los Angeles stays listed after midnight UTC (at
+# worst, yesterday's bookings further east are listed too).
+WESTERNMOST = timezone(timedelta(hours=-12))
+
+
 def _restaurant_today(ledger: Ledger, restaurant_id: int) -> date:
     """Today's date where the restaurant is, in its floor's zone (the floor
     read through the ledger's cache; 404 when there is no such restaurant)."""
@@ -379,7 +386,8 @@ def list_book(
 
     - A diner lists their own bookings (``restaurant_id`` narrows them to one
       restaurant; another diner's ``diner_id`` is a 403). With no dates:
-      from today on, today being the UTC date.
+      from today on, today being the date on the westernmost clocks
+      (UTC-12), so that a booking still ahead anywhere is never hidden.
     - Hosts and managers list their restaurant's book (``restaurant_id`` is
       required; another restaurant is a 403). With no dates: today's book,
       today being the date at the restaurant; one date given: that night.
@@ -392,7 +400,7 @@ def list_book(
     restaurant_id, diner_id, diners_list = _whose(who, restaurant_id, diner_id)
     if date_from is None and date_to is None:
         if diners_list:
-            date_from = ledger.clock().astimezone(UTC).date()
+            date_from = ledger.clock().astimezone(WESTERNMOST).date()
         else:
             assert restaurant_id is not None  # a restaurant's book names one
             date_from = date_to = _restaurant_today(ledger, restaurant_id)

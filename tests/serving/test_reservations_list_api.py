@@ -1,5 +1,5 @@
 """``GET /reservations``: a diner lists their own bookings (from today on,
-today in UTC, by default), the restaurant's staff list its book (today
+today at UTC-12, by default), the restaurant's staff list its book (today
 there by default; ``restaurant_id`` required), admins list any restaurant
 or diner, API keys cannot; bad parameters are a 422 that says why."""
 
@@ -113,8 +113,14 @@ def test_staff_default_to_today_at_the_restaurant(world: World, clock_back: None
     assert book["date_from"] == book["date_to"] == there.isoformat()
     assert early["id"] in _ids(book)
     assert {r["service_date"] for r in book["reservations"]} == {there.isoformat()}
-    # A diner's default is the UTC date, still the day before.
+    # A diner's default is the date on the westernmost clocks (UTC-12), still
+    # the day before; and still the day before at 11:00 UTC on ``there``,
+    # when a booking on the day before may still be ahead somewhere west.
     assert _list(world, "ana")["date_from"] == (there - timedelta(days=1)).isoformat()
+    world.clock.now = datetime.combine(there, datetime.min.time(), UTC) + timedelta(hours=11)
+    assert _list(world, "ana")["date_from"] == (there - timedelta(days=1)).isoformat()
+    world.clock.now += timedelta(hours=1)
+    assert _list(world, "ana")["date_from"] == there.isoformat()
 
 
 def test_staff_need_their_own_restaurant(world: World) -> None:
@@ -146,7 +152,7 @@ def test_a_diner_lists_only_their_own(world: World, clock_back: None) -> None:
     refused = _list(world, "ana", 403, diner_id=world.diner_ids["ben"])
     assert "own" in refused["detail"]
 
-    # No dates: from today (UTC) on, with no end; yesterday's booking drops out.
+    # No dates: from today (at UTC-12) on, with no end; yesterday's booking drops out.
     world.clock.now = datetime.combine(date.fromisoformat(day), datetime.min.time(), UTC)
     world.clock.now += timedelta(days=1, hours=12)
     upcoming = _list(world, "ana", limit=200)
