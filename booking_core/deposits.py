@@ -99,7 +99,7 @@ RISK_THRESHOLD = (0.05, 0.95)
 # The share of bookings over it a restaurant may leave without a deposit to
 # measure what the deposit does: never so many that the policy lapses.
 CONTROL_SHARE = (0.0, 0.5)
-MODEL_NAME_LIMIT = 100  # reservations.no_show_risk_model
+MODEL_NAME_LIMIT: int = reservations.c.no_show_risk_model.type.length  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

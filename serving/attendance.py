@@ -151,14 +151,7 @@ class AttendanceScorer:
                 raise UnknownReservation(f"There is no reservation with id {reservation_id}.")
             if row.channel == "walk_in":
                 raise InvalidRequest("A walk-in is already here: it has no attendance risk.")
-            history: tuple[int, int, int, int] | None = None
-            if row.diner_id is not None:
-                past = conn.execute(
-                    _DINER_HISTORY,
-                    {"diner_id": row.diner_id, "reservation_id": reservation_id, "now": now},
-                ).all()
-                history = _counts(past)
-            rate = self._restaurant_rate(conn, row.restaurant_id, now)
+            history, rate = self._known(conn, row.restaurant_id, row.diner_id, reservation_id, now)
         # From a row with the whole schema given: a tenth of the cost of
         # building it column by column and casting (this runs per request).
         return pl.from_dicts([_values(row, history, rate)], schema=FEATURE_SCHEMA)
@@ -228,14 +221,7 @@ class AttendanceScorer:
             ).first()
             if place is None:
                 raise UnknownRestaurant(f"There is no restaurant with id {request.restaurant_id}.")
-            history = None
-            if request.diner_id is not None:
-                past = conn.execute(
-                    _DINER_HISTORY,
-                    {"diner_id": request.diner_id, "reservation_id": 0, "now": now},
-                ).all()
-                history = _counts(past)
-            rate = self._restaurant_rate(conn, request.restaurant_id, now)
+            history, rate = self._known(conn, request.restaurant_id, request.diner_id, 0, now)
         start = datetime.combine(day, at, ZoneInfo(place.timezone)).astimezone(UTC)
         row = SimpleNamespace(
             id=0,
@@ -258,6 +244,22 @@ class AttendanceScorer:
     ) -> Risk:
         """The risk of a booking about to be made, as if no deposit were asked."""
         return _scored(self.request_features(request, now), champion)[0]
+
+    def _known(
+        self,
+        conn: sa.Connection,
+        restaurant_id: int,
+        diner_id: int | None,
+        reservation_id: int,
+        now: datetime,
+    ) -> tuple[tuple[int, int, int, int] | None, float]:
+        """The diner's history (other than this booking) and the restaurant's
+        rate, as known at ``now``: what one booking's row reads."""
+        history = None
+        if diner_id is not None:
+            params = {"diner_id": diner_id, "reservation_id": reservation_id, "now": now}
+            history = _counts(conn.execute(_DINER_HISTORY, params).all())
+        return history, self._restaurant_rate(conn, restaurant_id, now)
 
     def restaurant_rate(self, restaurant_id: int, now: datetime | None = None) -> float:
         """The restaurant's no-show rate, shrunk toward 8 % (the feature's value)."""

@@ -52,6 +52,17 @@ def _floor(ledger: Ledger, restaurant_id: int) -> Floor:
         return get_floor(ledger, conn, restaurant_id)
 
 
+def may_ask_by_risk(ledger: Ledger, request: BookingRequest) -> bool:
+    """False when the request is surely not scored (a walk-in, or a
+    restaurant whose cached floor asks no deposit by risk): decided without
+    I/O, so the common booking skips the thread pool; True when it may be
+    (``with_no_show_risk`` then reads the floor if it was not cached)."""
+    if str(request.channel) == Channel.WALK_IN.value:
+        return False
+    cached: Floor | None = ledger.cache("floors").get(request.restaurant_id)
+    return cached is None or cached.deposit_risk_threshold is not None
+
+
 def with_no_show_risk(
     ledger: Ledger,
     scorer: AttendanceScorer,
@@ -61,7 +72,7 @@ def with_no_show_risk(
 ) -> BookingRequest:
     """``request`` with its no-show risk when its restaurant asks deposits by
     risk; unchanged otherwise (walk-ins are never scored)."""
-    if str(request.channel) == Channel.WALK_IN.value:
+    if not may_ask_by_risk(ledger, request):
         return request
     if _floor(ledger, request.restaurant_id).deposit_risk_threshold is None:
         return request
@@ -82,4 +93,4 @@ def with_no_show_risk(
     return replace(request, no_show_risk=NoShowRisk(probability, label, _DRAWS.random()))
 
 
-__all__ = ["BASELINE_LABEL", "with_no_show_risk"]
+__all__ = ["BASELINE_LABEL", "may_ask_by_risk", "with_no_show_risk"]

@@ -38,7 +38,7 @@ from serving.deps import (
     require_staff_of,
 )
 from serving.problems import ApiProblem
-from serving.risk_deposits import with_no_show_risk
+from serving.risk_deposits import may_ask_by_risk, with_no_show_risk
 from serving.security import Principal
 
 # Fields named date and time would shadow the types inside a class body.
@@ -290,9 +290,10 @@ async def create(
         accessible=body.accessible,
         idempotency_key=f"{who.subject}:{idempotency_key}" if idempotency_key else None,
     )
-    request = await run_in_threadpool(
-        with_no_show_risk, ledger, scorer, champions, request, ledger.clock()
-    )
+    if may_ask_by_risk(ledger, request):
+        request = await run_in_threadpool(
+            with_no_show_risk, ledger, scorer, champions, request, ledger.clock()
+        )
     # The hottest write goes to this worker's booking writer, which commits
     # whatever has queued up together (serving/booking_writer.py).
     booked = await writer.book(request)
