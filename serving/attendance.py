@@ -20,6 +20,7 @@ restaurant's rate is itself shrunk toward 8 % as in the features.
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -77,7 +78,7 @@ _DINER_HISTORY = sa.select(_r.c.start_at, _r.c.no_show_at, _r.c.cancelled_at).wh
 # The same rule for the diners of a whole service at once (each booking's
 # own row is left out in Python).
 _DINERS_HISTORY = sa.select(
-    _r.c.id, _r.c.diner_id, _r.c.start_at, _r.c.no_show_at, _r.c.cancelled_at
+    _r.c.id, _r.c.diner_id, _r.c.start_at, _r.c.no_show_at, _r.c.cancelled_at, _r.c.completed_at
 ).where(
     _r.c.diner_id.in_(sa.bindparam("diner_ids", expanding=True)),
     _BOOKED,
@@ -174,24 +175,11 @@ class AttendanceScorer:
         if not ids:
             return pl.DataFrame(schema=FEATURE_SCHEMA)
         with self.ledger.read() as conn:
-            found = {
-                row.id: row for row in conn.execute(_RESERVATION.where(_r.c.id.in_(ids))).all()
-            }
-            if skip_unknown:
-                ids = [i for i in ids if i in found and found[i].channel != "walk_in"]
-            missing = [i for i in ids if i not in found]
-            if missing:
-                raise UnknownReservation(f"There is no reservation with id {missing[0]}.")
-            walk_ins = [i for i in ids if found[i].channel == "walk_in"]
-            if walk_ins:
-                raise InvalidRequest(
-                    f"Reservation {walk_ins[0]} is a walk-in, already here: it has no "
-                    "attendance risk."
-                )
+            ids, found = _booked(conn, ids, skip_unknown=skip_unknown)
             diners = sorted({r.diner_id for r in found.values() if r.diner_id is not None})
             past_by_diner: dict[int, list[Any]] = {d: [] for d in diners}
-            if diners:
-                for p in conn.execute(_DINERS_HISTORY, {"diner_ids": diners, "now": now}):
+            for chunk in _chunks(diners):
+                for p in conn.execute(_DINERS_HISTORY, {"diner_ids": chunk, "now": now}):
                     past_by_diner[p.diner_id].append(p)
             rates = {
                 rid: self._restaurant_rate(conn, rid, now)
@@ -204,6 +192,45 @@ class AttendanceScorer:
             if row.diner_id is not None:
                 history = _counts([p for p in past_by_diner[row.diner_id] if p.id != i])
             rows.append(_values(row, history, rates[row.restaurant_id]))
+        return pl.from_dicts(rows, schema=FEATURE_SCHEMA)
+
+    def features_at_booking(self, reservation_ids: Sequence[int]) -> pl.DataFrame:
+        """The rows of bookings as each was known the moment it was made: the
+        diner's history and the restaurant's rate as of its ``booked_at``
+        (not the minute-cached rate: the exact count the trainer makes), for
+        weighing a policy on past bookings without reading what came after
+        them. The booking itself is as it stands now: a party size or a time
+        changed since booking is the changed one. Refuses walk-ins and
+        unknown ids as ``features_many`` does.
+
+        Reads each diner's finished bookings and each restaurant's outcomes
+        up to the latest booking once, then counts per booking in Python
+        (a sorted search per restaurant): four queries for any number."""
+        ids = list(dict.fromkeys(reservation_ids))
+        if not ids:
+            return pl.DataFrame(schema=FEATURE_SCHEMA)
+        with self.ledger.read() as conn:
+            ids, found = _booked(conn, ids, skip_unknown=False)
+            latest = max(row.booked_at for row in found.values())
+            diners = sorted({r.diner_id for r in found.values() if r.diner_id is not None})
+            past_by_diner: dict[int, list[Any]] = {d: [] for d in diners}
+            for chunk in _chunks(diners):
+                params = {"diner_ids": chunk, "now": latest}
+                for p in conn.execute(_DINERS_HISTORY, params):
+                    past_by_diner[p.diner_id].append(p)
+            rates = {
+                rid: _RateHistory.read(conn, rid, latest)
+                for rid in sorted({r.restaurant_id for r in found.values()})
+            }
+        rows = []
+        for i in ids:
+            row = found[i]
+            at = row.booked_at
+            history = None
+            if row.diner_id is not None:
+                known = [p for p in past_by_diner[row.diner_id] if p.id != i and _ended_by(p, at)]
+                history = _counts(known)
+            rows.append(_values(row, history, rates[row.restaurant_id].at(at)))
         return pl.from_dicts(rows, schema=FEATURE_SCHEMA)
 
     def request_features(self, request: BookingRequest, now: datetime) -> pl.DataFrame:
@@ -285,8 +312,7 @@ class AttendanceScorer:
         if cached is not None:
             return cached
         counts = conn.execute(_RESTAURANT_OUTCOMES, {"restaurant_id": restaurant_id, "now": now})
-        no_shows, due = counts.one()
-        rate = (no_shows + PRIOR_NO_SHOW_RATE * PRIOR_WEIGHT) / (due + PRIOR_WEIGHT)
+        rate = _shrunk_rate(*counts.one())
         with self._lock:
             self._rates[restaurant_id] = (rate, now)
         return rate
@@ -339,6 +365,79 @@ def _scored(rows: pl.DataFrame, champion: Loaded | None) -> list[Risk]:
     ]
 
 
+def _booked(
+    conn: sa.Connection, ids: list[int], *, skip_unknown: bool
+) -> tuple[list[int], dict[int, Any]]:
+    """The reservation rows of ``ids``, refusing unknown ids and walk-ins
+    (or, with ``skip_unknown``, leaving both out of the ids returned)."""
+    found = {}
+    for chunk in _chunks(ids):
+        found.update({row.id: row for row in conn.execute(_RESERVATION.where(_r.c.id.in_(chunk)))})
+    if skip_unknown:
+        ids = [i for i in ids if i in found and found[i].channel != "walk_in"]
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise UnknownReservation(f"There is no reservation with id {missing[0]}.")
+    walk_ins = [i for i in ids if found[i].channel == "walk_in"]
+    if walk_ins:
+        raise InvalidRequest(
+            f"Reservation {walk_ins[0]} is a walk-in, already here: it has no attendance risk."
+        )
+    return ids, found
+
+
+def _chunks(values: Sequence[int], size: int = 900) -> list[list[int]]:
+    """Slices of ``values`` short enough for any database's bound-parameter limit."""
+    return [list(values[k : k + size]) for k in range(0, len(values), size)]
+
+
+def _ended_by(past: Any, at: datetime) -> bool:
+    """Whether a past booking had ended (no-show, cancelled or completed) by ``at``:
+    the rule of ``_DINER_HISTORY``."""
+    return any(
+        t is not None and t <= at for t in (past.no_show_at, past.cancelled_at, past.completed_at)
+    )
+
+
+_RESTAURANT_OUTCOME_TIMES = sa.select(_r.c.no_show_at, _r.c.completed_at).where(
+    _r.c.restaurant_id == sa.bindparam("restaurant_id"),
+    _BOOKED,
+    _r.c.cancelled_at.is_(None),
+    sa.or_(_r.c.no_show_at <= sa.bindparam("now"), _r.c.completed_at <= sa.bindparam("now")),
+)
+
+
+@dataclass(frozen=True)
+class _RateHistory:
+    """A restaurant's outcomes over time, for its shrunk no-show rate as of
+    any moment (``_RESTAURANT_OUTCOMES``'s count, at each booking's time)."""
+
+    no_shows: list[datetime]  # sorted
+    due: list[datetime]  # sorted: when each booking's outcome was recorded
+
+    @classmethod
+    def read(cls, conn: sa.Connection, restaurant_id: int, now: datetime) -> _RateHistory:
+        rows = conn.execute(
+            _RESTAURANT_OUTCOME_TIMES, {"restaurant_id": restaurant_id, "now": now}
+        ).all()
+        return cls(
+            no_shows=sorted(r.no_show_at for r in rows if r.no_show_at is not None),
+            due=sorted(
+                min(t for t in (r.no_show_at, r.completed_at) if t is not None) for r in rows
+            ),
+        )
+
+    def at(self, moment: datetime) -> float:
+        return _shrunk_rate(
+            bisect.bisect_right(self.no_shows, moment), bisect.bisect_right(self.due, moment)
+        )
+
+
+def _shrunk_rate(no_shows: int, due: int) -> float:
+    """The restaurant's no-show rate shrunk toward 8 % (the feature's value)."""
+    return (no_shows + PRIOR_NO_SHOW_RATE * PRIOR_WEIGHT) / (due + PRIOR_WEIGHT)
+
+
 def _counts(past: Sequence[Any]) -> tuple[int, int, int, int]:
     """Past bookings, no-shows, cancellations and late cancellations."""
     return (
@@ -380,12 +479,39 @@ def _values(row: Any, history: tuple[int, int, int, int] | None, rate: float) ->
     }
 
 
+def probabilities(rows: pl.DataFrame, champion: Loaded | None) -> list[float]:
+    """The no-show probabilities of feature rows, without reasons (the cheap
+    path for many rows), by the champion or the baseline, clipped to [0, 1]."""
+    if rows.height == 0:
+        return []
+    if champion is None:
+        found = rows.select(
+            _baseline_probability(
+                pl.col("restaurant_prior_no_show_rate"),
+                pl.col("diner_prior_bookings").fill_null(0),
+                pl.col("diner_prior_no_shows").fill_null(0),
+            )
+        ).to_series()
+        return [min(1.0, max(0.0, float(p))) for p in found]
+    model = champion.estimator
+    if model is not None and hasattr(model, "predict_proba"):
+        scored = model.predict_proba(rows)[:, 1]
+    else:
+        scored = champion.pyfunc.predict(to_pandas_input(rows))
+    return [min(1.0, max(0.0, float(p))) for p in scored]
+
+
+def _baseline_probability(rate: Any, bookings: Any, no_shows: Any) -> Any:
+    """The baseline's rule, on numbers or on polars expressions alike."""
+    return (no_shows + rate * BASELINE_WEIGHT) / (bookings + BASELINE_WEIGHT)
+
+
 def _baseline(row: pl.DataFrame) -> Risk:
     r: dict[str, Any] = row.row(0, named=True)
     rate = float(r["restaurant_prior_no_show_rate"])
     n = r["diner_prior_bookings"] or 0
     no_shows = r["diner_prior_no_shows"] or 0
-    p = (no_shows + rate * BASELINE_WEIGHT) / (n + BASELINE_WEIGHT)
+    p = _baseline_probability(rate, n, no_shows)
     reasons = [(f"restaurant no-show rate {rate:.1%}", rate)]
     if r["diner_id"] is not None:
         reasons.append((f"{no_shows} no-shows in {n} past bookings", p - rate))

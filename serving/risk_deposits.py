@@ -36,7 +36,7 @@ from booking_core.floor import Floor
 from booking_core.ledger import Ledger
 from booking_core.reservations import BookingRequest
 from serving.attendance import BASELINE_NAME, AttendanceScorer, Risk
-from serving.champions import ATTENDANCE, Champions
+from serving.champions import ATTENDANCE, Champions, Loaded
 
 log = logging.getLogger(__name__)
 BASELINE_LABEL = f"baseline ({BASELINE_NAME})"
@@ -50,6 +50,12 @@ def _floor(ledger: Ledger, restaurant_id: int) -> Floor:
         return cached
     with ledger.read() as conn:
         return get_floor(ledger, conn, restaurant_id)
+
+
+def risk_label(champion: Loaded | None) -> str:
+    """What a booking's risk records as its model: the champion's name and
+    version, or the baseline."""
+    return BASELINE_LABEL if champion is None else champion.label
 
 
 def may_ask_by_risk(ledger: Ledger, request: BookingRequest) -> bool:
@@ -88,9 +94,9 @@ def with_no_show_risk(
             return request
         log.exception("attendance champion failed to score a booking; the baseline scores it")
         risk = scorer.score_request(request, None, now)
-    label = BASELINE_LABEL if risk.source == "baseline" else f"{risk.model}@v{risk.model_version}"
+    label = risk_label(champion if risk.source == "champion" else None)
     probability = min(1.0, max(0.0, float(risk.probability)))
     return replace(request, no_show_risk=NoShowRisk(probability, label, _DRAWS.random()))
 
 
-__all__ = ["BASELINE_LABEL", "may_ask_by_risk", "with_no_show_risk"]
+__all__ = ["BASELINE_LABEL", "may_ask_by_risk", "risk_label", "with_no_show_risk"]

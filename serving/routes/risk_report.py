@@ -1,9 +1,11 @@
 """The manager's report on risk-based deposits (``booking_core.risk_report``
 defines every figure): how many bookings were asked a deposit by risk and
 what became of those deposits, no-shows with and without one, and how well
-the risk scored at booking was calibrated, per model. The restaurant's
-managers and admins only: money and model scores are the restaurant's
-decision, as the fee list."""
+the risk scored at booking was calibrated, per model. Beside it, the
+threshold planner (``booking_core.risk_thresholds``): what each threshold
+would have asked of the restaurant's past bookings and what it would have
+caught. The restaurant's managers and admins only: money and model scores
+are the restaurant's decision, as the fee list."""
 
 from __future__ import annotations
 
@@ -20,7 +22,19 @@ from booking_core.risk_report import (
     MAX_SPAN_DAYS,
     risk_deposit_report,
 )
-from serving.deps import CurrentPrincipal, LedgerDep, PathId, require_role, require_staff_of
+from booking_core.risk_thresholds import MAX_SPAN_DAYS as THRESHOLD_SPAN_DAYS
+from booking_core.risk_thresholds import suggested_threshold
+from serving.champions import ATTENDANCE
+from serving.deps import (
+    ChampionsDep,
+    CurrentPrincipal,
+    LedgerDep,
+    PathId,
+    ScorerDep,
+    require_role,
+    require_staff_of,
+)
+from serving.risk_thresholds import weigh_thresholds
 
 # Fields named date would shadow the type inside a class body.
 LocalDate = date
@@ -218,3 +232,134 @@ def risk_report(
     first, last = _span(ledger, restaurant_id, date_from, date_to)
     made = risk_deposit_report(ledger, restaurant_id, first, last, now=ledger.clock())
     return RiskReportPublic.model_validate(made)
+
+
+class ThresholdRowPublic(_Figures):
+    threshold: float
+    over: int = Field(
+        description="Bookings the party-size rule leaves whose risk at booking reaches it"
+    )
+    share_over: float = Field(description="over, as a share of all the span's bookings")
+    share_asked: float = Field(
+        description="Share of the span's bookings asked a deposit by size or by risk (the "
+        "control share left without one)"
+    )
+    covers_over: int
+    deposits_asked_minor: int = Field(
+        description="Deposits those bookings would have been asked, control share aside"
+    )
+    expected_no_shows: float = Field(description="Sum of their risks without a deposit")
+    no_show_rate_expected: float | None = Field(description="Their mean risk")
+    expected_no_shows_avoided: float | None = Field(
+        description="Sum over those asked of the risk without a deposit less the risk with "
+        "one, by the model (null for the baseline, which knows no deposit effect)"
+    )
+    expected_covers_kept: float | None = Field(description="The same, weighed by party size")
+    expected_spend_kept_minor: int | None = Field(
+        description="Covers kept times the span's POS spend per cover"
+    )
+    reached: int = Field(description="Of those over, bookings that reached their day")
+    no_shows_seen: int = Field(description="Of those over, bookings that did not show")
+    no_show_rate_seen: float | None = Field(
+        description="no_shows_seen / reached: a check of the model on these very bookings"
+    )
+
+
+class ThresholdPlanPublic(BaseModel):
+    restaurant_id: int
+    date_from: LocalDate
+    date_to: LocalDate
+    currency: str
+    deposit_per_cover_minor: int
+    deposit_min_party: int | None
+    risk_threshold: float | None = Field(description="The threshold set now, if any")
+    control_share: float
+    spend_per_cover_minor: float | None = Field(
+        description="Mean POS spend per cover of the span's completed bookings with a check"
+    )
+    model: str = Field(description="What scored the bookings: the champion, or the baseline")
+    source: str = Field(description="champion, or baseline")
+    bookings: int = Field(description="The span's bookings, walk-ins aside, cancelled included")
+    asked_by_size: int = Field(description="Those the current party-size rule asks anyway")
+    no_shows_seen: int
+    suggested_threshold: float | None = Field(
+        description="With max_share: the lowest threshold asking by risk at most that share "
+        "of the bookings"
+    )
+    thresholds: list[ThresholdRowPublic]
+
+
+@router.get(
+    "/restaurants/{restaurant_id}/deposits/risk-thresholds", response_model=ThresholdPlanPublic
+)
+def risk_thresholds(
+    restaurant_id: PathId,
+    who: CurrentPrincipal,
+    ledger: LedgerDep,
+    scorer: ScorerDep,
+    champions: ChampionsDep,
+    date_from: Annotated[
+        LocalDate | None,
+        Query(
+            alias="from",
+            description=f"First service date, YYYY-MM-DD (default: {DEFAULT_DAYS - 1} days "
+            "before to)",
+        ),
+    ] = None,
+    date_to: Annotated[
+        LocalDate | None,
+        Query(
+            alias="to",
+            description="Last service date, YYYY-MM-DD (default: yesterday at the restaurant; "
+            f"at most {THRESHOLD_SPAN_DAYS} days in all)",
+        ),
+    ] = None,
+    max_share: Annotated[
+        float | None,
+        Query(
+            gt=0,
+            le=1,
+            description="The most of the bookings the manager will ask a deposit by risk: "
+            "the answer suggests the lowest threshold that keeps to it",
+        ),
+    ] = None,
+) -> ThresholdPlanPublic:
+    """Choosing a deposit risk threshold: for each threshold a restaurant may
+    set (0.05 to 0.95), what it would have asked of the span's bookings --
+    how many, their share, the deposits -- the no-shows the model expected
+    of them and, by the model, those a deposit would have avoided, and the
+    no-shows seen among them. Each booking is scored as it was known when it
+    was made, by the attendance champion (else the baseline). A backwards
+    span or one over a quarter is a 422."""
+    require_staff_of(who, restaurant_id)
+    require_role(who, Role.MANAGER)
+    if date_to is None:
+        with ledger.read() as conn:
+            zone = get_floor(ledger, conn, restaurant_id).zone
+        date_to = ledger.clock().astimezone(zone).date() - timedelta(days=1)
+    first, last = _span(ledger, restaurant_id, date_from, date_to)
+    weighed = weigh_thresholds(
+        ledger, scorer, champions.get(ATTENDANCE), restaurant_id, first, last
+    )
+    plan = weighed.plan
+    place = plan.restaurant
+    return ThresholdPlanPublic(
+        restaurant_id=restaurant_id,
+        date_from=plan.date_from,
+        date_to=plan.date_to,
+        currency=place.currency,
+        deposit_per_cover_minor=place.deposit_per_cover_minor,
+        deposit_min_party=place.deposit_min_party,
+        risk_threshold=place.risk_threshold,
+        control_share=place.control_share,
+        spend_per_cover_minor=place.spend_per_cover_minor,
+        model=weighed.model,
+        source=weighed.source,
+        bookings=plan.bookings,
+        asked_by_size=plan.asked_by_size,
+        no_shows_seen=plan.no_shows_seen,
+        suggested_threshold=(
+            suggested_threshold(plan.rows, max_share) if max_share is not None else None
+        ),
+        thresholds=[ThresholdRowPublic.model_validate(row) for row in plan.rows],
+    )

@@ -64,6 +64,8 @@ class Replay:
     # At the end of the replay, every booking's row read one by one and all at once.
     one_by_one: pl.DataFrame = field(default_factory=pl.DataFrame)
     all_at_once: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # Every booking's row as known when it was made, read at the end.
+    at_booking: pl.DataFrame = field(default_factory=pl.DataFrame)
     scored: dict[str, list[Risk]] = field(default_factory=dict)
 
 
@@ -150,6 +152,7 @@ def _replay(ledger: Ledger, clock: Clock, seed: int) -> Replay:
     ids = rng.sample(sorted(out.served), len(out.served))
     out.one_by_one = pl.concat([scorer.features(i) for i in ids])
     out.all_at_once = scorer.features_many(ids)
+    out.at_booking = scorer.features_at_booking(ids)
     champion = Loaded(
         "attendance_risk",
         "1",
@@ -263,6 +266,43 @@ def test_a_service_read_at_once_is_the_rows_read_one_by_one(replay: Replay) -> N
     assert len({round(r.probability, 6) for r in replay.scored["champion"]}) > 5
 
 
+def test_rows_read_later_as_at_booking_are_the_trainers_rows(replay: Replay) -> None:
+    """Read at the end of the replay, each booking's row as known when it was
+    made (what the threshold planner weighs) is the trainer's row: histories
+    and rates as of its booking, nothing recorded after. A booking changed
+    since is read as it stands now, so its party and time may differ; its
+    histories may not."""
+    trained = {r["reservation_id"]: r for r in replay.trained.iter_rows(named=True)}
+    rows = replay.at_booking.iter_rows(named=True)
+    assert replay.at_booking.schema == FEATURE_SCHEMA
+    assert replay.at_booking.height == len(replay.served)
+    history = {
+        "diner_prior_bookings",
+        "diner_prior_no_shows",
+        "diner_prior_cancellations",
+        "diner_prior_late_cancellations",
+        "restaurant_prior_no_show_rate",
+        "cutoff_at",
+        "booked_at",
+    }
+    wrong = {}
+    for row in rows:
+        diff = mismatches(row, trained[row["reservation_id"]])
+        if row["reservation_id"] in replay.modified:
+            diff = [d for d in diff if d.split(":")[0] in history]
+        if diff:
+            wrong[row["reservation_id"]] = diff
+    assert not wrong, f"{len(wrong)} of {len(replay.served)} rows differ: {wrong}"
+    # Read now, the same bookings' histories hold what came after booking.
+    now = replay.all_at_once.select("reservation_id", "diner_prior_bookings")
+    later = now.join(
+        replay.at_booking.select("reservation_id", "diner_prior_bookings"),
+        on="reservation_id",
+        suffix="_at_booking",
+    ).filter(pl.col("diner_prior_bookings") != pl.col("diner_prior_bookings_at_booking"))
+    assert later.height >= 20
+
+
 def test_a_batch_with_an_unknown_or_walk_in_booking_is_refused(tmp_path: Path) -> None:
     ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}")
     try:
@@ -281,5 +321,10 @@ def test_a_batch_with_an_unknown_or_walk_in_booking_is_refused(tmp_path: Path) -
             scorer.features_many([made.id, 999_999])
         with pytest.raises(InvalidRequest, match="walk-in"):
             scorer.features_many([made.id, walk_in.id])
+        assert scorer.features_at_booking([]).height == 0
+        with pytest.raises(UnknownReservation, match="999999"):
+            scorer.features_at_booking([made.id, 999_999])
+        with pytest.raises(InvalidRequest, match="walk-in"):
+            scorer.features_at_booking([walk_in.id])
     finally:
         ledger.dispose()
