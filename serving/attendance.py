@@ -222,14 +222,14 @@ class AttendanceScorer:
                 rid: _RateHistory.read(conn, rid, latest)
                 for rid in sorted({r.restaurant_id for r in found.values()})
             }
+        histories = {d: _DinerHistory.of(past) for d, past in past_by_diner.items()}
         rows = []
         for i in ids:
             row = found[i]
             at = row.booked_at
             history = None
             if row.diner_id is not None:
-                known = [p for p in past_by_diner[row.diner_id] if p.id != i and _ended_by(p, at)]
-                history = _counts(known)
+                history = histories[row.diner_id].at(at, leave_out=i)
             rows.append(_values(row, history, rates[row.restaurant_id].at(at)))
         return pl.from_dicts(rows, schema=FEATURE_SCHEMA)
 
@@ -391,12 +391,45 @@ def _chunks(values: Sequence[int], size: int = 900) -> list[list[int]]:
     return [list(values[k : k + size]) for k in range(0, len(values), size)]
 
 
-def _ended_by(past: Any, at: datetime) -> bool:
-    """Whether a past booking had ended (no-show, cancelled or completed) by ``at``:
-    the rule of ``_DINER_HISTORY``."""
-    return any(
-        t is not None and t <= at for t in (past.no_show_at, past.cancelled_at, past.completed_at)
-    )
+@dataclass(frozen=True)
+class _DinerHistory:
+    """A diner's finished bookings in the order they ended, with running
+    counts, for ``_counts`` as of any moment (``_DINER_HISTORY``'s rule: a
+    booking counts once it ended, by a no-show, a cancellation or a
+    completion) in a sorted search rather than a pass over them all."""
+
+    ended: list[datetime]  # sorted
+    running: list[tuple[int, int, int, int]]  # the counts of the first k, k = 0..n
+    own: dict[int, tuple[datetime, tuple[int, int, int, int]]]  # id: when it ended, its counts
+
+    @classmethod
+    def of(cls, past: Sequence[Any]) -> _DinerHistory:
+        def ended_at(p: Any) -> datetime:
+            return min(t for t in (p.no_show_at, p.cancelled_at, p.completed_at) if t is not None)
+
+        ordered = sorted(((ended_at(p), p) for p in past), key=lambda pair: pair[0])
+        n = ns = cx = late = 0
+        running = [(n, ns, cx, late)]
+        own = {}
+        for when, p in ordered:
+            mine = _counts([p])
+            n, ns, cx, late = n + 1, ns + mine[1], cx + mine[2], late + mine[3]
+            running.append((n, ns, cx, late))
+            own[p.id] = (when, mine)
+        return cls([when for when, _ in ordered], running, own)
+
+    def at(self, moment: datetime, *, leave_out: int) -> tuple[int, int, int, int]:
+        """The counts of the bookings ended by ``moment``, ``leave_out`` aside."""
+        counts = self.running[bisect.bisect_right(self.ended, moment)]
+        if leave_out in self.own and self.own[leave_out][0] <= moment:
+            mine = self.own[leave_out][1]
+            counts = (
+                counts[0] - mine[0],
+                counts[1] - mine[1],
+                counts[2] - mine[2],
+                counts[3] - mine[3],
+            )
+        return counts
 
 
 _RESTAURANT_OUTCOME_TIMES = sa.select(_r.c.no_show_at, _r.c.completed_at).where(
