@@ -286,6 +286,11 @@ class ThresholdPlanPublic(BaseModel):
         description="With max_share: the lowest threshold asking by risk at most that share "
         "of the bookings"
     )
+    measured_deposit_effect: DepositEffectPublic | None = Field(
+        description="The deposit's effect measured by the restaurant's control group over the "
+        "same span (as in the risk report), to set beside the model's: null until the control "
+        "group and the bookings asked by risk have both reached their day"
+    )
     thresholds: list[ThresholdRowPublic]
 
 
@@ -341,6 +346,7 @@ def risk_thresholds(
     weighed = weigh_thresholds(
         ledger, scorer, champions.get(ATTENDANCE), restaurant_id, first, last
     )
+    measured = risk_deposit_report(ledger, restaurant_id, first, last).deposit_effect
     plan = weighed.plan
     place = plan.restaurant
     return ThresholdPlanPublic(
@@ -360,6 +366,9 @@ def risk_thresholds(
         no_shows_seen=plan.no_shows_seen,
         suggested_threshold=(
             suggested_threshold(plan.rows, max_share) if max_share is not None else None
+        ),
+        measured_deposit_effect=(
+            DepositEffectPublic.model_validate(measured) if measured is not None else None
         ),
         thresholds=[ThresholdRowPublic.model_validate(row) for row in plan.rows],
     )

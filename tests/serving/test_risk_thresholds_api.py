@@ -9,7 +9,7 @@ avoided no-shows and the spend they keep)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import pytest
 from mlflow.pyfunc import PythonModel
 
 from booking_core import pos
+from booking_core.deposits import NoShowRisk
 from booking_core.guests import DinerSpec, create_diner
 from booking_core.ledger import Ledger
 from booking_core.reservations import BookingRequest, Reservation, advance, book, seat_walk_in
@@ -149,6 +150,53 @@ def test_a_champion_says_what_a_deposit_would_avoid(
     assert rows[0.45]["over"] == 0
 
 
+def test_the_control_groups_measured_effect_is_set_beside_the_model(world: World) -> None:
+    """Where the restaurant keeps a control group, the plan carries the
+    deposit's effect measured on it, as the risk report does."""
+    house = _house(
+        world,
+        "Measured Planner House",
+        deposit_per_cover_minor=PER_COVER,
+        deposit_risk_threshold=0.3,
+        deposit_risk_control_share=0.5,
+    )
+    first = (world.clock.now - timedelta(days=120)).date()
+    # Draws under 0.5 fall in the control group: no deposit.
+    for k, (draw, came) in enumerate(((0.1, False), (0.2, True), (0.9, True), (0.8, True))):
+        day = first + timedelta(days=k)
+        request = BookingRequest(
+            house.id,
+            day,
+            "19:00",
+            2,
+            guest_name="Guest",
+            no_show_risk=NoShowRisk(0.5, "attendance_risk@v9", draw),
+        )
+        made = book(world.ledger, request, now=made_at(day))
+        assert made.deposit_risk_control is (draw < 0.5)
+        if came:
+            advance(world.ledger, made.id, "seated", now=made.start_at)
+            advance(world.ledger, made.id, "completed", now=made.start_at + timedelta(hours=1))
+        else:
+            _no_show(world.ledger, made)
+    path = (
+        f"{API}/restaurants/{house.id}/deposits/risk-thresholds"
+        f"?from={first}&to={first + timedelta(days=3)}"
+    )
+    plan = world.client.get(path, headers=house.manager).json()
+    effect = plan["measured_deposit_effect"]
+    assert (effect["control_reached"], effect["asked_reached"]) == (2, 2)
+    assert (effect["control_rate"], effect["asked_rate"]) == (0.5, 0.0)
+    assert effect["difference"] == pytest.approx(0.5)
+    assert (plan["risk_threshold"], plan["control_share"]) == (0.3, 0.5)
+    # The baseline scores the four alike (no diner): a deposit asked of each from 0.05.
+    assert {row["threshold"]: row["over"] for row in plan["thresholds"]}[0.05] == 4
+
+
+def made_at(day: date) -> datetime:
+    return datetime.combine(day, time(12, 0), UTC) - timedelta(days=3)
+
+
 def test_bad_requests_are_refused(world: World, past: Past) -> None:
     manager = past.house.manager
     backwards = world.client.get(
@@ -183,6 +231,7 @@ def test_the_default_span_is_the_four_weeks_to_yesterday(world: World, past: Pas
     today = world.clock.now.date()  # the house is on London time, as the clock
     assert plan["date_to"] == (today - timedelta(days=1)).isoformat()
     assert plan["date_from"] == (today - timedelta(days=28)).isoformat()
+    assert plan["measured_deposit_effect"] is None  # no control group here
 
 
 class DepositAware(PythonModel):
