@@ -84,9 +84,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from booking_core import validation
 from booking_core.deposits import STANDING, DepositReason
 from booking_core.domain import CancelledBy, Channel, ReservationState
-from booking_core.errors import InvalidRequest, UnknownRestaurant
+from booking_core.errors import UnknownRestaurant
 from booking_core.ledger import Ledger
 from booking_core.schema import reservations, restaurants
 from booking_core.validation import check_aware
@@ -234,14 +235,7 @@ class RiskDepositReport:
 
 def check_span(date_from: date, date_to: date) -> None:
     """``InvalidRequest`` for a backwards span or one over ``MAX_SPAN_DAYS``."""
-    if date_from > date_to:
-        raise InvalidRequest(f"The report runs from {date_from} to {date_to}: from is after to.")
-    days = (date_to - date_from).days + 1
-    if days > MAX_SPAN_DAYS:
-        raise InvalidRequest(
-            f"A risk deposit report covers at most {MAX_SPAN_DAYS} days; "
-            f"{date_from} to {date_to} is {days}."
-        )
+    validation.check_span(date_from, date_to, max_days=MAX_SPAN_DAYS, what="A risk deposit report")
 
 
 # ---------------------------------------------------------------- queries

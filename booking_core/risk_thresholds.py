@@ -55,6 +55,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from booking_core import validation
 from booking_core.domain import Channel, ReservationState
 from booking_core.errors import InvalidRequest, UnknownRestaurant
 from booking_core.ledger import Ledger
@@ -137,14 +138,7 @@ class ThresholdPlan:
 
 def check_span(date_from: date, date_to: date) -> None:
     """``InvalidRequest`` for a backwards span or one over ``MAX_SPAN_DAYS``."""
-    if date_from > date_to:
-        raise InvalidRequest(f"The span runs from {date_from} to {date_to}: from is after to.")
-    days = (date_to - date_from).days + 1
-    if days > MAX_SPAN_DAYS:
-        raise InvalidRequest(
-            f"Thresholds are weighed on at most {MAX_SPAN_DAYS} days of bookings; "
-            f"{date_from} to {date_to} is {days}."
-        )
+    validation.check_span(date_from, date_to, max_days=MAX_SPAN_DAYS, what="A threshold plan")
 
 
 _r = reservations.c

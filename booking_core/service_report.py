@@ -65,6 +65,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
+from booking_core import validation
 from booking_core.availability import get_floor
 from booking_core.deposits import STANDING
 from booking_core.domain import LATE_CANCEL_WINDOW, CancelledBy, Channel, ReservationState
@@ -175,17 +176,11 @@ def total(rows: Iterable[ServiceFigures]) -> ServiceFigures:
 
 
 def check_span(date_from: date, date_to: date) -> None:
-    if date_from > date_to:
-        raise InvalidRequest(f"The report runs from {date_from} to {date_to}: from is after to.")
     # A service runs past midnight and is compared in UTC: a day to spare
     # at either end of the calendar.
     if date_from <= date.min or date_to >= date.max:
         raise InvalidRequest(f"A report runs between {date.min} and {date.max}, exclusive.")
-    days = (date_to - date_from).days + 1
-    if days > MAX_SPAN_DAYS:
-        raise InvalidRequest(
-            f"A report covers at most {MAX_SPAN_DAYS} days; {date_from} to {date_to} is {days}."
-        )
+    validation.check_span(date_from, date_to, max_days=MAX_SPAN_DAYS, what="A report")
 
 
 # ---------------------------------------------------------------- queries

@@ -49,6 +49,18 @@ def check_channel(value: Channel | str) -> Channel:
         raise InvalidRequest(f"Unknown channel {value!r}; use one of {names}.") from None
 
 
+def check_span(date_from: date, date_to: date, *, max_days: int, what: str) -> None:
+    """``InvalidRequest`` for a span of dates (both included) that runs
+    backwards or over ``max_days``; ``what`` names it ("A report")."""
+    if date_from > date_to:
+        raise InvalidRequest(f"{what} runs from {date_from} to {date_to}: from is after to.")
+    days = (date_to - date_from).days + 1
+    if days > max_days:
+        raise InvalidRequest(
+            f"{what} covers at most {max_days} days; {date_from} to {date_to} is {days}."
+        )
+
+
 def check_aware(value: datetime, what: str = "time") -> datetime:
     if value.tzinfo is None:
         raise InvalidRequest(f"The {what} {value.isoformat()} has no time zone.")
