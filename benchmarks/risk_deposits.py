@@ -206,6 +206,8 @@ RESULTS = _HERE / "results" / "risk_deposits.json"
 PLOT = _HERE / "results" / "risk_deposits.png"
 TODAY = date(2026, 6, 1)
 SEED = 7
+# Where the demo world is kept between runs (``risk_thresholds.py`` reads the same file).
+WORLD_FILE = Path(tempfile.gettempdir()) / "servicesphere-risk-deposits" / "demo.db"
 HOLDOUT_DAYS = 14
 THRESHOLDS = (0.10, 0.15, 0.20, 0.30)
 BOOTSTRAP = 2000
@@ -1148,7 +1150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--world",
         type=Path,
-        default=Path(tempfile.gettempdir()) / "servicesphere-risk-deposits" / "demo.db",
+        default=WORLD_FILE,
         help="the demo world's SQLite file (built there when missing)",
     )
     args = parser.parse_args(argv)

@@ -61,7 +61,13 @@ import sqlalchemy as sa  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from benchmarks.risk_deposits import HOLDOUT_DAYS, TODAY, true_effect, world  # noqa: E402
+from benchmarks.risk_deposits import (  # noqa: E402
+    HOLDOUT_DAYS,
+    TODAY,
+    WORLD_FILE,
+    true_effect,
+    world,
+)
 from booking_core.ledger import Ledger  # noqa: E402
 from booking_core.risk_thresholds import THRESHOLDS, past_bookings  # noqa: E402
 from booking_core.schema import restaurants  # noqa: E402
@@ -287,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--world",
         type=Path,
-        default=Path(tempfile.gettempdir()) / "servicesphere-risk-deposits" / "demo.db",
+        default=WORLD_FILE,
         help="the demo world's SQLite file (built there when missing)",
     )
     args = parser.parse_args(argv)
