@@ -40,6 +40,13 @@ from serving.risk_thresholds import weigh_thresholds
 LocalDate = date
 DEFAULT_DAYS = 28
 router = APIRouter(tags=["reports"])
+FirstServiceDate = Annotated[
+    LocalDate | None,
+    Query(
+        alias="from",
+        description=f"First service date, YYYY-MM-DD (default: {DEFAULT_DAYS - 1} days before to)",
+    ),
+]
 
 
 class _Figures(BaseModel):
@@ -204,14 +211,7 @@ def risk_report(
     restaurant_id: PathId,
     who: CurrentPrincipal,
     ledger: LedgerDep,
-    date_from: Annotated[
-        LocalDate | None,
-        Query(
-            alias="from",
-            description=f"First service date, YYYY-MM-DD (default: {DEFAULT_DAYS - 1} days "
-            "before to)",
-        ),
-    ] = None,
+    date_from: FirstServiceDate = None,
     date_to: Annotated[
         LocalDate | None,
         Query(
@@ -303,14 +303,7 @@ def risk_thresholds(
     ledger: LedgerDep,
     scorer: ScorerDep,
     champions: ChampionsDep,
-    date_from: Annotated[
-        LocalDate | None,
-        Query(
-            alias="from",
-            description=f"First service date, YYYY-MM-DD (default: {DEFAULT_DAYS - 1} days "
-            "before to)",
-        ),
-    ] = None,
+    date_from: FirstServiceDate = None,
     date_to: Annotated[
         LocalDate | None,
         Query(
