@@ -1,7 +1,14 @@
 """One API over one SQLite ledger for the whole session: two restaurants,
 an admin, a host of the bistro, a manager of the brasserie, two diners and
-a POS key. The ledger's clock is a ``Clock`` tests move forward; each test
-books its own dates so tests do not see each other's bookings."""
+a POS key. The ledger's clock is a ``Clock`` tests move forward, put back
+after every test (``clock_put_back``); each test books its own dates so
+tests do not see each other's bookings.
+
+What one test leaves in the ledger stays for the session's others, in
+whatever order they run: a test that needs something nobody else has
+touched makes its own (``new_diner``, a restaurant of its own, a date of
+its own) rather than count on Ana, Ben, the bistro or the brasserie being
+as the session began."""
 
 from __future__ import annotations
 
@@ -110,13 +117,45 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     ledger.dispose()
 
 
+@pytest.fixture(autouse=True)
+def clock_put_back(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that moves the session's clock leaves it where it found it, so
+    the next test starts at ``NOW`` whichever ran before it."""
+    if "world" not in request.fixturenames:
+        yield
+        return
+    clock: Clock = request.getfixturevalue("world").clock
+    before = clock.now
+    try:
+        yield
+    finally:
+        clock.now = before
+
+
+_diner = iter(range(1, 10_000))
+
+
+def new_diner(world: World, name: str) -> tuple[int, dict[str, str]]:
+    """A diner signed up just now, with no booking anywhere yet: their id
+    and their sign-in headers. For tests about who may see a diner, which
+    Ana and Ben cannot serve once other tests have booked them."""
+    email = f"{name.lower()}.{next(_diner)}@new-diner.example"
+    user = register_diner(world.ledger, DinerSpec(name, email=email), hash_password(PASSWORD))
+    assert user.diner_id is not None
+    return user.diner_id, sign_in(world.client, email)
+
+
 _day = iter(range(1, 10_000))
 
 
 def fresh_date() -> str:
     """A date nobody else in the session books (the bistro opens every day).
-    The dates run on past 29 March, when London's clocks go forward: build
-    times on them with ``tests.conftest.local_time``."""
+    Which date depends on how many were handed out before, so in whatever
+    order the tests run: a test must not count on how far ahead it is (a
+    test that needs a date some days ahead takes ``NOW`` plus those days,
+    at a restaurant of its own). The dates run on past 29 March, when
+    London's clocks go forward: build times on them with
+    ``tests.conftest.local_time``."""
     return (NOW + timedelta(days=2 + next(_day))).date().isoformat()
 
 

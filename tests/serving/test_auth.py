@@ -10,7 +10,7 @@ import pytest
 
 from serving.config import ServingSettings
 from serving.security import ALGORITHM, AUDIENCE, ISSUER
-from tests.serving.conftest import SECRET, World, fresh_date
+from tests.serving.conftest import SECRET, World, fresh_date, new_diner
 
 API = "/api/v1"
 
@@ -61,18 +61,31 @@ def test_a_diner_cannot_book_as_someone_else(world: World) -> None:
 
 
 def test_diner_data_is_private(world: World) -> None:
-    c = world.client
-    ana, ben = world.diner_ids["ana"], world.diner_ids["ben"]
-    assert c.get(f"{API}/diners/{ana}", headers=world.headers["ana"]).status_code == 200
-    assert c.get(f"{API}/diners/{ana}", headers=world.headers["ben"]).status_code == 404
-    assert c.get(f"{API}/diners/{ana}/export", headers=world.headers["ben"]).status_code == 403
-    assert c.delete(f"{API}/diners/{ana}", headers=world.headers["ben"]).status_code == 403
-    assert (
-        c.get(f"{API}/diners/{ben}/recommendations", headers=world.headers["ana"]).status_code
-        == 403
+    # Diners of this test's own: the session's Ana and Ben may have booked
+    # the brasserie in other tests, which lets its manager see them.
+    c, manager = world.client, world.headers["manager"]
+    (ana, as_ana), (ben, as_ben) = new_diner(world, "Ana"), new_diner(world, "Ben")
+    assert c.get(f"{API}/diners/{ana}", headers=as_ana).status_code == 200
+    assert c.get(f"{API}/diners/{ana}", headers=as_ben).status_code == 404
+    assert c.get(f"{API}/diners/{ana}/export", headers=as_ben).status_code == 403
+    assert c.delete(f"{API}/diners/{ana}", headers=as_ben).status_code == 403
+    assert c.get(f"{API}/diners/{ben}/recommendations", headers=as_ana).status_code == 403
+    # A manager whose restaurant never served Ana cannot see her either...
+    assert c.get(f"{API}/diners/{ana}", headers=manager).status_code == 404
+    # ...until she books there.
+    booked = c.post(
+        f"{API}/reservations",
+        json={
+            "restaurant_id": world.brasserie,
+            "date": fresh_date(),
+            "time": "19:00",
+            "party_size": 2,
+        },
+        headers=as_ana,
     )
-    # A manager whose restaurant never served Ana cannot see her either.
-    assert c.get(f"{API}/diners/{ana}", headers=world.headers["manager"]).status_code == 404
+    assert booked.status_code == 201, booked.text
+    assert c.get(f"{API}/diners/{ana}", headers=manager).status_code == 200
+    assert c.get(f"{API}/diners/{ben}", headers=manager).status_code == 404
 
 
 def test_a_host_of_one_restaurant_cannot_touch_another(world: World) -> None:
@@ -251,13 +264,17 @@ def test_rate_limit_in_redis_is_shared_by_workers(world: World) -> None:
     url = _redis_url()
     if url is None:
         pytest.skip("no Redis server on 127.0.0.1:6379")
-    # A rate nobody else uses, so counts left in Redis by an earlier run do not count.
     rate = f"{3 + uuid.uuid4().int % 1000}/hour"
     budget = int(rate.split("/")[0])
+    # A client address nobody else uses, so counts left in Redis by an
+    # earlier run do not count: the counts are kept per rate and address,
+    # and an earlier run within the hour (this one's or anybody's) may have
+    # drawn the same rate for TestClient's usual address.
+    address = (f"ratelimit-{uuid.uuid4().hex}", 50000)
     settings = api_settings(rate_limit=rate, rate_limit_storage=url)
     one = create_app(settings, ledger=world.ledger, champions=Champions(None))
     two = create_app(settings, ledger=world.ledger, champions=Champions(None))
-    with TestClient(one) as first, TestClient(two) as second:
+    with TestClient(one, client=address) as first, TestClient(two, client=address) as second:
         codes = [
             (first if i % 2 else second).get(f"{API}/restaurants").status_code
             for i in range(budget + 1)
