@@ -441,6 +441,34 @@ def _models(rows: Sequence[sa.Row[Any]]) -> tuple[ModelCalibration, ...]:
     return tuple(out)
 
 
+def _asked_by_risk_and_control(
+    counted: Sequence[sa.Row[Any]],
+) -> tuple[list[sa.Row[Any]], list[sa.Row[Any]]]:
+    """The rows of ``_BY_REASON_AND_STATE`` asked a deposit by risk, and those
+    of the control group."""
+    by_risk = [row for row in counted if row.deposit_reason == DepositReason.RISK.value]
+    return by_risk, [row for row in counted if row.control]
+
+
+def measured_deposit_effect(
+    ledger: Ledger, restaurant_id: int, date_from: date, date_to: date
+) -> DepositEffect | None:
+    """The report's ``deposit_effect`` alone, in one query: what the control
+    group measured over the span (None until it and the bookings asked by
+    risk have both reached their day). ``InvalidRequest`` for a bad span."""
+    check_span(date_from, date_to)
+    params = {
+        "restaurant_id": restaurant_id,
+        "first": date_from,
+        "last": date_to,
+        "now": ledger.clock(),
+    }
+    with ledger.read() as conn:
+        counted = conn.execute(_BY_REASON_AND_STATE, params).all()
+    by_risk, control = _asked_by_risk_and_control(counted)
+    return deposit_effect(_outcomes(control), _outcomes(by_risk))
+
+
 def risk_deposit_report(
     ledger: Ledger,
     restaurant_id: int,
@@ -466,8 +494,7 @@ def risk_deposit_report(
             raise UnknownRestaurant(f"There is no restaurant with id {restaurant_id}.")
         counted = conn.execute(_BY_REASON_AND_STATE, params).all()
         calibrated = conn.execute(_CALIBRATION, params).all()
-    by_risk = [row for row in counted if row.deposit_reason == DepositReason.RISK.value]
-    control = [row for row in counted if row.control]
+    by_risk, control = _asked_by_risk_and_control(counted)
     not_by_risk = [
         row for row in counted if row.deposit_reason != DepositReason.RISK.value and not row.control
     ]
@@ -512,5 +539,6 @@ __all__ = [
     "RiskDepositReport",
     "check_span",
     "deposit_effect",
+    "measured_deposit_effect",
     "risk_deposit_report",
 ]

@@ -224,6 +224,7 @@ def threshold_rows(
         raise InvalidRequest(f"Booking {missing[0]} has no risk at booking to weigh.")
     asked = 1.0 - restaurant.control_share
     per_cover = restaurant.deposit_per_cover_minor
+    spend = restaurant.spend_per_cover_minor
     by_size = len(bookings) - len(candidates)
     out = []
     for threshold in thresholds:
@@ -236,7 +237,6 @@ def threshold_rows(
             gaps = [(r.without_deposit - (r.with_deposit or 0.0)) for r in effects]
             avoided = asked * sum(gaps)
             kept = asked * sum(g * b.party_size for g, b in zip(gaps, over, strict=True))
-        spend = restaurant.spend_per_cover_minor
         out.append(
             ThresholdRow(
                 threshold=threshold,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -176,11 +176,7 @@ class AttendanceScorer:
             return pl.DataFrame(schema=FEATURE_SCHEMA)
         with self.ledger.read() as conn:
             ids, found = _booked(conn, ids, skip_unknown=skip_unknown)
-            diners = sorted({r.diner_id for r in found.values() if r.diner_id is not None})
-            past_by_diner: dict[int, list[Any]] = {d: [] for d in diners}
-            for chunk in _chunks(diners):
-                for p in conn.execute(_DINERS_HISTORY, {"diner_ids": chunk, "now": now}):
-                    past_by_diner[p.diner_id].append(p)
+            past_by_diner = _diners_pasts(conn, found.values(), now)
             rates = {
                 rid: self._restaurant_rate(conn, rid, now)
                 for rid in sorted({r.restaurant_id for r in found.values()})
@@ -212,12 +208,7 @@ class AttendanceScorer:
         with self.ledger.read() as conn:
             ids, found = _booked(conn, ids, skip_unknown=False)
             latest = max(row.booked_at for row in found.values())
-            diners = sorted({r.diner_id for r in found.values() if r.diner_id is not None})
-            past_by_diner: dict[int, list[Any]] = {d: [] for d in diners}
-            for chunk in _chunks(diners):
-                params = {"diner_ids": chunk, "now": latest}
-                for p in conn.execute(_DINERS_HISTORY, params):
-                    past_by_diner[p.diner_id].append(p)
+            past_by_diner = _diners_pasts(conn, found.values(), latest)
             rates = {
                 rid: _RateHistory.read(conn, rid, latest)
                 for rid in sorted({r.restaurant_id for r in found.values()})
@@ -386,6 +377,23 @@ def _booked(
     return ids, found
 
 
+def _diners_pasts(
+    conn: sa.Connection, bookings: Iterable[Any], now: datetime
+) -> dict[int, list[Any]]:
+    """Each booking diner's bookings ended by ``now`` (``_DINERS_HISTORY``)."""
+    diners = sorted({r.diner_id for r in bookings if r.diner_id is not None})
+    pasts: dict[int, list[Any]] = {d: [] for d in diners}
+    for chunk in _chunks(diners):
+        for p in conn.execute(_DINERS_HISTORY, {"diner_ids": chunk, "now": now}):
+            pasts[p.diner_id].append(p)
+    return pasts
+
+
+def _ended_at(*times: datetime | None) -> datetime:
+    """When a booking ended: the first of its ending times recorded."""
+    return min(t for t in times if t is not None)
+
+
 def _chunks(values: Sequence[int], size: int = 900) -> list[list[int]]:
     """Slices of ``values`` short enough for any database's bound-parameter limit."""
     return [list(values[k : k + size]) for k in range(0, len(values), size)]
@@ -404,10 +412,8 @@ class _DinerHistory:
 
     @classmethod
     def of(cls, past: Sequence[Any]) -> _DinerHistory:
-        def ended_at(p: Any) -> datetime:
-            return min(t for t in (p.no_show_at, p.cancelled_at, p.completed_at) if t is not None)
-
-        ordered = sorted(((ended_at(p), p) for p in past), key=lambda pair: pair[0])
+        ended = ((_ended_at(p.no_show_at, p.cancelled_at, p.completed_at), p) for p in past)
+        ordered = sorted(ended, key=lambda pair: pair[0])
         n = ns = cx = late = 0
         running = [(n, ns, cx, late)]
         own = {}
@@ -421,15 +427,11 @@ class _DinerHistory:
     def at(self, moment: datetime, *, leave_out: int) -> tuple[int, int, int, int]:
         """The counts of the bookings ended by ``moment``, ``leave_out`` aside."""
         counts = self.running[bisect.bisect_right(self.ended, moment)]
-        if leave_out in self.own and self.own[leave_out][0] <= moment:
-            mine = self.own[leave_out][1]
-            counts = (
-                counts[0] - mine[0],
-                counts[1] - mine[1],
-                counts[2] - mine[2],
-                counts[3] - mine[3],
-            )
-        return counts
+        ended, mine = self.own.get(leave_out, (None, None))
+        if ended is None or mine is None or ended > moment:
+            return counts
+        n, ns, cx, late = (a - b for a, b in zip(counts, mine, strict=True))
+        return n, ns, cx, late
 
 
 _RESTAURANT_OUTCOME_TIMES = sa.select(_r.c.no_show_at, _r.c.completed_at).where(
@@ -455,9 +457,7 @@ class _RateHistory:
         ).all()
         return cls(
             no_shows=sorted(r.no_show_at for r in rows if r.no_show_at is not None),
-            due=sorted(
-                min(t for t in (r.no_show_at, r.completed_at) if t is not None) for r in rows
-            ),
+            due=sorted(_ended_at(r.no_show_at, r.completed_at) for r in rows),
         )
 
     def at(self, moment: datetime) -> float:

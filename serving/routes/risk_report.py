@@ -20,6 +20,7 @@ from booking_core.availability import get_floor
 from booking_core.ledger import Ledger
 from booking_core.risk_report import (
     MAX_SPAN_DAYS,
+    measured_deposit_effect,
     risk_deposit_report,
 )
 from booking_core.risk_thresholds import MAX_SPAN_DAYS as THRESHOLD_SPAN_DAYS
@@ -192,14 +193,21 @@ class RiskReportPublic(_Figures):
 
 
 def _span(
-    ledger: Ledger, restaurant_id: int, date_from: date | None, date_to: date | None
+    ledger: Ledger,
+    restaurant_id: int,
+    date_from: date | None,
+    date_to: date | None,
+    *,
+    days_before_today: int = 0,
 ) -> tuple[date, date]:
     """The dates asked, or by default the last ``DEFAULT_DAYS`` days up to
-    today where the restaurant is (404 when there is no such restaurant)."""
+    today where the restaurant is, less ``days_before_today`` (404 when there
+    is no such restaurant)."""
     if date_to is None:
         with ledger.read() as conn:
             zone = get_floor(ledger, conn, restaurant_id).zone
-        date_to = ledger.clock().astimezone(zone).date()
+        today = ledger.clock().astimezone(zone).date()
+        date_to = today - timedelta(days=days_before_today)
     if date_from is None:
         back = min(DEFAULT_DAYS - 1, (date_to - date.min).days)
         date_from = date_to - timedelta(days=back)
@@ -331,15 +339,12 @@ def risk_thresholds(
     span or one over a quarter is a 422."""
     require_staff_of(who, restaurant_id)
     require_role(who, Role.MANAGER)
-    if date_to is None:
-        with ledger.read() as conn:
-            zone = get_floor(ledger, conn, restaurant_id).zone
-        date_to = ledger.clock().astimezone(zone).date() - timedelta(days=1)
-    first, last = _span(ledger, restaurant_id, date_from, date_to)
+    # Past bookings, whose day has come: up to yesterday by default.
+    first, last = _span(ledger, restaurant_id, date_from, date_to, days_before_today=1)
     weighed = weigh_thresholds(
         ledger, scorer, champions.get(ATTENDANCE), restaurant_id, first, last
     )
-    measured = risk_deposit_report(ledger, restaurant_id, first, last).deposit_effect
+    measured = measured_deposit_effect(ledger, restaurant_id, first, last)
     plan = weighed.plan
     place = plan.restaurant
     return ThresholdPlanPublic(
